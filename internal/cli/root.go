@@ -1,0 +1,70 @@
+// Package cli holds crew's command-line interface: one file per command,
+// each an Options struct, a constructor that binds flags into it, and a run
+// function over library calls. Exit codes are decided in exit.go.
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are the standard streams a command reads and writes, so tests can
+// replace them.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Main runs crew with os.Args and returns the process exit status.
+func Main() int {
+	return MainArgs(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+}
+
+// MainArgs runs crew with args and streams and returns the exit status.
+func MainArgs(args []string, s Streams) int {
+	// Commands that manage their own signals (crew run) reset this with
+	// signal.Reset; everything else stops on the first SIGINT or SIGTERM.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, s.Err)
+}
+
+func newRootCmd(s Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "crew",
+		Short: "Run work concurrently: on goroutines, isolated processes, or many machines",
+		Long: `crew runs work concurrently: on goroutines ("threads"), on isolated OS
+processes, or across many machines on NATS JetStream.
+
+  crew lab              measure threads, processes, locks and the GIL on this machine
+  crew run CMD ::: ARGS run a command for each input, many at once (GNU parallel syntax)
+  crew sem -j N -- CMD  run a command holding one of N machine-wide slots
+  crew broker           start an embedded NATS JetStream broker for distributed runs
+  crew worker           pull jobs from a broker and run them`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.CompletionOptions.HiddenDefaultCmd = true
+	for _, newCmd := range []func(Streams) *cobra.Command{
+		newVersionCmd,
+		newLabCmd,
+		newRunCmd,
+		newSemCmd,
+		newBrokerCmd,
+		newWorkerCmd,
+	} {
+		root.AddCommand(newCmd(s))
+	}
+	return root
+}

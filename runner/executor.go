@@ -1,0 +1,54 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// A Job is one fully expanded command, ready to run.
+type Job struct {
+	// Seq is the job's sequence number, {#}, starting at 1.
+	Seq int64
+	// Slot is the job slot it runs in, {%}, starting at 1.
+	Slot int
+	// Command is the expanded command line as the joblog shows it.
+	Command string
+	// Argv, when non-empty, is run directly without a shell: the command
+	// is a simple command with no shell syntax. Otherwise Command runs
+	// through "sh -c".
+	Argv []string
+	// Stdin, when non-nil, is fed to the job's standard input (--pipe).
+	Stdin []byte
+	// Timeout, when positive, kills the job's process group after it.
+	Timeout time.Duration
+	// Env holds extra environment variables (KEY=value) for the job.
+	Env []string
+}
+
+// A Result is what became of a job.
+type Result struct {
+	Seq     int64
+	Host    string // ":" for the local machine, as in GNU parallel's joblog
+	Start   time.Time
+	Runtime time.Duration
+	// Exit is the exit status; -1 when the job was killed by a signal or
+	// could not start.
+	Exit int
+	// Signal is the number of the signal that killed the job, or 0.
+	Signal int
+	// TimedOut reports that the job was killed by its Timeout.
+	TimedOut bool
+	// Send and Receive are byte counts of input sent and output received.
+	Send, Receive int64
+	// Err is set when the job could not be run at all (not when it failed).
+	Err error
+}
+
+// An Executor runs jobs somewhere: on this machine (Local) or on a cluster
+// (package dist). Exec runs one job to completion, copying its standard
+// output and error to stdout and stderr, and returns what became of it.
+// Cancelling ctx stops the job: its whole process group is signalled.
+type Executor interface {
+	Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Result
+}
