@@ -1,0 +1,50 @@
+// Package ipc holds what processes share through the kernel: named locks
+// that several programs can take in turn, and shared memory they can all
+// read and write.
+//
+// # Locks
+//
+// A [Mutex] is a lock named by a string. Every process that opens a Mutex
+// with the same name and directory contends for the same lock, and so do
+// two Mutex values in one process:
+//
+//	m, err := ipc.NewMutex("render")
+//	if err != nil { ... }
+//	defer m.Close()
+//	if err := m.Lock(ctx); err != nil { ... }
+//	defer m.Unlock()
+//
+// A [Semaphore] admits up to n holders at once, machine-wide; it is what
+// "crew sem -j N" is built on.
+//
+// Both are made of flock(2) locks on small files in a lock directory
+// (by default $XDG_RUNTIME_DIR/crew/locks, or the user cache directory when
+// that is unset; see [DefaultDir] and [Dir]). The kernel releases a flock
+// when the last descriptor of its open file is closed, which happens when
+// the holding process exits for any reason, including SIGKILL: a crashed
+// holder never leaves a lock stuck. Lock files are never deleted by this
+// package, because deleting a lock file while another process waits on it
+// would let two processes hold "the same" lock on two different files.
+//
+// A blocked flock(2) cannot be cancelled, so Lock instead retries a
+// non-blocking attempt with capped exponential back-off (50µs doubling up to
+// 10ms by default, see [Backoff]). That is what makes Lock honour its
+// context, at a price: a waiter notices a release only at its next attempt,
+// so handing a contended lock from one process to another takes up to the
+// back-off cap, and waiters are not served in arrival order.
+//
+// # Shared memory
+//
+// A [Segment] is a named file in /dev/shm (a RAM-backed file system) mapped
+// into the process with MAP_SHARED, so a write by one process is seen by
+// every other process that maps it. [Segment.Counter] returns an
+// *atomic.Int64 placed inside the segment for counters that several
+// processes update at once. A segment outlives the process that created it
+// until it is removed ([Segment.Remove] or [RemoveSegment]). Names are the
+// file names, so a segment made here can be opened from Python as
+// multiprocessing.shared_memory.SharedMemory(name).
+//
+// Names of locks and segments must be non-empty file names: no "/", no NUL
+// byte, not "." or "..". A bad name is reported as a [*NameError] matching
+// [ErrBadName].
+package ipc

@@ -1,0 +1,92 @@
+package ipc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// An Option changes where a lock or segment lives or how a lock waits.
+// Options are checked when applied; a bad one makes the constructor fail.
+type Option func(*options) error
+
+type options struct {
+	dir        string // "" means the default for the kind of object
+	minBackoff time.Duration
+	maxBackoff time.Duration
+}
+
+const (
+	defaultMinBackoff = 50 * time.Microsecond
+	defaultMaxBackoff = 10 * time.Millisecond
+)
+
+// Dir places lock files (for Mutex and Semaphore) or segment files (for
+// Segment) in directory path instead of the default. Every process that
+// shares a lock or segment must use the same directory. A missing lock
+// directory is created with permissions 0700.
+func Dir(path string) Option {
+	return func(o *options) error {
+		if path == "" {
+			return errors.New("ipc: empty directory")
+		}
+		o.dir = path
+		return nil
+	}
+}
+
+// Backoff sets how often a waiting Lock retries: first after min, then
+// doubling up to max. A smaller max hands a released lock over sooner at
+// the cost of more wake-ups while waiting.
+func Backoff(min, max time.Duration) Option {
+	return func(o *options) error {
+		if min <= 0 || max < min {
+			return fmt.Errorf("ipc: bad backoff %v..%v", min, max)
+		}
+		o.minBackoff, o.maxBackoff = min, max
+		return nil
+	}
+}
+
+func applyOptions(opts []Option) (options, error) {
+	o := options{minBackoff: defaultMinBackoff, maxBackoff: defaultMaxBackoff}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// DefaultDir returns the directory lock files live in when no Dir option is
+// given: $XDG_RUNTIME_DIR/crew/locks (a per-user tmpfs cleared at logout)
+// or, when that is unset, crew/locks under os.UserCacheDir.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "crew", "locks"), nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("ipc: no lock directory: %w", err)
+	}
+	return filepath.Join(d, "crew", "locks"), nil
+}
+
+// lockDir returns the lock directory, creating it 0700 when missing.
+func (o *options) lockDir() (string, error) {
+	dir := o.dir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultDir(); err != nil {
+			return "", err
+		}
+	}
+	// MkdirAll leaves existing directories alone; new ones get 0700 less the
+	// umask, which can only make them stricter.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("ipc: lock directory: %w", err)
+	}
+	return dir, nil
+}
