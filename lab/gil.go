@@ -1,0 +1,226 @@
+//go:build labwip
+
+package lab
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"crew/proc"
+	"crew/queue"
+)
+
+var gilExperiment = Experiment{
+	Name:  "gil",
+	Claim: "Under Python's GIL, 2 threads sum 0..100,000,000 no faster than 1 (4.92 s vs 4.85 s in the notes), while 2 processes nearly halve the time (2.60 s).",
+	Run:   runGIL,
+}
+
+// The notes' and this machine's Python timings: 1 thread, 2 threads,
+// 2 processes.
+var (
+	gilNotesPy = [3]float64{4.924, 4.845, 2.598}
+	gilPy311   = [3]float64{2.09, 1.95, 1.09}
+)
+
+// gilFigures are what the gil verdict is computed from (seconds).
+type gilFigures struct {
+	CPUs, Workers             int
+	One, Threads, GIL, Procs float64
+}
+
+func runGIL(ctx context.Context, cfg Config) (*Result, error) {
+	p := newParams("gil", cfg)
+	n := uint64(p.Int("n", 100_000_000, 100_000_000))
+	rounds := p.Int("rounds", 3, 3)
+	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
+	pyN := p.Int("pyn", 10_000_000, 100_000_000)
+	w := 2
+	if cfg.Workers > 0 {
+		w = cfg.Workers
+	}
+	p.used["workers"] = w
+	if p.err != nil {
+		return nil, p.err
+	}
+	res := &Result{
+		Columns: []string{"mode", "workers", "seconds", "speedup", "notes_py_s", "notes_py_speedup", "py311_s", "py311_speedup"},
+		Params:  p.used,
+		Charts:  []Chart{{Title: "speed-up over one thread", Kind: "bar", X: "mode", Y: "speedup", YLabel: "x one thread"}},
+	}
+	fig := gilFigures{CPUs: runtime.NumCPU(), Workers: w}
+	var want uint64
+	add := func(mode string, workers int, secs float64, total uint64, py int, spans []Span) error {
+		if total != want {
+			return fmt.Errorf("%s summed %d, want %d", mode, total, want)
+		}
+		row := Row{"mode": mode, "workers": workers, "seconds": secs, "speedup": speedup(fig.One, secs)}
+		if py >= 0 {
+			row["notes_py_s"] = gilNotesPy[py]
+			row["notes_py_speedup"] = gilNotesPy[0] / gilNotesPy[py]
+			row["py311_s"] = gilPy311[py]
+			row["py311_speedup"] = gilPy311[0] / gilPy311[py]
+		}
+		res.Rows = append(res.Rows, row)
+		res.Timelines = append(res.Timelines, Timeline{Mode: mode, Spans: spans})
+		return nil
+	}
+
+	progress(cfg, "lab: gil: 1 thread")
+	epoch := time.Now()
+	want = sumRange(0, n, rounds)
+	end := time.Now()
+	fig.One = end.Sub(epoch).Seconds()
+	if err := add("1 thread", 1, fig.One, want, 0, []Span{span(1, epoch, epoch, end)}); err != nil {
+		return nil, err
+	}
+
+	progress(cfg, "lab: gil: %d threads", w)
+	total, spans, secs := sumThreads(n, w, rounds, nil)
+	fig.Threads = secs
+	if err := add(fmt.Sprintf("%d threads", w), w, secs, total, -1, spans); err != nil {
+		return nil, err
+	}
+
+	progress(cfg, "lab: gil: %d threads under an emulated GIL", w)
+	epoch = time.Now()
+	g := newGIL(interval, epoch)
+	total, _, secs = sumThreads(n, w, rounds, g)
+	fig.GIL = secs
+	if err := add(fmt.Sprintf("%d threads + GIL", w), w, secs, total, 1, g.timeline()); err != nil {
+		return nil, err
+	}
+
+	progress(cfg, "lab: gil: %d processes", w)
+	total, spans, secs, err := sumProcs(ctx, n, w, rounds)
+	if err != nil {
+		return nil, err
+	}
+	fig.Procs = secs
+	if err := add(fmt.Sprintf("%d processes", w), w, secs, total, 2, spans); err != nil {
+		return nil, err
+	}
+
+	if cfg.Python != "" {
+		var out struct {
+			One, Threads, Procs float64
+		}
+		if err := runPython(ctx, cfg, "gil.py", &out, fmt.Sprint(pyN), fmt.Sprint(w)); err != nil {
+			return nil, err
+		}
+		for _, r := range []struct {
+			mode string
+			k    int
+			s    float64
+		}{{"python 1 thread", 1, out.One}, {fmt.Sprintf("python %d threads", w), w, out.Threads}, {fmt.Sprintf("python %d processes", w), w, out.Procs}} {
+			res.Rows = append(res.Rows, Row{"mode": r.mode, "workers": r.k, "seconds": r.s, "speedup": speedup(out.One, r.s)})
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("python rows sum 0..%d (the notes' plain sum), speed-up against python 1 thread", pyN))
+	}
+	res.Holds, res.Verdict = gilVerdict(fig)
+	res.Notes = append(res.Notes,
+		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round) so one Go thread is busy about as long as Python's plain sum; the notes' plain sum takes Go tens of ms", rounds, n),
+		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
+		fmt.Sprintf("processes: crew proc pool of %d workers, results gathered through a queue; the time includes starting the workers", w),
+		"notes_py / py311: the notes' Python timings and Python 3.11 on this machine (1 thread, 2 threads, 2 processes), shown beside the matching Go mode")
+	return res, nil
+}
+
+// sumThreads sums [0, n) on w goroutines, under g when it is not nil.
+func sumThreads(n uint64, w, rounds int, g *gil) (uint64, []Span, float64) {
+	epoch := time.Now()
+	var wg sync.WaitGroup
+	totals := make([]uint64, w)
+	spans := make([]Span, w)
+	for i, part := range split(n, w) {
+		wg.Go(func() {
+			start := time.Now()
+			if g != nil {
+				totals[i] = sumRangeGIL(g, i+1, part[0], part[1], rounds)
+			} else {
+				totals[i] = sumRange(part[0], part[1], rounds)
+			}
+			spans[i] = span(i+1, epoch, start, time.Now())
+		})
+	}
+	wg.Wait()
+	secs := time.Since(epoch).Seconds()
+	var t uint64
+	for _, v := range totals {
+		t += v
+	}
+	return t, spans, secs
+}
+
+// sumProcs sums [0, n) on a pool of w worker processes, gathering the
+// partial sums through a queue as the notes do with multiprocessing.Queue.
+func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, float64, error) {
+	epoch := time.Now()
+	pool, err := proc.New(ctx, proc.Workers(w))
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	defer pool.Close()
+	results := queue.New[sumOut](w)
+	errs := make(chan error, w)
+	for _, part := range split(n, w) {
+		go func() {
+			out, err := procSum.Call(ctx, pool, sumTask{A: part[0], B: part[1], Rounds: rounds})
+			if err != nil {
+				errs <- err
+				return
+			}
+			errs <- results.Put(ctx, out)
+		}()
+	}
+	var firstErr error
+	for range w {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return 0, nil, 0, firstErr
+	}
+	var total uint64
+	var spans []Span
+	pids := map[int]int{}
+	for range w {
+		out, err := results.Get(ctx)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		total += out.Total
+		if _, ok := pids[out.PID]; !ok {
+			pids[out.PID] = len(pids) + 1
+		}
+		spans = append(spans, span(pids[out.PID], epoch, time.Unix(0, out.Start), time.Unix(0, out.End)))
+	}
+	return total, spans, time.Since(epoch).Seconds(), nil
+}
+
+// gilVerdict holds when the emulated GIL gains at most 1.2x over one thread
+// and processes gain at least 0.9x per usable core (1.8x for 2), which needs
+// at least 2 CPUs.
+func gilVerdict(f gilFigures) (bool, string) {
+	par := min(f.Workers, f.CPUs)
+	gilX, procX, thrX := speedup(f.One, f.GIL), speedup(f.One, f.Procs), speedup(f.One, f.Threads)
+	seen := fmt.Sprintf("emulated GIL %.2fx, %d processes %.2fx, %d Go threads %.2fx over one thread", gilX, f.Workers, procX, f.Workers, thrX)
+	if par < 2 {
+		return false, "parallel speed-up cannot show: this machine has 1 CPU, so no mode can run in parallel; " + seen
+	}
+	need := 0.9 * float64(par)
+	holds := gilX <= 1.2 && procX >= need
+	why := fmt.Sprintf("the GIL serialised the threads and processes ran in parallel (thresholds: GIL <= 1.20x, processes >= %.2fx)", need)
+	if !holds {
+		why = fmt.Sprintf("not reproduced here (thresholds: GIL <= 1.20x, processes >= %.2fx)", need)
+	}
+	threads := "Go's own threads have no GIL and scale like processes without their start-up cost"
+	if thrX < need {
+		threads = fmt.Sprintf("Go's own threads reached only %.2fx here (a busy machine?)", thrX)
+	}
+	return holds, fmt.Sprintf("%s: %s; %s", why, seen, threads)
+}

@@ -1,0 +1,135 @@
+//go:build labwip
+
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"crew/queue"
+)
+
+var queueExperiment = Experiment{
+	Name:  "queue",
+	Claim: "A pool of worker threads fed by a queue processes every item once; join() returns only when every item was marked done, and the workers then stop.",
+	Run:   runQueue,
+}
+
+// queueFigures are what the queue verdict is computed from.
+type queueFigures struct {
+	Items int
+	// Seen counts how many times each item was processed.
+	Seen []int
+	// DoneAtJoin is how many items were marked done when Join returned.
+	DoneAtJoin int
+	// Exited is how many workers returned after Close.
+	Exited, Workers int
+}
+
+func runQueue(ctx context.Context, cfg Config) (*Result, error) {
+	p := newParams("queue", cfg)
+	workers := p.Int("workers", 5, 5)
+	items := p.Int("items", 20, 20)
+	work := p.Duration("work", 2*time.Millisecond, 2*time.Millisecond)
+	if p.err != nil {
+		return nil, p.err
+	}
+	res := &Result{
+		Columns: []string{"item", "worker", "start_ms", "end_ms"},
+		Params:  p.used,
+	}
+	q := queue.New[int](items)
+	fig := queueFigures{Items: items, Seen: make([]int, items), Workers: workers}
+	var (
+		mu    sync.Mutex
+		spans []Span
+		done  atomic.Int64
+		exits atomic.Int64
+		wg    sync.WaitGroup
+	)
+	epoch := time.Now()
+	workErr := make(chan error, workers)
+	for w := 1; w <= workers; w++ {
+		wg.Go(func() {
+			for {
+				item, err := q.Get(ctx)
+				if errors.Is(err, queue.ErrClosed) {
+					exits.Add(1)
+					return
+				}
+				if err != nil {
+					workErr <- err
+					return
+				}
+				start := time.Now()
+				time.Sleep(work) // the work the notes' print stands for
+				end := time.Now()
+				mu.Lock()
+				fig.Seen[item]++
+				spans = append(spans, span(w, epoch, start, end))
+				res.Rows = append(res.Rows, Row{
+					"item": item, "worker": w,
+					"start_ms": start.Sub(epoch).Seconds() * 1e3, "end_ms": end.Sub(epoch).Seconds() * 1e3,
+				})
+				mu.Unlock()
+				done.Add(1)
+				if err := q.TaskDone(); err != nil {
+					workErr <- err
+					return
+				}
+			}
+		})
+	}
+	var err error
+	for item := range items {
+		if err = q.Put(ctx, item); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = q.Join(ctx)
+	}
+	fig.DoneAtJoin = int(done.Load())
+	q.Close()
+	wg.Wait()
+	close(workErr)
+	if err == nil {
+		err = <-workErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	fig.Exited = int(exits.Load())
+	res.Timelines = []Timeline{{Mode: fmt.Sprintf("%d workers", workers), Spans: spans}}
+	res.Holds, res.Verdict = queueVerdict(fig)
+	res.Notes = []string{
+		fmt.Sprintf("each item stands for %v of work; the workers stop when Close makes Get return ErrClosed, as the notes' None sentinel does", work),
+	}
+	return res, nil
+}
+
+// queueVerdict holds when every item was processed exactly once, Join saw
+// all of them done, and every worker stopped after Close.
+func queueVerdict(f queueFigures) (bool, string) {
+	var bad []string
+	for i, n := range f.Seen {
+		if n != 1 {
+			bad = append(bad, fmt.Sprintf("item %d processed %d times", i, n))
+		}
+	}
+	if f.DoneAtJoin != f.Items {
+		bad = append(bad, fmt.Sprintf("Join returned with %d of %d items done", f.DoneAtJoin, f.Items))
+	}
+	if f.Exited != f.Workers {
+		bad = append(bad, fmt.Sprintf("%d of %d workers stopped after Close", f.Exited, f.Workers))
+	}
+	if len(bad) > 0 {
+		return false, fmt.Sprintf("%v", bad)
+	}
+	return true, fmt.Sprintf("%d workers processed each of the %d items once, Join returned after all %d were done, and all workers stopped after Close",
+		f.Workers, f.Items, f.Items)
+}
