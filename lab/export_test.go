@@ -2,11 +2,11 @@ package lab
 
 // The verdict functions and their figures, for verdict_test.go.
 type (
-	RaceFigures  = raceFigures
-	LockFigures  = lockFigures
+	RaceFigures = raceFigures
+	LockFigures = lockFigures
 )
 
 var (
-	RaceVerdict  = raceVerdict
-	LockVerdict  = lockVerdict
+	RaceVerdict = raceVerdict
+	LockVerdict = lockVerdict
 )

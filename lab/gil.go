@@ -28,7 +28,7 @@ var (
 
 // gilFigures are what the gil verdict is computed from (seconds).
 type gilFigures struct {
-	CPUs, Workers             int
+	CPUs, Workers            int
 	One, Threads, GIL, Procs float64
 }
 

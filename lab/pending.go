@@ -15,7 +15,6 @@ func pending(name string) Experiment {
 
 var (
 	gilExperiment       = pending("gil")
-	queueExperiment     = pending("queue")
 	shareExperiment     = pending("share")
 	semaphoreExperiment = pending("semaphore")
 	cpuIOExperiment     = pending("cpu-vs-io")

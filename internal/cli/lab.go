@@ -2,17 +2,110 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"crew/lab"
+	"crew/report"
 )
 
-// TODO(owner of crew lab): replace this placeholder with the real command.
+// labOptions are crew lab's flags and arguments.
+type labOptions struct {
+	Names     []string
+	List      bool
+	Full      bool
+	Workers   int
+	Sets      []string
+	JSON      bool
+	ReportDir string
+	Python    bool
+	Quiet     bool
+}
+
 func newLabCmd(s Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "lab",
-		Short: "not built yet",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("lab: not built yet")
+	opts := &labOptions{}
+	cmd := &cobra.Command{
+		Use:   "lab [NAME...]",
+		Short: "Measure threads, processes, locks and the GIL on this machine",
+		Long: `crew lab runs the study notes' experiments on this machine and says, for
+each, whether the notes' claim holds, from the figures it measured.
+
+With no NAME it runs every experiment at quick sizes (under a minute on two
+cores); --full uses the notes' own sizes. --set key=value (or NAME.key=value)
+overrides one experiment parameter; the table header lists them.`,
+		Example: `  crew lab --list
+  crew lab gil race
+  crew lab --python --report out/ 
+  crew lab gil --set gil.rounds=5 --workers 4`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			return runLab(cmd, s, opts)
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.List, "list", false, "list the experiments and their claims")
+	f.BoolVar(&opts.Full, "full", false, "use the notes' sizes instead of quick ones")
+	f.IntVar(&opts.Workers, "workers", 0, "threads or processes for parallel modes (default: CPUs, at least 2)")
+	f.StringArrayVar(&opts.Sets, "set", nil, "override a parameter: key=value or NAME.key=value (repeatable)")
+	f.BoolVar(&opts.JSON, "json", false, "print one JSON document instead of text tables")
+	f.StringVar(&opts.ReportDir, "report", "", "also write an HTML report with charts into `DIR`")
+	f.BoolVar(&opts.Python, "python", false, "also run the Python twins (needs python3 on PATH)")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress lines on stderr")
+	return cmd
+}
+
+func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
+	if opts.List {
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+		for _, e := range lab.Experiments() {
+			fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Claim)
+		}
+		return tw.Flush()
+	}
+	for _, n := range opts.Names {
+		if _, err := lab.Lookup(n); err != nil {
+			return err
+		}
+	}
+	if opts.Workers < 0 {
+		return errors.New("lab: --workers must be positive")
+	}
+	cfg := lab.Config{Full: opts.Full, Workers: opts.Workers, Params: map[string]string{}}
+	for _, kv := range opts.Sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("lab: --set %q: want key=value", kv)
+		}
+		cfg.Params[k] = v
+	}
+	if opts.Python {
+		if cfg.Python = lab.FindPython(); cfg.Python == "" {
+			return errors.New("lab: --python: python3 not found on PATH")
+		}
+	}
+	if !opts.Quiet {
+		cfg.Progress = s.Err
+	}
+	rep, err := lab.Run(cmd.Context(), cfg, opts.Names...)
+	if rep != nil && len(rep.Experiments) > 0 || err == nil {
+		if perr := printLab(s, opts, rep); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+func printLab(s Streams, opts *labOptions, rep *lab.Report) error {
+	if opts.ReportDir != "" {
+		if err := report.HTML(opts.ReportDir, rep); err != nil {
+			return err
+		}
+	}
+	if opts.JSON {
+		return report.JSON(s.Out, rep)
+	}
+	return report.Text(s.Out, rep)
 }
