@@ -1,0 +1,212 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+)
+
+// An Input is one input source of a run, as GNU parallel has them: the
+// values of a ":::" group, or the lines of a "::::" file or of standard
+// input. Several inputs combine as a cross product, the last varying
+// fastest; an input marked Linked (":::+", "::::+") is instead paired
+// element by element with the one before it, stopping at the shorter.
+//
+// Only the first group of inputs is streamed; the later ones are read
+// into memory once, since the cross product revisits them.
+type Input struct {
+	// Values are the arguments of a ":::" group.
+	Values []string
+	// Reader, when non-nil, supplies the input as lines (records ending in
+	// the run's separator) instead of Values.
+	Reader io.Reader
+	// Name names the reader in error messages, for example the file name.
+	Name string
+	// Linked pairs this input with the previous one instead of crossing it.
+	Linked bool
+}
+
+// An InputError reports an input record that cannot become an argument.
+type InputError struct {
+	Name string // the input's name
+	Line int64  // the record's number, from 1
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("runner: %s: record %d: %v", e.Name, e.Line, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// ErrNulByte is wrapped by an InputError for a record holding a NUL byte,
+// which no program can receive as an argument; use -0 for NUL-separated
+// input.
+var ErrNulByte = errors.New("contains a NUL byte (use -0 for NUL-separated input)")
+
+// source yields the records of one Input.
+type source interface {
+	next() ([]string, error) // io.EOF at the end
+}
+
+type valueSource struct {
+	vals []string
+	i    int
+}
+
+func (s *valueSource) next() ([]string, error) {
+	if s.i >= len(s.vals) {
+		return nil, io.EOF
+	}
+	s.i++
+	return []string{s.vals[s.i-1]}, nil
+}
+
+type lineSource struct {
+	r      *bufio.Reader
+	sep    byte
+	colsep *regexp.Regexp
+	name   string
+	n      int64
+	buf    []byte
+}
+
+func (s *lineSource) next() ([]string, error) {
+	s.buf = s.buf[:0]
+	for {
+		chunk, err := s.r.ReadSlice(s.sep)
+		s.buf = append(s.buf, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF && len(s.buf) == 0 {
+			return nil, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("runner: reading %s: %w", s.name, err)
+		}
+		break
+	}
+	s.n++
+	rec := s.buf
+	if rec[len(rec)-1] == s.sep {
+		rec = rec[:len(rec)-1]
+	}
+	if s.sep != 0 && bytes.IndexByte(rec, 0) >= 0 {
+		return nil, &InputError{Name: s.name, Line: s.n, Err: ErrNulByte}
+	}
+	if s.colsep != nil {
+		return s.colsep.Split(string(rec), -1), nil
+	}
+	return []string{string(rec)}, nil
+}
+
+// linked pairs sources element by element; it ends with the shortest.
+type linked []source
+
+func (l linked) next() ([]string, error) {
+	var row []string
+	for _, s := range l {
+		r, err := s.next()
+		if err != nil {
+			return nil, err
+		}
+		row = append(row, r...)
+	}
+	return row, nil
+}
+
+// argIter walks the cross product of the input groups.
+type argIter struct {
+	first source
+	rest  [][][]string // materialised later groups
+	idx   []int
+	cur   []string // current row of the first group
+	done  bool
+}
+
+func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, error) {
+	var groups []linked
+	for _, in := range inputs {
+		var s source
+		if in.Reader != nil {
+			name := in.Name
+			if name == "" {
+				name = "input"
+			}
+			s = &lineSource{r: bufio.NewReaderSize(in.Reader, 64<<10), sep: sep, colsep: colsep, name: name}
+		} else {
+			s = &valueSource{vals: in.Values}
+		}
+		if in.Linked && len(groups) > 0 {
+			groups[len(groups)-1] = append(groups[len(groups)-1], s)
+		} else {
+			groups = append(groups, linked{s})
+		}
+	}
+	it := &argIter{}
+	if len(groups) == 0 {
+		it.done = true
+		return it, nil
+	}
+	it.first = groups[0]
+	for _, g := range groups[1:] {
+		var rows [][]string
+		for {
+			r, err := g.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
+		}
+		if len(rows) == 0 {
+			it.done = true
+		}
+		it.rest = append(it.rest, rows)
+	}
+	it.idx = make([]int, len(it.rest))
+	return it, nil
+}
+
+// Next returns the arguments of the next job, or io.EOF.
+func (it *argIter) Next() ([]string, error) {
+	if it.done {
+		return nil, io.EOF
+	}
+	if it.cur == nil || it.advance() {
+		r, err := it.first.next()
+		if err != nil {
+			if err == io.EOF {
+				it.done = true
+			}
+			return nil, err
+		}
+		it.cur = r
+		clear(it.idx)
+	}
+	args := make([]string, 0, len(it.cur)+len(it.rest))
+	args = append(args, it.cur...)
+	for i, rows := range it.rest {
+		args = append(args, rows[it.idx[i]]...)
+	}
+	return args, nil
+}
+
+// advance steps the odometer over the later groups and reports whether it
+// wrapped, so the first group must move on.
+func (it *argIter) advance() bool {
+	for i := len(it.idx) - 1; i >= 0; i-- {
+		it.idx[i]++
+		if it.idx[i] < len(it.rest[i]) {
+			return false
+		}
+		it.idx[i] = 0
+	}
+	return true
+}

@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// OutputMode says how the output of concurrent jobs is put together.
+type OutputMode int
+
+const (
+	// Group writes each job's output in one piece when the job ends, so
+	// jobs never interleave (GNU parallel's default, --group).
+	Group OutputMode = iota
+	// LineBuffer writes whole lines as jobs produce them (--line-buffer).
+	LineBuffer
+	// Ungroup passes output straight through; lines of different jobs
+	// may mix (--ungroup, -u).
+	Ungroup
+)
+
+// Memory bounds of buffered output: past them, output spills to temporary
+// files, so neither a chatty job nor a long -k backlog grows the heap
+// without bound.
+const (
+	perBufferMem = 4 << 20
+	totalBufMem  = 32 << 20
+)
+
+// spillBuffer holds a job's output: in memory while it is small and the
+// run's budget allows, in an unlinked temporary file after that.
+type spillBuffer struct {
+	budget *atomic.Int64
+	mem    []byte
+	f      *os.File
+	err    error
+}
+
+func (b *spillBuffer) Write(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.f == nil {
+		if len(b.mem)+len(p) <= perBufferMem && b.budget.Add(int64(len(p))) <= totalBufMem {
+			b.mem = append(b.mem, p...)
+			return len(p), nil
+		}
+		if len(b.mem)+len(p) <= perBufferMem {
+			b.budget.Add(-int64(len(p)))
+		}
+		if err := b.spill(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := b.f.Write(p)
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *spillBuffer) spill() error {
+	f, err := os.CreateTemp("", "crew-out-*")
+	if err != nil {
+		b.err = err
+		return err
+	}
+	_ = os.Remove(f.Name()) // unlinked: nothing is left behind on a crash
+	b.f = f
+	if _, err := f.Write(b.mem); err != nil {
+		b.err = err
+		return err
+	}
+	b.budget.Add(-int64(len(b.mem)))
+	b.mem = nil
+	return nil
+}
+
+// writeTo copies the buffered output to w, each line prefixed by tag.
+func (b *spillBuffer) writeTo(w io.Writer, tag string) error {
+	if b.f == nil {
+		return writeTagged(w, b.mem, tag)
+	}
+	if _, err := b.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if tag == "" {
+		_, err := io.Copy(w, b.f)
+		return err
+	}
+	lw := &lineWriter{dst: w, tag: tag, mu: new(sync.Mutex)}
+	if _, err := io.Copy(lw, b.f); err != nil {
+		return err
+	}
+	return lw.flush()
+}
+
+// release frees the buffer's memory and file.
+func (b *spillBuffer) release() {
+	b.budget.Add(-int64(len(b.mem)))
+	b.mem = nil
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
+}
+
+func writeTagged(w io.Writer, p []byte, tag string) error {
+	if tag == "" || len(p) == 0 {
+		_, err := w.Write(p)
+		return err
+	}
+	var out bytes.Buffer
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		line := p
+		if i >= 0 {
+			line = p[:i+1]
+		}
+		out.WriteString(tag)
+		out.Write(line)
+		p = p[len(line):]
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// lineWriter writes whole lines to dst under mu, each prefixed by tag,
+// and keeps a partial last line until it is completed or flushed.
+type lineWriter struct {
+	dst     io.Writer
+	tag     string
+	mu      *sync.Mutex
+	partial []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	i := bytes.LastIndexByte(p, '\n')
+	if i < 0 {
+		l.partial = append(l.partial, p...)
+		return len(p), nil
+	}
+	var chunk []byte
+	if len(l.partial) > 0 {
+		chunk = append(l.partial, p[:i+1]...)
+		l.partial = nil
+	} else {
+		chunk = p[:i+1]
+	}
+	l.mu.Lock()
+	err := writeTagged(l.dst, chunk, l.tag)
+	l.mu.Unlock()
+	l.partial = append(l.partial, p[i+1:]...)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lineWriter) flush() error {
+	if len(l.partial) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	err := writeTagged(l.dst, l.partial, l.tag)
+	l.mu.Unlock()
+	l.partial = nil
+	return err
+}

@@ -1,0 +1,623 @@
+package runner
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrInterrupted is returned (wrapped) by Run when its context was
+// cancelled: no new job was started after that, and the running ones were
+// stopped along the termination sequence.
+var ErrInterrupted = errors.New("runner: interrupted")
+
+// Config describes a run. Command and Jobs are required; the zero value
+// of every other field means GNU parallel's default.
+type Config struct {
+	// Command holds the command words, joined with spaces into one shell
+	// command line, with replacement strings ({}, {.}, {1}, ...).
+	Command []string
+	// Quote is -q: quote each command word as a whole, so that the shell
+	// receives the words as given.
+	Quote bool
+	// Inputs are the input sources; see Input.
+	Inputs []Input
+	// Null separates input records by NUL instead of newline (-0).
+	Null bool
+	// ColSep, when set, splits each record into columns {1}, {2}, ...
+	ColSep *regexp.Regexp
+
+	// Jobs is the number of job slots: how many jobs run at once.
+	Jobs int
+	// Executor runs the jobs; nil means Local with TermSeq.
+	Executor Executor
+	// TermSeq is the termination sequence for the default Local executor.
+	TermSeq []TermStep
+	// Delay is the least time between two job starts (--delay).
+	Delay time.Duration
+	// MaxLoad, when positive, holds back new jobs while the one-minute
+	// load average exceeds it (--load).
+	MaxLoad float64
+	// MemFree, when positive, holds back new jobs while less than this
+	// many bytes of memory are available (--memfree).
+	MemFree int64
+
+	// Stdout and Stderr receive the jobs' output; nil discards it.
+	Stdout, Stderr io.Writer
+	// Output chooses grouping; see OutputMode.
+	Output OutputMode
+	// KeepOrder writes output in input order (-k) rather than completion
+	// order. Only output that is out of order is held back.
+	KeepOrder bool
+	// Tag prefixes output lines with the job's arguments and a tab.
+	Tag bool
+	// TagString, when set, is a template whose expansion prefixes output
+	// lines (--tagstring); replacement values are not quoted there.
+	TagString string
+
+	// JobLog, when set, is the path of a GNU parallel joblog.
+	JobLog string
+	// Resume skips the jobs the joblog records; ResumeFailed skips only
+	// those that succeeded.
+	Resume, ResumeFailed bool
+	// Retries is how many times in all a failing job is tried (--retries).
+	Retries int
+	// Timeout kills a job's process group after this long.
+	Timeout time.Duration
+	// TimeoutPercent, when positive, kills a job running longer than this
+	// percentage of the median run time of the jobs finished so far.
+	TimeoutPercent float64
+	// Halt says when to stop the run early.
+	Halt Halt
+	// DryRun prints the commands instead of running them.
+	DryRun bool
+	// Results, when set, is a directory receiving each job's output.
+	Results string
+
+	// Drain, when closed, stops the start of new jobs and lets the
+	// running ones finish (crew run's SIGHUP).
+	Drain <-chan struct{}
+	// Progress, when set, hears of every job start and end.
+	Progress Progress
+	// Prog prefixes messages written to Stderr; empty means "runner".
+	Prog string
+}
+
+// Progress is told about jobs as they start and end, for progress bars.
+// Its methods are called from several goroutines at once.
+type Progress interface {
+	// Total reports the number of jobs when it is known in advance.
+	Total(n int64)
+	Started(job *Job)
+	Finished(job *Job, r Result)
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	// Started counts jobs started; Skipped counts jobs --resume skipped.
+	Started, Skipped int64
+	// Failed counts jobs that ended with a non-zero status or a signal.
+	Failed int64
+	// Halted reports that --halt stopped the run early; HaltStatus is the
+	// exit status it chose.
+	Halted     bool
+	HaltStatus int
+}
+
+// ExitStatus is the exit status GNU parallel gives for this run: the
+// number of failed jobs (101 for more than 100), or the status chosen by
+// --halt.
+func (s Summary) ExitStatus() int {
+	if s.Halted {
+		return s.HaltStatus
+	}
+	return int(min(s.Failed, 101))
+}
+
+// Run runs the command for every input and returns when all jobs it
+// started have ended. Jobs that fail do not make Run fail; they are
+// counted in the Summary. Run returns an error for a bad configuration, an
+// unreadable input or joblog, or (wrapping ErrInterrupted) a cancelled
+// ctx; the Summary still counts what ran. Run starts one goroutine per
+// running job and none survive it.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	r, err := newRun(cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	return r.run(ctx)
+}
+
+type run struct {
+	cfg   Config
+	tmpl  *Template
+	tagT  *Template
+	exec  Executor
+	prog  string
+	sep   byte
+	done  seqSet
+	inter bool
+
+	logMu  sync.Mutex
+	joblog interface {
+		io.Writer
+		Sync() error
+		Close() error
+	}
+
+	outMu  sync.Mutex
+	budget atomic.Int64
+	order  orderQueue
+
+	mu       sync.Mutex
+	sum      Summary
+	finished int64
+	total    int64 // number of jobs, when read in advance
+	median   medianTracker
+	stopping atomic.Bool
+	haltNow  context.CancelFunc
+	firstErr error
+}
+
+func newRun(cfg Config) (*run, error) {
+	if cfg.Jobs < 1 {
+		return nil, fmt.Errorf("runner: jobs must be at least 1, got %d", cfg.Jobs)
+	}
+	tmpl, err := ParseTemplate(cfg.Command, cfg.Quote)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, prog: cfg.Prog, sep: '\n'}
+	if cfg.TagString != "" {
+		r.tagT, _ = ParseTemplate([]string{cfg.TagString}, false)
+	}
+	if r.exec == nil {
+		r.exec = Local{TermSeq: cfg.TermSeq}
+	}
+	if r.prog == "" {
+		r.prog = "runner"
+	}
+	if cfg.Null {
+		r.sep = 0
+	}
+	if r.cfg.Stdout == nil {
+		r.cfg.Stdout = io.Discard
+	}
+	if r.cfg.Stderr == nil {
+		r.cfg.Stderr = io.Discard
+	}
+	if cfg.Retries < 1 {
+		r.cfg.Retries = 1
+	}
+	if err := cfg.Halt.validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *run) warnf(format string, args ...any) {
+	r.outMu.Lock()
+	fmt.Fprintf(r.cfg.Stderr, r.prog+": "+format+"\n", args...)
+	r.outMu.Unlock()
+}
+
+func (r *run) run(ctx context.Context) (Summary, error) {
+	it, err := newArgIter(r.cfg.Inputs, r.sep, r.cfg.ColSep)
+	if err != nil {
+		return Summary{}, err
+	}
+	var next func() ([]string, error) = it.Next
+	var total int64 = -1
+	if r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
+		// Percentages need the number of jobs, so the input is read first.
+		all, err := collect(it)
+		if err != nil {
+			return Summary{}, err
+		}
+		total = int64(len(all))
+		next = func() ([]string, error) {
+			if len(all) == 0 {
+				return nil, io.EOF
+			}
+			a := all[0]
+			all = all[1:]
+			return a, nil
+		}
+	}
+	r.total = total
+	if r.cfg.Progress != nil && total >= 0 {
+		r.cfg.Progress.Total(total)
+	}
+	if r.cfg.JobLog != "" && !r.cfg.DryRun {
+		f, done, err := openJoblog(r.cfg.JobLog, r.cfg.Resume, r.cfg.ResumeFailed)
+		if err != nil {
+			return Summary{}, err
+		}
+		r.joblog, r.done = f, done
+		defer f.Close()
+	}
+	r.order.init(r.cfg.KeepOrder && r.cfg.Output != Ungroup)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.haltNow = cancel
+
+	slots := make(chan int, r.cfg.Jobs)
+	for i := 1; i <= r.cfg.Jobs; i++ {
+		slots <- i
+	}
+	var wg sync.WaitGroup
+	var lastStart time.Time
+	var loopErr error
+loop:
+	for seq := int64(1); ; seq++ {
+		args, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			loopErr = err
+			break
+		}
+		for _, a := range args {
+			if err := validArg(a); err != nil {
+				loopErr = &InputError{Name: "input", Line: seq, Err: err}
+				break loop
+			}
+		}
+		if r.done.has(seq) {
+			r.sum.Skipped++
+			r.order.skip(seq, r)
+			continue
+		}
+		if r.cfg.DryRun {
+			slot := int((seq-1)%int64(r.cfg.Jobs)) + 1
+			fmt.Fprintln(r.cfg.Stdout, r.tmpl.Expand(seq, slot, args))
+			continue
+		}
+		var slot int
+		select {
+		case slot = <-slots:
+		case <-runCtx.Done():
+			break loop
+		case <-r.cfg.Drain:
+			break loop
+		}
+		if r.stopping.Load() || runCtx.Err() != nil || closed(r.cfg.Drain) {
+			slots <- slot
+			break
+		}
+		if !r.wait(runCtx, lastStart) {
+			slots <- slot
+			break
+		}
+		lastStart = time.Now()
+		r.mu.Lock()
+		r.sum.Started++
+		r.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runJob(runCtx, seq, slot, args)
+			slots <- slot
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	sum := r.sum
+	jerr := r.firstErr
+	r.mu.Unlock()
+	if ctx.Err() != nil {
+		return sum, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+	}
+	if loopErr != nil {
+		return sum, loopErr
+	}
+	return sum, jerr
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func knownSize(ins []Input) bool {
+	for _, in := range ins {
+		if in.Reader != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func collect(it *argIter) ([][]string, error) {
+	var all [][]string
+	for {
+		a, err := it.Next()
+		if err == io.EOF {
+			return all, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, a)
+	}
+}
+
+// wait holds the next start back for --delay, --load and --memfree. It
+// reports false when the run stopped meanwhile.
+func (r *run) wait(ctx context.Context, lastStart time.Time) bool {
+	if d := r.cfg.Delay - time.Since(lastStart); r.cfg.Delay > 0 && !lastStart.IsZero() && d > 0 {
+		if !sleepCtx(ctx, d, r.cfg.Drain) {
+			return false
+		}
+	}
+	for r.cfg.MaxLoad > 0 || r.cfg.MemFree > 0 {
+		if (r.cfg.MaxLoad <= 0 || loadAvg() <= r.cfg.MaxLoad) &&
+			(r.cfg.MemFree <= 0 || memAvailable() >= r.cfg.MemFree) {
+			break
+		}
+		if !sleepCtx(ctx, 250*time.Millisecond, r.cfg.Drain) {
+			return false
+		}
+	}
+	return !r.stopping.Load()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration, drain <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-drain:
+	}
+	return false
+}
+
+// runJob runs one job with its retries and hands the outcome on.
+func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string) {
+	command := r.tmpl.Expand(seq, slot, args)
+	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout}
+	if argv, ok := SimpleArgv(command); ok {
+		job.Argv = argv
+	}
+	tag := r.tag(seq, slot, args)
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.Started(job)
+	}
+	var res Result
+	var out, errb *spillBuffer
+	for attempt := 1; ; attempt++ {
+		if r.cfg.TimeoutPercent > 0 {
+			r.mu.Lock()
+			if m, ok := r.median.median(); ok {
+				job.Timeout = time.Duration(float64(m) * r.cfg.TimeoutPercent / 100)
+			}
+			r.mu.Unlock()
+		}
+		var stdout, stderr io.Writer
+		var lw, le *lineWriter
+		switch {
+		case r.cfg.Output == Ungroup:
+			stdout, stderr = r.cfg.Stdout, r.cfg.Stderr
+		case r.cfg.Output == LineBuffer && !r.cfg.KeepOrder:
+			lw = &lineWriter{dst: r.cfg.Stdout, tag: tag, mu: &r.outMu}
+			le = &lineWriter{dst: r.cfg.Stderr, tag: tag, mu: &r.outMu}
+			stdout, stderr = lw, le
+		default:
+			out = &spillBuffer{budget: &r.budget}
+			errb = &spillBuffer{budget: &r.budget}
+			stdout, stderr = out, errb
+		}
+		res = r.exec.Exec(ctx, job, stdout, stderr)
+		if lw != nil {
+			lw.flush()
+			le.flush()
+		}
+		failed := res.Err != nil || res.Exit != 0 || res.Signal != 0
+		if !failed || attempt >= r.cfg.Retries || ctx.Err() != nil || r.stopping.Load() {
+			break
+		}
+		if out != nil {
+			out.release()
+			errb.release()
+		}
+	}
+	r.finish(job, args, res, tag, out, errb)
+}
+
+func (r *run) tag(seq int64, slot int, args []string) string {
+	switch {
+	case r.tagT != nil:
+		return r.tagT.expand(seq, slot, args, false) + "\t"
+	case r.cfg.Tag:
+		return strings.Join(args, " ") + "\t"
+	}
+	return ""
+}
+
+// finish records a finished job: joblog, results, counts, halt, output.
+func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb *spillBuffer) {
+	if res.Err != nil {
+		r.warnf("job %d: %v", job.Seq, res.Err)
+	}
+	if res.TimedOut {
+		r.warnf("warning: job %d killed by --timeout: %s", job.Seq, job.Command)
+	}
+	if r.joblog != nil {
+		line := FormatJoblogLine(res, job.Command)
+		r.logMu.Lock()
+		_, err := io.WriteString(r.joblog, line)
+		if err == nil {
+			err = r.joblog.Sync()
+		}
+		r.logMu.Unlock()
+		if err != nil {
+			r.setErr(fmt.Errorf("runner: joblog: %w", err))
+		}
+	}
+	if r.cfg.Results != "" && out != nil {
+		if err := writeResults(r.cfg.Results, job.Seq, args, out, errb); err != nil {
+			r.setErr(err)
+		}
+	}
+	failed := res.Err != nil || res.Exit != 0 || res.Signal != 0
+	r.mu.Lock()
+	r.finished++
+	if res.Err == nil && !res.TimedOut {
+		r.median.add(res.Runtime)
+	}
+	if failed {
+		r.sum.Failed++
+	}
+	halt, status := r.cfg.Halt.check(r, failed, res)
+	if halt && !r.sum.Halted {
+		r.sum.Halted = true
+		r.sum.HaltStatus = status
+	}
+	r.mu.Unlock()
+	if halt {
+		r.stopping.Store(true)
+		what := "failed"
+		if !failed {
+			what = "succeeded"
+		}
+		r.warnf("halting: this job %s: %s", what, job.Command)
+		if r.cfg.Halt.When == HaltNow {
+			r.haltNow()
+		}
+	}
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.Finished(job, res)
+	}
+	if out == nil {
+		r.order.done(job.Seq, nil, r)
+		return
+	}
+	r.order.done(job.Seq, &pending{out: out, err: errb, tag: tag}, r)
+}
+
+func (r *run) setErr(err error) {
+	r.mu.Lock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	r.mu.Unlock()
+}
+
+// emit writes one job's buffered output; r.outMu is held.
+func (r *run) emit(p *pending) {
+	if err := p.out.writeTo(r.cfg.Stdout, p.tag); err != nil {
+		r.firstErrLocked(err)
+	}
+	if err := p.err.writeTo(r.cfg.Stderr, p.tag); err != nil {
+		r.firstErrLocked(err)
+	}
+	p.out.release()
+	p.err.release()
+}
+
+func (r *run) firstErrLocked(err error) {
+	r.setErr(fmt.Errorf("runner: writing output: %w", err))
+}
+
+// pending is a finished job's output waiting for its turn.
+type pending struct {
+	out, err *spillBuffer
+	tag      string
+}
+
+// orderQueue writes output as jobs finish, or with keep in input order,
+// holding back only the jobs that finished before an earlier one.
+type orderQueue struct {
+	keep bool
+	next int64
+	held map[int64]*pending // nil value: a job with no output to write
+}
+
+func (q *orderQueue) init(keep bool) {
+	q.keep, q.next, q.held = keep, 1, map[int64]*pending{}
+}
+
+func (q *orderQueue) skip(seq int64, r *run) { q.done(seq, nil, r) }
+
+func (q *orderQueue) done(seq int64, p *pending, r *run) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	if !q.keep {
+		if p != nil {
+			r.emit(p)
+		}
+		return
+	}
+	q.held[seq] = p
+	for {
+		h, ok := q.held[q.next]
+		if !ok {
+			return
+		}
+		delete(q.held, q.next)
+		q.next++
+		if h != nil {
+			r.emit(h)
+		}
+	}
+}
+
+// medianTracker keeps the running median of job run times in two heaps.
+type medianTracker struct {
+	lo maxHeap // lower half
+	hi minHeap // upper half
+}
+
+func (m *medianTracker) add(d time.Duration) {
+	if m.lo.Len() == 0 || d <= m.lo.minHeap[0] {
+		heap.Push(&m.lo, d)
+	} else {
+		heap.Push(&m.hi, d)
+	}
+	if m.lo.Len() > m.hi.Len()+1 {
+		heap.Push(&m.hi, heap.Pop(&m.lo))
+	} else if m.hi.Len() > m.lo.Len() {
+		heap.Push(&m.lo, heap.Pop(&m.hi))
+	}
+}
+
+// median is the median once three jobs have finished, as a single fast or
+// slow start should not set everyone's timeout.
+func (m *medianTracker) median() (time.Duration, bool) {
+	if m.lo.Len()+m.hi.Len() < 3 {
+		return 0, false
+	}
+	return m.lo.minHeap[0], true
+}
+
+type minHeap []time.Duration
+
+func (h minHeap) Len() int           { return len(h) }
+func (h minHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *minHeap) Push(x any)        { *h = append(*h, x.(time.Duration)) }
+func (h *minHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+type maxHeap struct{ minHeap }
+
+func (h maxHeap) Less(i, j int) bool { return h.minHeap[i] > h.minHeap[j] }
