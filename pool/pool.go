@@ -133,13 +133,13 @@ func WithQueue(n int) Option {
 // copied. Go blocks while the queue is full; Wait and Close block until
 // every queued task has run. A Pool is done after Wait: it cannot be reused.
 type Pool struct {
-	// state holds closedBit and the number of Go calls between their check
-	// of closedBit and their send, so Wait knows when it may close tasks.
-	state       atomic.Int64
-	submitted   atomic.Int64
-	tasks       chan func(context.Context) error
-	sendersDone chan struct{}
-	signalOnce  sync.Once
+	// state holds closedBit and the number of tasks Go has accepted: one
+	// atomic operation both counts a task and orders it against Wait.
+	state atomic.Int64
+	// tasks is never closed, so a Go racing with Wait cannot panic; Wait
+	// stops workers with nil sentinels instead and runs stragglers itself.
+	tasks     chan func(context.Context) error
+	cancelled atomic.Bool
 
 	ctx           context.Context
 	cancel        context.CancelCauseFunc
@@ -161,7 +161,6 @@ const closedBit = 1 << 62
 type worker struct {
 	id        int
 	ctx       context.Context
-	started   atomic.Int64
 	done      atomic.Int64
 	failed    atomic.Int64
 	abandoned atomic.Int64
@@ -190,11 +189,13 @@ func New(workers int, opts ...Option) (*Pool, error) {
 	}
 	p := &Pool{
 		tasks:         make(chan func(context.Context) error, c.queue),
-		sendersDone:   make(chan struct{}),
 		cancelOnError: c.cancelOnError,
 		workers:       make([]*worker, workers),
 	}
 	p.ctx, p.cancel = context.WithCancelCause(c.ctx)
+	// Workers poll this flag per task: an atomic load is cheaper than a
+	// non-blocking receive on ctx.Done().
+	context.AfterFunc(p.ctx, func() { p.cancelled.Store(true) })
 	p.wg.Add(workers)
 	for i := range p.workers {
 		w := &worker{id: i + 1}
@@ -214,38 +215,33 @@ func (p *Pool) Go(task func(ctx context.Context) error) error {
 		return ErrNilTask
 	}
 	if p.state.Add(1)&closedBit != 0 {
-		p.leave()
+		p.state.Add(-1)
 		return ErrClosed
 	}
-	p.submitted.Add(1)
 	p.tasks <- task
-	p.leave()
 	return nil
-}
-
-func (p *Pool) leave() {
-	if p.state.Add(-1) == closedBit {
-		p.signalOnce.Do(func() { close(p.sendersDone) })
-	}
 }
 
 func (p *Pool) work(w *worker) {
 	defer p.wg.Done()
-	done := p.ctx.Done()
 	for task := range p.tasks {
-		select {
-		case <-done:
-			w.abandoned.Add(1)
-			continue
-		default:
+		if task == nil {
+			return
 		}
-		w.started.Add(1)
-		if err := w.run(task); err != nil {
-			w.failed.Add(1)
-			p.fail(err)
-		}
-		w.done.Add(1)
+		p.runTask(w, task)
 	}
+}
+
+func (p *Pool) runTask(w *worker, task func(context.Context) error) {
+	if p.cancelled.Load() {
+		w.abandoned.Add(1)
+		return
+	}
+	if err := w.run(task); err != nil {
+		w.failed.Add(1)
+		p.fail(err)
+	}
+	w.done.Add(1)
 }
 
 func (w *worker) run(task func(context.Context) error) (err error) {
@@ -284,12 +280,23 @@ func (e *cancelError) Unwrap() error { return e.err }
 // same error. Calling Wait from inside a task deadlocks.
 func (p *Pool) Wait() error {
 	p.waitOnce.Do(func() {
-		if p.state.Or(closedBit)&^closedBit != 0 {
-			<-p.sendersDone
+		accepted := p.state.Or(closedBit) &^ closedBit
+		for range p.workers {
+			p.tasks <- nil
 		}
-		close(p.tasks)
 		p.wg.Wait()
-		var abandoned int64
+		var processed, abandoned int64
+		for _, w := range p.workers {
+			abandoned += w.abandoned.Load()
+			processed += w.done.Load()
+		}
+		processed += abandoned
+		// A Go accepted before closedBit was set may have sent its task
+		// after the sentinels; its count is known, so take them here.
+		for ; processed < accepted; processed++ {
+			p.runTask(p.workers[0], <-p.tasks)
+		}
+		abandoned = 0
 		for _, w := range p.workers {
 			abandoned += w.abandoned.Load()
 		}
@@ -314,7 +321,9 @@ func (p *Pool) Close() error { return p.Wait() }
 type Stats struct {
 	// Submitted counts tasks accepted by Go.
 	Submitted int64
-	// Running counts tasks started and not yet finished.
+	// Running counts tasks started and not yet finished. It is derived from
+	// the other counts and the queue length rather than counted, which
+	// keeps an atomic operation off every task's path.
 	Running int64
 	// Done counts tasks finished, successfully or not.
 	Done int64
@@ -328,14 +337,18 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	var s Stats
 	for _, w := range p.workers {
-		// done before started, so Running is never negative.
-		done := w.done.Load()
 		s.Failed += w.failed.Load()
-		s.Running += w.started.Load() - done
-		s.Done += done
+		s.Done += w.done.Load()
 		s.Abandoned += w.abandoned.Load()
 	}
-	s.Submitted = p.submitted.Load()
+	st := p.state.Load()
+	s.Submitted = st &^ closedBit
+	if st&closedBit == 0 {
+		// After Wait begins the queue also holds sentinels; by then only
+		// Wait's end is of interest, and Running settles to 0.
+		s.Running = s.Submitted - int64(len(p.tasks)) - s.Done - s.Abandoned
+	}
+	s.Running = min(max(s.Running, 0), int64(len(p.workers)))
 	return s
 }
 
