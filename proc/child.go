@@ -1,0 +1,164 @@
+package proc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"crew/internal/wire"
+)
+
+type workerKey struct{}
+
+// WorkerID returns, inside a registered function running in a worker, the
+// worker's number: 1 to the pool's size, kept by the replacement of a dead
+// or retired worker. It returns 0 outside a worker.
+func WorkerID(ctx context.Context) int {
+	id, _ := ctx.Value(workerKey{}).(int)
+	return id
+}
+
+// Main turns the process into a worker if a Pool started it, and otherwise
+// returns at once. Call it first thing in main (or TestMain), before flags
+// are parsed or anything is printed. In a worker, Main serves tasks until
+// the pool closes its input and then exits the process: it never returns.
+func Main() {
+	v, ok := os.LookupEnv(envWorker)
+	if !ok {
+		return
+	}
+	id, _ := strconv.Atoi(v)
+	init := os.Getenv(envInit)
+	// Programs the worker starts are not workers.
+	os.Unsetenv(envWorker)
+	os.Unsetenv(envInit)
+	os.Exit(serve(id, init))
+}
+
+func lookup(name string) handler {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return registry[name]
+}
+
+// serve is the worker's loop: a reader goroutine takes frames off fd 3 and
+// handles cancellations at once; calls run one at a time, in order, and
+// their replies are flushed to fd 4 whenever no other call is waiting.
+func serve(id int, init string) int {
+	syscall.CloseOnExec(3)
+	syscall.CloseOnExec(4)
+	in := os.NewFile(3, "crew-calls")
+	out := os.NewFile(4, "crew-replies")
+	bw := bufio.NewWriterSize(out, 32<<10)
+	base := context.WithValue(context.Background(), workerKey{}, id)
+
+	if init != "" {
+		h := lookup(init)
+		if h == nil {
+			fmt.Fprintf(os.Stderr, "proc: initializer %q is not registered\n", init)
+			return 3
+		}
+		if _, _, errs := h.serve(base, wire.CodecJSON, []byte("[null]"), nil); len(errs) > 0 {
+			fmt.Fprintf(os.Stderr, "proc: initializer %s: %s\n%s", init, errs[0].Msg, errs[0].Stack)
+			return 3
+		}
+	}
+	hello, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindHello})
+	if _, err := out.Write(hello); err != nil {
+		return 1
+	}
+
+	var (
+		mu      sync.Mutex
+		curID   uint64
+		curStop context.CancelFunc
+		early   = map[uint64]bool{}
+	)
+	calls := make(chan []byte, 64)
+	go func() {
+		defer close(calls)
+		br := bufio.NewReaderSize(in, 64<<10)
+		for {
+			body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
+			if err != nil {
+				if err != io.EOF {
+					fmt.Fprintf(os.Stderr, "proc: worker %d: %v\n", id, err)
+					os.Exit(2)
+				}
+				return
+			}
+			m, err := wire.Parse(body)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "proc: worker %d: %v\n", id, err)
+				os.Exit(2)
+			}
+			switch m.Kind {
+			case wire.KindCall:
+				calls <- body
+			case wire.KindCancel:
+				mu.Lock()
+				if m.ID == curID && curStop != nil {
+					curStop()
+				} else {
+					if len(early) > 1024 {
+						clear(early)
+					}
+					early[m.ID] = true
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+
+	var reply []byte
+	for body := range calls {
+		m, _ := wire.Parse(body) // checked by the reader
+		ctx, stop := context.WithCancel(base)
+		mu.Lock()
+		canceled := early[m.ID]
+		delete(early, m.ID)
+		curID, curStop = m.ID, stop
+		mu.Unlock()
+
+		hdr := wire.Message{Kind: wire.KindReply, ID: m.ID}
+		var payload []byte
+		var errs []taskErr
+		switch h := lookup(m.Name); {
+		case canceled:
+			errs = []taskErr{{I: -1, Msg: context.Canceled.Error()}}
+			hdr.Codec = wire.CodecJSON
+		case h == nil:
+			errs = []taskErr{{I: -1, Msg: m.Name, Unknown: true}}
+			hdr.Codec = wire.CodecJSON
+		default:
+			payload, hdr.Codec, errs = h.serve(ctx, m.Codec, m.Payload, nil)
+		}
+		mu.Lock()
+		curID, curStop = 0, nil
+		mu.Unlock()
+		stop()
+		if len(errs) > 0 {
+			hdr.Err, _ = json.Marshal(errs)
+		}
+		hdr.Payload = payload
+		reply, _ = wire.AppendFrame(reply[:0], &hdr)
+		if _, err := bw.Write(reply); err != nil {
+			return 1
+		}
+		if len(calls) == 0 {
+			if err := bw.Flush(); err != nil {
+				return 1
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}

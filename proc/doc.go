@@ -1,0 +1,71 @@
+// Package proc runs Go functions in a pool of child processes: real
+// parallelism and isolation, as Python's multiprocessing.Pool and
+// ProcessPoolExecutor give, for work that may crash, leak, hang or call
+// unsafe C code. A crash stays in its worker.
+//
+// # Use
+//
+// Register functions at package level and call Main first thing in main,
+// so that the program can serve as its own worker:
+//
+//	var square = proc.Register("square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	func main() {
+//		proc.Main() // in a worker: serves tasks and exits
+//		ctx := context.Background()
+//		p, err := proc.New(ctx, proc.Workers(4))
+//		if err != nil { ... }
+//		defer p.Close()
+//		y, err := square.Call(ctx, p, 7)                        // one call
+//		ys, err := square.Map(ctx, p, xs, proc.Chunk(1000))      // ordered
+//		for r := range square.MapUnordered(ctx, p, seq) { ... } // as they come
+//	}
+//
+// Test binaries call Main at the top of TestMain.
+//
+// # Failures
+//
+// A function's error comes back as a *RemoteError carrying its text; a
+// panic as a *PanicError with the worker's message and stack. A task whose
+// worker exits, segfaults, runs out of memory (MemoryLimit) or is killed
+// returns a *CrashError (errors.Is ErrWorkerCrashed); a task past Timeout
+// returns ErrTimeout. Either way the worker's whole process group is killed,
+// a new worker takes its place, and every other task carries on: tasks that
+// were queued on the dead worker but not started go to another one.
+//
+// Workers run in their own process group with a parent-death signal, so a
+// dead parent leaves no worker behind. Close finishes queued work; Terminate,
+// or cancelling the context given to New, kills at once. Both reap every
+// child before returning. Worker output (stdout and stderr) reaches the
+// Stderr writer, each line prefixed with "[worker N] ".
+//
+// # Wire protocol
+//
+// Any program can be a worker (see Command). It reads frames on file
+// descriptor 3 and writes frames on file descriptor 4. A frame is a 4-byte
+// big-endian length, then that many bytes: a kind byte, an 8-byte
+// big-endian id, and a kind-specific rest:
+//
+//	'H' hello   worker → pool, once at start, id 0, no rest: "ready".
+//	'C' call    pool → worker: codec byte 'j', name length byte, name,
+//	            then a JSON array of arguments (a batch: one or more).
+//	'X' cancel  pool → worker, no rest: cancel call id if running; may be
+//	            ignored.
+//	'R' reply   worker → pool, same id as the call: codec byte 'j', a
+//	            4-byte big-endian length E, E bytes of JSON errors (E may be
+//	            0), then a JSON array of results, one per argument.
+//
+// The JSON errors are an array of {"i": index, "msg": text} with optional
+// "panic": true and "stack"; index -1 fails the whole batch. A worker
+// answers calls one at a time, in the order received, and exits when fd 3
+// reaches end of file. (Go workers use codec 'b', a binary encoding, for
+// scalar types; pools started with Command always use 'j'.)
+//
+// # Costs
+//
+// A call costs one task allocation, its encoding and a pipe round trip
+// (a few microseconds); each worker keeps Prefetch calls queued so the pipe
+// latency overlaps work. Chunk batches tiny tasks to amortize that.
+package proc

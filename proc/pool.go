@@ -1,0 +1,348 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"crew/internal/wire"
+)
+
+// Environment variables that tell a re-executed program it is a worker.
+const (
+	envWorker = "CREW_PROC_WORKER"
+	envInit   = "CREW_PROC_INIT"
+)
+
+const (
+	stateOpen = iota
+	stateClosing
+	stateClosed
+)
+
+// A Pool is a set of worker processes that run registered functions. Create
+// one with New; its zero value is not usable and it must not be copied.
+// All methods are safe for concurrent use.
+//
+// A pool costs one process per worker plus two goroutines each, and one
+// locked OS thread that starts them all: children get a parent-death signal
+// tied to the thread that forked them (go.dev/issue/27505), so that thread
+// lives as long as the pool.
+type Pool struct {
+	cfg    config
+	native bool // workers are this program: binary codec allowed
+	argv   []string
+	queue  chan *task
+	nextID atomic.Uint64
+
+	subMu   sync.RWMutex // orders submissions against closing
+	state   int
+	pending sync.WaitGroup // submitted tasks not yet finished
+
+	done     chan struct{} // closed when the pool stops: senders quit
+	stopOnce sync.Once
+
+	mu       sync.Mutex
+	stopping bool
+	live     map[*worker]struct{}
+	failures []int // consecutive start failures per slot
+	lost     int   // slots given up on
+	broken   error
+
+	wg      sync.WaitGroup // worker goroutines
+	spawnc  chan spawnReq
+	spawnWG sync.WaitGroup
+
+	outMu sync.Mutex // serializes lines on cfg.stderr
+
+	stopCtx      func() bool
+	shutdownOnce sync.Once
+	closeErr     error
+}
+
+// A task is one call frame on its way to a worker and back.
+type task struct {
+	id       uint64
+	msg      []byte
+	n, idx   int
+	reply    chan *task
+	finished atomic.Bool
+	canceled atomic.Bool
+	w        atomic.Pointer[worker]
+	rep      wire.Message
+	err      error
+}
+
+// New starts a pool of worker processes and returns once every worker has
+// answered its first hello (or its initializer failed, which is an error).
+// Unless Command is given, workers re-execute this program, which must call
+// Main first thing. Cancelling ctx terminates the pool as Terminate does.
+func New(ctx context.Context, opts ...Option) (*Pool, error) {
+	cfg := config{workers: runtime.NumCPU(), prefetch: 2, stderr: os.Stderr}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	p := &Pool{
+		cfg:      cfg,
+		native:   cfg.command == nil,
+		argv:     cfg.command,
+		done:     make(chan struct{}),
+		live:     map[*worker]struct{}{},
+		failures: make([]int, cfg.workers),
+		spawnc:   make(chan spawnReq),
+	}
+	p.queue = make(chan *task, p.batchLimit())
+	if p.native {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("proc: find own executable: %w", err)
+		}
+		p.argv = []string{exe}
+	} else if _, err := exec.LookPath(p.argv[0]); err != nil {
+		return nil, fmt.Errorf("proc: %w", err)
+	}
+	p.spawnWG.Add(1)
+	go p.spawner()
+	ws := make([]*worker, 0, cfg.workers)
+	var err error
+	for slot := range cfg.workers {
+		var w *worker
+		if w, err = p.spawn(slot); err != nil {
+			break
+		}
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		if err != nil {
+			break
+		}
+		select {
+		case <-w.ready:
+		case <-w.exited:
+			err = w.crash
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		p.shutdown(true)
+		return nil, fmt.Errorf("proc: start workers: %w", err)
+	}
+	p.stopCtx = context.AfterFunc(ctx, func() { p.Terminate() })
+	return p, nil
+}
+
+// batchLimit bounds the batches one Map keeps in flight, and the queue.
+func (p *Pool) batchLimit() int {
+	return max(4, 2*p.cfg.workers*(p.cfg.prefetch+1))
+}
+
+// PIDs returns the process ids of the pool's current workers, sorted.
+func (p *Pool) PIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pids := make([]int, 0, len(p.live))
+	for w := range p.live {
+		pids = append(pids, w.pid)
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+// Close stops accepting calls, waits for every submitted task to finish,
+// lets the workers exit and waits for them: afterwards no child process of
+// the pool remains. It returns the error that broke the pool, if one did.
+// Calling Close or Terminate again waits for the first and returns nil.
+func (p *Pool) Close() error {
+	p.subMu.Lock()
+	if p.state == stateOpen {
+		p.state = stateClosing
+	}
+	p.subMu.Unlock()
+	p.pending.Wait()
+	return p.shutdown(false)
+}
+
+// Terminate kills every worker's process group now; tasks still queued or
+// running return ErrClosed. It waits for the workers to be reaped, so no
+// child process of the pool remains when it returns.
+func (p *Pool) Terminate() error {
+	return p.shutdown(true)
+}
+
+func (p *Pool) shutdown(kill bool) error {
+	first := false
+	p.shutdownOnce.Do(func() {
+		first = true
+		p.subMu.Lock()
+		p.state = stateClosed
+		p.subMu.Unlock()
+		p.stopOnce.Do(func() { close(p.done) })
+		p.mu.Lock()
+		p.stopping = true
+		ws := make([]*worker, 0, len(p.live))
+		for w := range p.live {
+			ws = append(ws, w)
+		}
+		p.mu.Unlock()
+		for _, w := range ws {
+			if kill {
+				w.kill()
+			} else {
+				w.closeInput()
+			}
+		}
+		p.drain()
+		p.wg.Wait()
+		close(p.spawnc)
+		p.spawnWG.Wait()
+		if p.stopCtx != nil {
+			p.stopCtx()
+		}
+		p.mu.Lock()
+		p.closeErr = p.broken
+		p.mu.Unlock()
+	})
+	if !first {
+		return nil
+	}
+	return p.closeErr
+}
+
+// drain fails queued tasks until every submitted task has finished.
+func (p *Pool) drain() {
+	all := make(chan struct{})
+	go func() {
+		p.pending.Wait()
+		close(all)
+	}()
+	for {
+		select {
+		case t := <-p.queue:
+			p.finish(t, p.failErr())
+		case <-all:
+			return
+		}
+	}
+}
+
+func (p *Pool) failErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.broken != nil {
+		return p.broken
+	}
+	return ErrClosed
+}
+
+func (p *Pool) submit(ctx context.Context, t *task) error {
+	p.subMu.RLock()
+	if p.state != stateOpen {
+		p.subMu.RUnlock()
+		return p.failErr()
+	}
+	p.pending.Add(1)
+	p.subMu.RUnlock()
+	select {
+	case p.queue <- t:
+		return nil
+	case <-p.done:
+		err := p.failErr()
+		p.finish(t, err)
+		return err
+	case <-ctx.Done():
+		p.finish(t, ctx.Err())
+		return ctx.Err()
+	}
+}
+
+// finish hands t back to its caller, once.
+func (p *Pool) finish(t *task, err error) {
+	if !t.finished.CompareAndSwap(false, true) {
+		return
+	}
+	t.err = err
+	t.reply <- t
+	p.pending.Done()
+}
+
+// cancel marks t abandoned by its caller and asks its worker, if it has
+// one, to cancel the function's context.
+func (p *Pool) cancel(t *task, err error) {
+	t.canceled.Store(true)
+	if w := t.w.Load(); w != nil && !t.finished.Load() {
+		w.sendCancel(t.id)
+	}
+}
+
+// requeue sends tasks that a dead worker held but never started to others.
+func (p *Pool) requeue(ts []*task) {
+	if len(ts) == 0 {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for _, t := range ts {
+			t.w.Store(nil)
+			select {
+			case p.queue <- t:
+			case <-p.done:
+				p.finish(t, p.failErr())
+			}
+		}
+	}()
+}
+
+// replace starts a new worker in slot unless the pool is stopping; a slot
+// that keeps failing to start is given up, and a pool with no slot left is
+// broken: its queued and future tasks fail with the last start error.
+func (p *Pool) replace(slot int, startFailed bool, cause error) {
+	p.mu.Lock()
+	if startFailed {
+		p.failures[slot]++
+	} else {
+		p.failures[slot] = 0
+	}
+	give := p.failures[slot] >= 3
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		return
+	}
+	if !give {
+		_, err := p.spawn(slot)
+		if err == nil {
+			return
+		}
+		cause = err
+	}
+	p.mu.Lock()
+	p.lost++
+	dead := p.lost >= p.cfg.workers
+	if dead && p.broken == nil {
+		p.broken = fmt.Errorf("proc: no worker can start: %w", cause)
+	}
+	p.mu.Unlock()
+	if dead {
+		p.subMu.Lock()
+		p.state = stateClosed
+		p.subMu.Unlock()
+		p.stopOnce.Do(func() { close(p.done) })
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.drain()
+		}()
+	}
+}
+
+var errProtocol = errors.New("proc: protocol error")

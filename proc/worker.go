@@ -1,0 +1,465 @@
+package proc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"crew/internal/wire"
+)
+
+// exitGrace is how long a worker whose reply pipe closed may take to exit
+// before it is killed.
+const exitGrace = 2 * time.Second
+
+// A worker is the parent's side of one child process: a sender goroutine
+// that writes call frames, a reader goroutine that reads replies, and the
+// FIFO of calls in flight (a worker answers in order).
+type worker struct {
+	p    *Pool
+	slot int
+	cmd  *exec.Cmd
+	pid  int
+	out  *prefixWriter
+	reqW *os.File
+	repR *os.File
+
+	wmu  sync.Mutex // guards bw and reqW
+	bw   *bufio.Writer
+	room chan struct{} // one token per call in flight
+
+	fmu      sync.Mutex // guards the fields below
+	fifo     []*task
+	dead     bool
+	deadline time.Time
+	timer    *time.Timer
+	timedOut bool
+
+	killMu sync.Mutex
+	reaped bool
+
+	retired   atomic.Bool
+	helloOnce sync.Once
+	ready     chan struct{}
+	exited    chan struct{}
+	quit      chan struct{}
+	crash     *CrashError
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// spawner starts every child from one locked OS thread: Pdeathsig fires when
+// the thread that forked a child exits, not the process.
+func (p *Pool) spawner() {
+	defer p.spawnWG.Done()
+	runtime.LockOSThread()
+	for r := range p.spawnc {
+		r.done <- r.cmd.Start()
+	}
+	runtime.UnlockOSThread()
+}
+
+// spawn starts a worker in slot and its two goroutines.
+func (p *Pool) spawn(slot int) (*worker, error) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("proc: %w", err)
+	}
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, fmt.Errorf("proc: %w", err)
+	}
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Env = append(os.Environ(), envWorker+"="+strconv.Itoa(slot+1), envInit+"="+p.cfg.init)
+	cmd.ExtraFiles = []*os.File{reqR, repW}
+	out := &prefixWriter{mu: &p.outMu, w: p.cfg.stderr, prefix: []byte("[worker " + strconv.Itoa(slot+1) + "] ")}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = time.Second
+	done := make(chan error, 1)
+	p.spawnc <- spawnReq{cmd: cmd, done: done}
+	err = <-done
+	reqR.Close()
+	repW.Close()
+	if err != nil {
+		reqW.Close()
+		repR.Close()
+		return nil, fmt.Errorf("proc: start worker: %w", err)
+	}
+	w := &worker{
+		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid, out: out,
+		reqW: reqW, repR: repR, bw: bufio.NewWriterSize(reqW, 32<<10),
+		room:  make(chan struct{}, p.cfg.prefetch+1),
+		ready: make(chan struct{}), exited: make(chan struct{}), quit: make(chan struct{}),
+	}
+	if p.cfg.memLimit > 0 {
+		lim := unix.Rlimit{Cur: uint64(p.cfg.memLimit), Max: uint64(p.cfg.memLimit)}
+		if err := unix.Prlimit(w.pid, unix.RLIMIT_DATA, &lim, nil); err != nil {
+			w.kill()
+			w.reap()
+			return nil, fmt.Errorf("proc: set memory limit: %w", err)
+		}
+	}
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		w.kill()
+		w.reap()
+		return nil, ErrClosed
+	}
+	p.live[w] = struct{}{}
+	p.wg.Add(2)
+	p.mu.Unlock()
+	go w.read()
+	go w.send()
+	return w, nil
+}
+
+// kill sends SIGKILL to the worker's process group, unless the worker has
+// been reaped: after that its pid may belong to someone else.
+func (w *worker) kill() {
+	w.killMu.Lock()
+	defer w.killMu.Unlock()
+	if !w.reaped {
+		unix.Kill(-w.pid, unix.SIGKILL)
+	}
+}
+
+// reap waits for the worker to exit, kills what is left of its process
+// group while the zombie still holds the group id, and collects it.
+func (w *worker) reap() error {
+	grace := time.AfterFunc(exitGrace, w.kill)
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, w.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	grace.Stop()
+	w.kill()
+	w.killMu.Lock()
+	w.reaped = true
+	w.killMu.Unlock()
+	err := w.cmd.Wait()
+	w.out.flush()
+	return err
+}
+
+func (w *worker) closeInput() {
+	w.wmu.Lock()
+	w.reqW.Close()
+	w.wmu.Unlock()
+}
+
+func (w *worker) sendCancel(id uint64) {
+	if !w.wmu.TryLock() {
+		return // the sender is mid-write; cancellation is best effort
+	}
+	defer w.wmu.Unlock()
+	frame, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindCancel, ID: id})
+	if _, err := w.bw.Write(frame); err == nil {
+		w.bw.Flush()
+	}
+}
+
+const (
+	pushed = iota
+	pushCanceled
+	pushDead
+)
+
+// push records t as in flight before it is written, so its reply finds it.
+func (w *worker) push(t *task) int {
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	if w.dead {
+		return pushDead
+	}
+	if t.canceled.Load() {
+		return pushCanceled
+	}
+	t.w.Store(w)
+	w.fifo = append(w.fifo, t)
+	if len(w.fifo) == 1 {
+		w.armLocked()
+	}
+	return pushed
+}
+
+func (w *worker) armLocked() {
+	d := w.p.cfg.timeout
+	if d <= 0 {
+		return
+	}
+	w.deadline = time.Now().Add(d)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.onTimeout)
+	} else {
+		w.timer.Reset(d)
+	}
+}
+
+func (w *worker) onTimeout() {
+	w.fmu.Lock()
+	if w.dead || len(w.fifo) == 0 {
+		w.fmu.Unlock()
+		return
+	}
+	if left := time.Until(w.deadline); left > 0 {
+		w.timer.Reset(left)
+		w.fmu.Unlock()
+		return
+	}
+	w.timedOut = true
+	w.fmu.Unlock()
+	w.kill()
+}
+
+// send moves tasks from the pool's queue to the worker, up to its in-flight
+// limit, flushing only when no more work is at hand.
+func (w *worker) send() {
+	defer w.p.wg.Done()
+	p := w.p
+	select {
+	case <-w.ready:
+	case <-w.quit:
+		return
+	}
+	sent := 0
+	for {
+		select {
+		case w.room <- struct{}{}:
+		case <-w.quit:
+			return
+		case <-p.done:
+			return
+		}
+		var t *task
+		select {
+		case t = <-p.queue:
+		case <-w.quit:
+			return
+		case <-p.done:
+			return
+		}
+		w.wmu.Lock()
+		var err error
+		for t != nil {
+			switch w.push(t) {
+			case pushed:
+				_, err = w.bw.Write(t.msg)
+				sent++
+			case pushCanceled:
+				<-w.room
+				p.finish(t, errCanceled)
+			case pushDead:
+				w.wmu.Unlock()
+				p.requeue([]*task{t})
+				return
+			}
+			t = nil
+			if err != nil || (p.cfg.maxTasks > 0 && sent >= p.cfg.maxTasks) {
+				break
+			}
+			select {
+			case w.room <- struct{}{}:
+				select {
+				case t = <-p.queue:
+				default:
+					<-w.room
+				}
+			default:
+			}
+		}
+		if err == nil {
+			err = w.bw.Flush()
+		}
+		retire := err == nil && p.cfg.maxTasks > 0 && sent >= p.cfg.maxTasks
+		if retire {
+			// The worker answers what it has, reads EOF and exits.
+			w.retired.Store(true)
+			w.reqW.Close()
+		}
+		w.wmu.Unlock()
+		if err != nil {
+			return // the reader sees the death and settles the tasks
+		}
+		if retire {
+			p.replace(w.slot, false, nil)
+			return
+		}
+	}
+}
+
+var errCanceled = errors.New("proc: call canceled")
+
+// read takes replies off the pipe until it closes, then settles the dead
+// worker's tasks.
+func (w *worker) read() {
+	defer w.p.wg.Done()
+	br := bufio.NewReaderSize(w.repR, 64<<10)
+	var cause error
+	for cause == nil {
+		body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
+		if err != nil {
+			if err != io.EOF {
+				cause = err
+			}
+			break
+		}
+		m, err := wire.Parse(body)
+		if err != nil {
+			cause = err
+			break
+		}
+		switch m.Kind {
+		case wire.KindHello:
+			w.helloOnce.Do(func() { close(w.ready) })
+		case wire.KindReply:
+			w.fmu.Lock()
+			if len(w.fifo) == 0 || w.fifo[0].id != m.ID {
+				w.fmu.Unlock()
+				cause = fmt.Errorf("%w: reply to call %d out of order", errProtocol, m.ID)
+				break
+			}
+			t := w.fifo[0]
+			w.fifo[0] = nil
+			w.fifo = w.fifo[1:]
+			if len(w.fifo) > 0 {
+				w.armLocked()
+			}
+			w.fmu.Unlock()
+			<-w.room
+			t.rep = m
+			w.p.finish(t, nil)
+		default:
+			cause = fmt.Errorf("%w: unexpected message %q", errProtocol, m.Kind)
+		}
+	}
+	w.die(cause)
+}
+
+func (w *worker) die(cause error) {
+	p := w.p
+	if cause != nil {
+		w.kill()
+	}
+	close(w.quit)
+	werr := w.reap()
+	w.repR.Close()
+	w.closeInput()
+
+	crash := &CrashError{Worker: w.slot + 1, PID: w.pid, ExitCode: -1, Err: cause}
+	if st := w.cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			crash.Signal = ws.Signal()
+		} else {
+			crash.ExitCode = st.ExitCode()
+		}
+	} else if cause == nil {
+		crash.Err = werr
+	}
+	started := false
+	select {
+	case <-w.ready:
+		started = true
+	default:
+		if crash.Err == nil {
+			crash.Err = errors.New("exited before it was ready")
+		}
+	}
+	w.crash = crash
+
+	w.fmu.Lock()
+	w.dead = true
+	fifo := w.fifo
+	w.fifo = nil
+	timedOut := w.timedOut
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.fmu.Unlock()
+
+	p.mu.Lock()
+	delete(p.live, w)
+	stopping := p.stopping
+	p.mu.Unlock()
+	close(w.exited)
+
+	switch {
+	case len(fifo) == 0:
+	case stopping:
+		for _, t := range fifo {
+			p.finish(t, p.failErr())
+		}
+	case timedOut:
+		p.finish(fifo[0], fmt.Errorf("%w after %v (worker %d killed)", ErrTimeout, p.cfg.timeout, w.slot+1))
+		p.requeue(fifo[1:])
+	default:
+		p.finish(fifo[0], crash)
+		p.requeue(fifo[1:])
+	}
+	if !w.retired.Load() && !stopping {
+		p.replace(w.slot, !started, crash)
+	}
+}
+
+// prefixWriter passes a worker's output on line by line, each line prefixed
+// with the worker's number. Only exec's copying goroutine writes to it.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix []byte
+	line   []byte
+}
+
+func (pw *prefixWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			pw.line = append(pw.line, b...)
+			if len(pw.line) >= 64<<10 {
+				pw.flush()
+			}
+			break
+		}
+		pw.line = append(pw.line, b[:i+1]...)
+		pw.emit()
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (pw *prefixWriter) emit() {
+	pw.mu.Lock()
+	pw.w.Write(append(pw.prefix[:len(pw.prefix):len(pw.prefix)], pw.line...))
+	pw.mu.Unlock()
+	pw.line = pw.line[:0]
+}
+
+// flush writes a last unterminated line.
+func (pw *prefixWriter) flush() {
+	if len(pw.line) > 0 {
+		pw.line = append(pw.line, '\n')
+		pw.emit()
+	}
+}
