@@ -1,5 +1,3 @@
-//go:build labwip
-
 package lab
 
 import (

@@ -1,0 +1,217 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"crew/proc"
+)
+
+var cpuIOExperiment = Experiment{
+	Name:  "cpu-vs-io",
+	Claim: "Threads under the GIL help I/O-bound work but not CPU-bound work; processes help both; concurrency without parallelism (async) still helps I/O.",
+	Run:   runCPUIO,
+}
+
+const (
+	modeThreads = "threads"
+	modeGIL     = "threads + GIL"
+	modeProcs   = "processes"
+	modeAsync   = "async (GOMAXPROCS=1)"
+)
+
+// cpuIOFigures hold the seconds per workload ("cpu", "io"), mode and
+// worker count.
+type cpuIOFigures struct {
+	CPUs    int
+	Workers []int
+	Seconds map[string]map[string]map[int]float64
+}
+
+func (f *cpuIOFigures) set(work, mode string, w int, s float64) {
+	if f.Seconds == nil {
+		f.Seconds = map[string]map[string]map[int]float64{}
+	}
+	if f.Seconds[work] == nil {
+		f.Seconds[work] = map[string]map[int]float64{}
+	}
+	if f.Seconds[work][mode] == nil {
+		f.Seconds[work][mode] = map[int]float64{}
+	}
+	f.Seconds[work][mode][w] = s
+}
+
+// gain is how much faster mode ran work with the most workers than with one.
+func (f *cpuIOFigures) gain(work, mode string) float64 {
+	m := f.Seconds[work][mode]
+	return speedup(m[1], m[slices.Max(f.Workers)])
+}
+
+func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
+	p := newParams("cpu-vs-io", cfg)
+	tasks := p.Int("tasks", 8, 16)
+	items := p.Int("items", 3_000_000, 10_000_000)
+	rounds := p.Int("rounds", 3, 3)
+	trips := p.Int("trips", 4, 10)
+	delay := p.Duration("delay", 2*time.Millisecond, 5*time.Millisecond)
+	maxW := p.Int("maxworkers", max(4, cfg.Workers), max(8, cfg.Workers))
+	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
+	if p.err != nil {
+		return nil, p.err
+	}
+	fig := cpuIOFigures{CPUs: runtime.NumCPU()}
+	for w := 1; w <= maxW; w *= 2 {
+		fig.Workers = append(fig.Workers, w)
+	}
+	const size = 64
+	srv, err := startEcho(delay, size)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	res := &Result{
+		Columns: []string{"workload", "mode", "workers", "seconds", "speedup"},
+		Params:  p.used,
+		Charts: []Chart{{Title: "speed-up over the same mode with one worker", Kind: "line", X: "workers", Y: "speedup",
+			Series: "series", XLabel: "workers", YLabel: "x one worker"}},
+	}
+	task := func(io bool, i int) cpuIOTask {
+		if io {
+			return cpuIOTask{IO: true, Addr: srv.Addr(), Trips: trips, Size: size}
+		}
+		a := uint64(i * items)
+		return cpuIOTask{A: a, B: a + uint64(items), Rounds: rounds}
+	}
+	for _, io := range []bool{false, true} {
+		work := "cpu"
+		if io {
+			work = "io"
+		}
+		for _, mode := range []string{modeThreads, modeGIL, modeProcs, modeAsync} {
+			for _, w := range fig.Workers {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				progress(cfg, "lab: cpu-vs-io: %s, %s, %d workers", work, mode, w)
+				var secs float64
+				var err error
+				if mode == modeProcs {
+					secs, err = cpuIOProcs(ctx, w, tasks, func(i int) cpuIOTask { return task(io, i) })
+				} else {
+					secs, err = cpuIOLocal(ctx, mode, w, tasks, interval, func(i int) cpuIOTask { return task(io, i) })
+				}
+				if err != nil {
+					return nil, err
+				}
+				fig.set(work, mode, w, secs)
+				res.Rows = append(res.Rows, Row{"workload": work, "mode": mode, "workers": w, "seconds": secs,
+					"speedup": speedup(fig.Seconds[work][mode][1], secs), "series": work + ", " + mode})
+			}
+		}
+	}
+	res.Holds, res.Verdict = cpuIOVerdict(fig)
+	res.Notes = []string{
+		fmt.Sprintf("cpu: %d tasks, each summing mix^%d over %d items; io: %d tasks, each %d round trips of %d B over loopback TCP to an echo server that waits %v per request", tasks, rounds, items, tasks, trips, size, delay),
+		"threads + GIL: the emulated GIL is released around every blocking socket call, as CPython does",
+		"processes: a crew proc pool started before the clock starts; async: the same goroutines with runtime.GOMAXPROCS(1), one OS thread running Go code",
+	}
+	return res, nil
+}
+
+// cpuIOLocal runs tasks on w goroutines in this process under mode.
+func cpuIOLocal(ctx context.Context, mode string, w, tasks int, interval time.Duration, task func(int) cpuIOTask) (float64, error) {
+	if mode == modeAsync {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
+	t0 := time.Now()
+	var g *gil
+	if mode == modeGIL {
+		g = newGIL(interval, t0)
+	}
+	next := make(chan int)
+	errs := make(chan error, w)
+	var wg sync.WaitGroup
+	for worker := 1; worker <= w; worker++ {
+		wg.Go(func() {
+			for i := range next {
+				t := task(i)
+				var err error
+				switch {
+				case t.IO:
+					if g != nil {
+						// Python code runs under the GIL; only the wait is free.
+						g.release(worker, g.acquire())
+					}
+					err = echoTrips(ctx, t.Addr, t.Trips, t.Size, g, worker)
+				case g != nil:
+					sumRangeGIL(g, worker, t.A, t.B, t.Rounds)
+				default:
+					sumRange(t.A, t.B, t.Rounds)
+				}
+				if err != nil {
+					select { // keep the first error per worker; drain the rest
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for i := range tasks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return time.Since(t0).Seconds(), nil
+}
+
+// cpuIOProcs runs tasks on a pool of w worker processes.
+func cpuIOProcs(ctx context.Context, w, tasks int, task func(int) cpuIOTask) (float64, error) {
+	pool, err := proc.New(ctx, proc.Workers(w))
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	ins := make([]cpuIOTask, tasks)
+	for i := range ins {
+		ins[i] = task(i)
+	}
+	t0 := time.Now()
+	if _, err := procCPUIO.Map(ctx, pool, ins, proc.Chunk(1)); err != nil {
+		return 0, err
+	}
+	return time.Since(t0).Seconds(), nil
+}
+
+// cpuIOVerdict holds when, going from 1 to the most workers, the emulated
+// GIL gains at most 1.3x on CPU-bound work but at least half the worker
+// count on I/O-bound work, async gains at least half the worker count on
+// I/O, and (with 2 or more CPUs) processes gain at least 1.5x on CPU work.
+func cpuIOVerdict(f cpuIOFigures) (bool, string) {
+	if len(f.Workers) < 2 {
+		return false, "needs at least two worker counts"
+	}
+	maxW := float64(slices.Max(f.Workers))
+	gilCPU, gilIO := f.gain("cpu", modeGIL), f.gain("io", modeGIL)
+	asyncIO, procCPU := f.gain("io", modeAsync), f.gain("cpu", modeProcs)
+	thrCPU := f.gain("cpu", modeThreads)
+	ok := gilCPU <= 1.3 && gilIO >= maxW/2 && asyncIO >= maxW/2
+	seen := fmt.Sprintf("from 1 to %d workers: GIL threads %.2fx on CPU, %.1fx on I/O; async %.1fx on I/O; processes %.2fx and Go threads %.2fx on CPU",
+		int(maxW), gilCPU, gilIO, asyncIO, procCPU, thrCPU)
+	if f.CPUs < 2 {
+		return ok, seen + "; this machine has 1 CPU, so no mode can speed up CPU-bound work"
+	}
+	ok = ok && procCPU >= 1.5
+	if !ok {
+		return false, "not reproduced (thresholds: GIL <= 1.3x on CPU, >= workers/2 on I/O, async >= workers/2 on I/O, processes >= 1.5x on CPU): " + seen
+	}
+	return true, seen
+}
