@@ -138,8 +138,7 @@ type Pool struct {
 	state atomic.Int64
 	// tasks is never closed, so a Go racing with Wait cannot panic; Wait
 	// stops workers with nil sentinels instead and runs stragglers itself.
-	tasks     chan func(context.Context) error
-	cancelled atomic.Bool
+	tasks chan func(context.Context) error
 
 	ctx           context.Context
 	cancel        context.CancelCauseFunc
@@ -193,9 +192,6 @@ func New(workers int, opts ...Option) (*Pool, error) {
 		workers:       make([]*worker, workers),
 	}
 	p.ctx, p.cancel = context.WithCancelCause(c.ctx)
-	// Workers poll this flag per task: an atomic load is cheaper than a
-	// non-blocking receive on ctx.Done().
-	context.AfterFunc(p.ctx, func() { p.cancelled.Store(true) })
 	p.wg.Add(workers)
 	for i := range p.workers {
 		w := &worker{id: i + 1}
@@ -233,7 +229,9 @@ func (p *Pool) work(w *worker) {
 }
 
 func (p *Pool) runTask(w *worker, task func(context.Context) error) {
-	if p.cancelled.Load() {
+	// ctx.Err is an atomic load, cheaper than a non-blocking receive on
+	// ctx.Done(), and is set by the time a task sees ctx.Done() closed.
+	if p.ctx.Err() != nil {
 		w.abandoned.Add(1)
 		return
 	}
