@@ -188,6 +188,78 @@ func StreamN[T, R any](ctx context.Context, p *Pool, window int, inputs iter.Seq
 	}
 }
 
+// StreamUnordered is StreamN without the ordering: results are yielded as
+// calls finish, so one slow input does not hold back the rest. The window,
+// cancellation, early-break and closed-pool behaviour are StreamN's. Return
+// the input inside R if the caller needs to match results to inputs.
+func StreamUnordered[T, R any](ctx context.Context, p *Pool, window int, inputs iter.Seq[T], fn func(context.Context, T) (R, error)) iter.Seq2[R, error] {
+	window = max(window, 1)
+	return func(yield func(R, error) bool) {
+		var zero R
+		if fn == nil {
+			yield(zero, ErrNilTask)
+			return
+		}
+		sub := newScope(ctx, p)
+		defer sub.close()
+		next, stopInputs := iter.Pull(inputs)
+		defer stopInputs()
+
+		type result struct {
+			r   R
+			err error
+		}
+		// Buffered to the window, so a finishing call never blocks even
+		// after the consumer has gone.
+		results := make(chan result, window)
+		inFlight := 0
+		exhausted := false
+		for {
+			for inFlight < window && !exhausted && sub.ctx.Err() == nil {
+				v, ok := next()
+				if !ok {
+					exhausted = true
+					break
+				}
+				inFlight++
+				err := p.Go(func(tctx context.Context) error {
+					if !sub.enter() {
+						return nil
+					}
+					defer sub.leave()
+					if err := sub.ctx.Err(); err != nil {
+						results <- result{err: context.Cause(sub.ctx)}
+						return nil
+					}
+					r, err := call(sub.workerCtx(tctx), fn, v)
+					results <- result{r, err}
+					return nil
+				})
+				if err != nil {
+					results <- result{err: err}
+					exhausted = true
+				}
+			}
+			if inFlight == 0 {
+				return
+			}
+			var res result
+			select {
+			case res = <-results:
+			case <-sub.ctx.Done():
+			}
+			if sub.ctx.Err() != nil {
+				yield(zero, context.Cause(sub.ctx))
+				return
+			}
+			inFlight--
+			if !yield(res.r, res.err) {
+				return
+			}
+		}
+	}
+}
+
 // call runs fn, turning a panic into a *PanicError: Map and Stream catch
 // panics themselves because the pool's recovery would leave their result
 // slot unfilled.

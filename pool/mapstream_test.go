@@ -263,3 +263,52 @@ func TestStreamCancel(t *testing.T) {
 		t.Fatalf("took %d inputs", taken.Load())
 	}
 }
+
+func TestStreamUnordered(t *testing.T) {
+	p := mustNew(t, 3)
+	defer p.Wait()
+	const n, window = 200, 5
+	var taken, yielded, worst atomic.Int64
+	inputs := func(yield func(int) bool) {
+		for i := range n {
+			if in := taken.Add(1) - yielded.Load(); in > worst.Load() {
+				worst.Store(in)
+			}
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	seen := make(map[int]int)
+	for v, err := range pool.StreamUnordered(context.Background(), p, window, inputs, square) {
+		yielded.Add(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[v]++
+	}
+	for i := range n {
+		if seen[i*i] != 1 {
+			t.Fatalf("result %d seen %d times", i*i, seen[i*i])
+		}
+	}
+	if worst.Load() > window {
+		t.Fatalf("%d inputs in flight, window %d", worst.Load(), window)
+	}
+
+	// Breaking early leaves nothing running.
+	var running atomic.Int64
+	k := 0
+	for range pool.StreamUnordered(context.Background(), p, window, count(1000, &taken), func(ctx context.Context, v int) (int, error) {
+		running.Add(1)
+		defer running.Add(-1)
+		return v, nil
+	}) {
+		if k++; k == 3 {
+			break
+		}
+	}
+	if running.Load() != 0 {
+		t.Fatal("calls still running after break")
+	}
+}
