@@ -15,8 +15,8 @@ import (
 
 // cell is one formatted table value and whether it should align as a number.
 type cell struct {
-	text    string
-	numeric bool
+	Text    string
+	Numeric bool
 }
 
 // formatValue formats a row value for a person to read. Missing values are
@@ -26,36 +26,36 @@ func formatValue(v any) cell {
 	case nil:
 		return cell{}
 	case string:
-		return cell{text: x}
+		return cell{Text: x}
 	case bool:
-		return cell{text: strconv.FormatBool(x)}
+		return cell{Text: strconv.FormatBool(x)}
 	case time.Duration:
 		// A duration in a table is almost always a measured time, and the
 		// tables speak seconds.
-		return cell{text: formatFloat(x.Seconds()), numeric: true}
+		return cell{Text: formatFloat(x.Seconds()), Numeric: true}
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return cell{text: groupInt(strconv.FormatInt(i, 10)), numeric: true}
+			return cell{Text: groupInt(strconv.FormatInt(i, 10)), Numeric: true}
 		}
 		if f, err := x.Float64(); err == nil {
-			return cell{text: formatFloat(f), numeric: true}
+			return cell{Text: formatFloat(f), Numeric: true}
 		}
-		return cell{text: x.String()}
+		return cell{Text: x.String()}
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return cell{text: groupInt(strconv.FormatInt(rv.Int(), 10)), numeric: true}
+		return cell{Text: groupInt(strconv.FormatInt(rv.Int(), 10)), Numeric: true}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return cell{text: groupInt(strconv.FormatUint(rv.Uint(), 10)), numeric: true}
+		return cell{Text: groupInt(strconv.FormatUint(rv.Uint(), 10)), Numeric: true}
 	case reflect.Float32, reflect.Float64:
-		return cell{text: formatFloat(rv.Float()), numeric: true}
+		return cell{Text: formatFloat(rv.Float()), Numeric: true}
 	case reflect.String:
-		return cell{text: rv.String()}
+		return cell{Text: rv.String()}
 	case reflect.Bool:
-		return cell{text: strconv.FormatBool(rv.Bool())}
+		return cell{Text: strconv.FormatBool(rv.Bool())}
 	}
-	return cell{text: fmt.Sprint(v)}
+	return cell{Text: fmt.Sprint(v)}
 }
 
 // formatFloat writes three decimals from 1 up, grouping the integer part,
@@ -139,9 +139,9 @@ func table(res *lab.Result) (cols []string, cells [][]cell, numeric []bool) {
 		line := make([]cell, len(cols))
 		for i, c := range cols {
 			line[i] = formatValue(row[c])
-			if line[i].text != "" {
+			if line[i].Text != "" {
 				seen[i] = true
-				numeric[i] = numeric[i] && line[i].numeric
+				numeric[i] = numeric[i] && line[i].Numeric
 			}
 		}
 		cells = append(cells, line)

@@ -13,7 +13,7 @@ import (
 // ErrNilReport is returned when a nil report or result is given to render.
 var ErrNilReport = errors.New("report: nil report")
 
-// Text writes the whole report as plain text: a machine line, then each
+// Text writes the whole report as plain Text: a machine line, then each
 // experiment as [TextResult] prints it, separated by blank lines. It
 // returns the first write error.
 func Text(w io.Writer, r *lab.Report) error {
@@ -32,7 +32,7 @@ func Text(w io.Writer, r *lab.Report) error {
 	return ew.result()
 }
 
-// TextResult writes one experiment as plain text: a header with its name
+// TextResult writes one experiment as plain Text: a header with its name
 // and wall time, its claim and parameters, an aligned table of its rows
 // (numbers right-aligned, text left-aligned, in Columns order), its notes,
 // and a verdict line that starts with "holds:" or "differs:". Callers
@@ -77,8 +77,8 @@ func writeTable(w *errWriter, res *lab.Result) {
 	}
 	for _, line := range cells {
 		for i := range line {
-			line[i].text = oneLine(line[i].text)
-			widths[i] = max(widths[i], utf8.RuneCountInString(line[i].text))
+			line[i].Text = oneLine(line[i].Text)
+			widths[i] = max(widths[i], utf8.RuneCountInString(line[i].Text))
 		}
 	}
 	header := make([]string, len(cols))
@@ -92,7 +92,7 @@ func writeTable(w *errWriter, res *lab.Result) {
 	for _, line := range cells {
 		texts := make([]string, len(line))
 		for i, c := range line {
-			texts[i] = c.text
+			texts[i] = c.Text
 		}
 		writeLine(w, texts, widths, numeric)
 	}
