@@ -151,10 +151,10 @@ func serve(id int, init string) int {
 		if _, err := bw.Write(reply); err != nil {
 			return 1
 		}
-		if len(calls) == 0 {
-			if err := bw.Flush(); err != nil {
-				return 1
-			}
+		// Flush every reply: a reply left in the buffer would die with the
+		// worker if the next call crashed it.
+		if err := bw.Flush(); err != nil {
+			return 1
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -112,16 +112,14 @@ func (p *Pool) spawn(slot int) (*worker, error) {
 	if p.cfg.memLimit > 0 {
 		lim := unix.Rlimit{Cur: uint64(p.cfg.memLimit), Max: uint64(p.cfg.memLimit)}
 		if err := unix.Prlimit(w.pid, unix.RLIMIT_DATA, &lim, nil); err != nil {
-			w.kill()
-			w.reap()
+			w.discard()
 			return nil, fmt.Errorf("proc: set memory limit: %w", err)
 		}
 	}
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
-		w.kill()
-		w.reap()
+		w.discard()
 		return nil, ErrClosed
 	}
 	p.live[w] = struct{}{}
@@ -161,6 +159,14 @@ func (w *worker) reap() error {
 	err := w.cmd.Wait()
 	w.out.flush()
 	return err
+}
+
+// discard kills and reaps a worker whose goroutines never started.
+func (w *worker) discard() {
+	w.kill()
+	w.reap()
+	w.reqW.Close()
+	w.repR.Close()
 }
 
 func (w *worker) closeInput() {

@@ -1,0 +1,431 @@
+package proc_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"crew/internal/testproc"
+	"crew/proc"
+)
+
+func TestCallTypes(t *testing.T) {
+	p := newPool(t, proc.Workers(2))
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		call func() (any, error)
+		want any
+	}{
+		{"int", func() (any, error) { return add1.Call(ctx, p, 41) }, 42},
+		{"string", func() (any, error) { return upper.Call(ctx, p, "héllo") }, "HÉLLO"},
+		{"struct", func() (any, error) { return swap.Call(ctx, p, point{1, 2, "a"}) }, point{2, 1, "a!"}},
+		{"bytes", func() (any, error) { return rev.Call(ctx, p, []byte{1, 2, 3}) }, []byte{3, 2, 1}},
+		{"slice", func() (any, error) { return sum.Call(ctx, p, []int{1, 2, 3, 4}) }, 10},
+		{"remote error", func() (any, error) { return failIf.Call(ctx, p, -5) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.call()
+			if tt.want == nil {
+				var re *proc.RemoteError
+				if !errors.As(err, &re) || re.Msg != "negative -5" {
+					t.Fatalf("err = %v, want RemoteError \"negative -5\"", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMap(t *testing.T) {
+	p := newPool(t, proc.Workers(2))
+	ins := make([]int, 3001)
+	for i := range ins {
+		ins[i] = i * 3
+	}
+	for _, chunk := range []int{1, 7, 1000, 5000} {
+		t.Run(fmt.Sprint("chunk", chunk), func(t *testing.T) {
+			got, err := add1.Map(context.Background(), p, ins, proc.Chunk(chunk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range got {
+				if v != ins[i]+1 {
+					t.Fatalf("got[%d] = %d, want %d", i, v, ins[i]+1)
+				}
+			}
+		})
+	}
+	t.Run("error", func(t *testing.T) {
+		in := []int{1, 2, -3, 4, -5}
+		_, err := failIf.Map(context.Background(), p, in, proc.Chunk(2))
+		var re *proc.RemoteError
+		if !errors.As(err, &re) || re.Msg != "negative -3" {
+			t.Fatalf("err = %v, want the error of input 2", err)
+		}
+	})
+}
+
+func TestMapUnordered(t *testing.T) {
+	p := newPool(t, proc.Workers(2))
+	seq := func(yield func(int) bool) {
+		for i := range 500 {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	for _, chunk := range []int{1, 10} {
+		seen := make([]bool, 500)
+		for r := range add1.MapUnordered(context.Background(), p, seq, proc.Chunk(chunk)) {
+			if r.Err != nil || r.Out != r.Index+1 || seen[r.Index] {
+				t.Fatalf("chunk %d: bad result %+v", chunk, r)
+			}
+			seen[r.Index] = true
+		}
+		if i := slices.Index(seen, false); i >= 0 {
+			t.Fatalf("chunk %d: no result for %d", chunk, i)
+		}
+	}
+	// Breaking early must stop the map without hanging or leaking.
+	n := 0
+	for range add1.MapUnordered(context.Background(), p, seq) {
+		if n++; n == 3 {
+			break
+		}
+	}
+}
+
+// TestCrash runs each way a task can take its worker down, alongside
+// healthy tasks that must all succeed, and checks the pool recovers.
+func TestCrash(t *testing.T) {
+	tests := []struct {
+		how   string
+		opts  []proc.Option
+		check func(t *testing.T, err error)
+	}{
+		{"exit3", nil, func(t *testing.T, err error) {
+			var ce *proc.CrashError
+			if !errors.As(err, &ce) || !errors.Is(err, proc.ErrWorkerCrashed) || ce.ExitCode != 3 {
+				t.Fatalf("err = %v, want CrashError with exit status 3", err)
+			}
+		}},
+		{"panic", nil, func(t *testing.T, err error) {
+			var pe *proc.PanicError
+			if !errors.As(err, &pe) || pe.Value != "boom in worker" || !bytes.Contains([]byte(pe.Stack), []byte("main_test.go")) {
+				t.Fatalf("err = %v, want PanicError with message and stack", err)
+			}
+		}},
+		{"segv", nil, func(t *testing.T, err error) {
+			var ce *proc.CrashError
+			// The Go runtime turns SIGSEGV into a fatal error and exit 2.
+			if !errors.As(err, &ce) || (ce.Signal != syscall.SIGSEGV && ce.ExitCode != 2) {
+				t.Fatalf("err = %v, want a crash by SIGSEGV", err)
+			}
+		}},
+		{"hang", []proc.Option{proc.Timeout(300 * time.Millisecond)}, func(t *testing.T, err error) {
+			if !errors.Is(err, proc.ErrTimeout) {
+				t.Fatalf("err = %v, want ErrTimeout", err)
+			}
+		}},
+		{"alloc", []proc.Option{proc.MemoryLimit(256 << 20)}, func(t *testing.T, err error) {
+			if !errors.Is(err, proc.ErrWorkerCrashed) {
+				t.Fatalf("err = %v, want ErrWorkerCrashed", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.how, func(t *testing.T) {
+			if tt.how == "alloc" && raceEnabled {
+				t.Skip("memory limits cannot apply under -race; run without it")
+			}
+			var out bytes.Buffer
+			opts := append([]proc.Option{proc.Workers(2), proc.Stderr(&syncWriter{w: &out})}, tt.opts...)
+			p := newPool(t, opts...)
+			ctx := context.Background()
+			before := p.PIDs()
+			var wg sync.WaitGroup
+			healthy := make([]int, 200)
+			var herr error
+			wg.Go(func() {
+				ins := make([]int, len(healthy))
+				for i := range ins {
+					ins[i] = i
+				}
+				healthy, herr = add1.Map(ctx, p, ins)
+			})
+			_, err := crash.Call(ctx, p, tt.how)
+			tt.check(t, err)
+			wg.Wait()
+			if herr != nil {
+				t.Fatalf("healthy tasks failed: %v", herr)
+			}
+			for i, v := range healthy {
+				if v != i+1 {
+					t.Fatalf("healthy[%d] = %d", i, v)
+				}
+			}
+			if got, err := add1.Call(ctx, p, 1); err != nil || got != 2 {
+				t.Fatalf("after crash: %d, %v", got, err)
+			}
+			if tt.how != "panic" && slices.Equal(before, p.PIDs()) {
+				t.Errorf("worker pids unchanged after %s: %v", tt.how, before)
+			}
+		})
+	}
+}
+
+func TestKillWorkerMidTask(t *testing.T) {
+	p := newPool(t, proc.Workers(1))
+	ctx := context.Background()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := crash.Call(ctx, p, "hang")
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the task reach the worker
+	pid := p.PIDs()[0]
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	var ce *proc.CrashError
+	if !errors.As(err, &ce) || ce.Signal != syscall.SIGKILL || ce.PID != pid {
+		t.Fatalf("err = %v, want CrashError by SIGKILL of pid %d", err, pid)
+	}
+	if got, err := add1.Call(ctx, p, 1); err != nil || got != 2 {
+		t.Fatalf("after kill: %d, %v", got, err)
+	}
+}
+
+// A worker dying under a Map must fail its inputs, not hang the Map
+// (Python's Pool.map does, bpo-22393).
+func TestMapDeadWorkerDoesNotHang(t *testing.T) {
+	p := newPool(t, proc.Workers(2))
+	ins := []string{"a", "sleep", "exit3", "b", "sleep", "c"}
+	out, err := crash.Map(context.Background(), p, ins)
+	if !errors.Is(err, proc.ErrWorkerCrashed) {
+		t.Fatalf("err = %v, want ErrWorkerCrashed", err)
+	}
+	if out[0] != "a" || out[1] != "sleep" {
+		t.Errorf("results before the crash lost: %q", out)
+	}
+}
+
+// Recycling workers hundreds of times under load must neither hang nor
+// lose a task (Python's ProcessPoolExecutor does, gh-115634).
+func TestMaxTasksPerWorker(t *testing.T) {
+	p := newPool(t, proc.Workers(2), proc.MaxTasksPerWorker(2))
+	ins := make([]int, 600)
+	pids, err := getpid.Map(context.Background(), p, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[int]int{}
+	for _, pid := range pids {
+		count[pid]++
+	}
+	for pid, n := range count {
+		if n > 2 {
+			t.Fatalf("pid %d ran %d tasks, limit 2", pid, n)
+		}
+	}
+	if len(count) < 300 {
+		t.Fatalf("%d distinct workers for 600 tasks, want 300", len(count))
+	}
+}
+
+func TestInitializerAndWorkerID(t *testing.T) {
+	p := newPool(t, proc.Workers(2), proc.Initializer("setup"))
+	ctx := context.Background()
+	got, err := readInit.Map(ctx, p, make([]int, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range got {
+		if v != 42 {
+			t.Fatalf("initializer did not run: %v", got)
+		}
+	}
+	ids, err := wid.Map(ctx, p, make([]int, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if id != 1 && id != 2 {
+			t.Fatalf("WorkerID = %d, want 1 or 2", id)
+		}
+	}
+	if _, err := proc.New(ctx, proc.Workers(1), proc.Initializer("nonesuch"), proc.Stderr(nil)); err == nil {
+		t.Fatal("New with a missing initializer succeeded")
+	}
+}
+
+func TestStderrPrefix(t *testing.T) {
+	var out bytes.Buffer
+	sw := &syncWriter{w: &out}
+	p, err := proc.New(context.Background(), proc.Workers(1), proc.Stderr(sw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crash.Call(context.Background(), p, "print"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := "[worker 1] hello from stdout\n[worker 1] partial line\n"
+	if got := sw.String(); got != want {
+		t.Fatalf("stderr = %q, want %q", got, want)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	p := newPool(t, proc.Workers(1), proc.Timeout(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := crash.Call(ctx, p, "wait"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	// The worker honoured the cancel: it is free and the same process.
+	pid := p.PIDs()[0]
+	if got, err := getpid.Call(context.Background(), p, 0); err != nil || got != pid {
+		t.Fatalf("after cancel: pid %d, %v; want %d", got, err, pid)
+	}
+}
+
+func TestTerminate(t *testing.T) {
+	fds := testproc.OpenFDs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := proc.New(ctx, proc.Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := p.PIDs()
+	errc := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := crash.Call(context.Background(), p, "hang")
+			errc <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel() // terminates the pool
+	for range 4 {
+		if err := <-errc; !errors.Is(err, proc.ErrClosed) {
+			t.Errorf("err = %v, want ErrClosed", err)
+		}
+	}
+	p.Terminate() // waits for the termination the cancel started
+	for _, pid := range pids {
+		if testproc.Alive(pid) {
+			t.Errorf("worker %d alive after Terminate", pid)
+		}
+	}
+	if _, err := add1.Call(context.Background(), p, 1); !errors.Is(err, proc.ErrClosed) {
+		t.Errorf("call after Terminate: %v, want ErrClosed", err)
+	}
+	if n := testproc.OpenFDs(t); n != fds {
+		t.Errorf("%d fds open after Terminate, %d before", n, fds)
+	}
+}
+
+func TestCloseLeavesNoFDs(t *testing.T) {
+	fds := testproc.OpenFDs(t)
+	for range 3 {
+		p, err := proc.New(context.Background(), proc.Workers(2), proc.MaxTasksPerWorker(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := add1.Map(context.Background(), p, make([]int, 20)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testproc.OpenFDs(t); n != fds {
+		t.Errorf("%d fds open after Close, %d before", n, fds)
+	}
+}
+
+// TestParentKilled kills a parent that runs a pool and checks that its
+// workers die with it.
+func TestParentKilled(t *testing.T) {
+	cmd := testproc.Command(t, "parent")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var pids []int
+	for _, f := range strings.Fields(line) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	if err != nil || len(pids) != 2 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("parent said %q, %v; want two pids", line, err)
+	}
+	for _, pid := range pids {
+		if !testproc.Alive(pid) {
+			t.Fatalf("worker %d not running before the parent died", pid)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for testproc.Alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d survived its parent", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
