@@ -10,4 +10,5 @@ require (
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/sourcegraph/conc v0.3.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )
