@@ -57,7 +57,9 @@ func ParseHalt(s string) (Halt, error) {
 	case "2":
 		return Halt{When: HaltNow, Count: 1}, nil
 	}
-	bad := func() (Halt, error) { return Halt{}, fmt.Errorf("%w: %q (want now|soon,fail|success|done=N|N%%)", ErrBadHalt, s) }
+	bad := func() (Halt, error) {
+		return Halt{}, fmt.Errorf("%w: %q (want now|soon,fail|success|done=N|N%%)", ErrBadHalt, s)
+	}
 	when, cond, ok := strings.Cut(s, ",")
 	if !ok {
 		return bad()

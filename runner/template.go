@@ -21,16 +21,16 @@ type Template struct {
 	// joins the words with spaces into one shell command line.
 	words [][]part
 	quote bool // -q: quote each whole word after replacement
-	repl  bool // at least one replacement string uses the arguments
+	repl  bool // at least one replacement string; otherwise args are appended
 }
 
 type partKind uint8
 
 const (
-	litPart   partKind = iota
-	argPart            // {}, {.}, {/}, {//}, {/.} and their {n...} forms
-	seqPart            // {#}
-	slotPart           // {%}
+	litPart  partKind = iota
+	argPart           // {}, {.}, {/}, {//}, {/.} and their {n...} forms
+	seqPart           // {#}
+	slotPart          // {%}
 )
 
 type part struct {
@@ -52,7 +52,7 @@ func ParseTemplate(words []string, quote bool) (*Template, error) {
 	for _, w := range words {
 		ps := parseWord(w)
 		for _, p := range ps {
-			if p.kind == argPart {
+			if p.kind != litPart {
 				t.repl = true
 			}
 		}

@@ -1,0 +1,178 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"crew/internal/cli"
+)
+
+var (
+	record      = flag.Bool("record", false, "record GNU parallel's answers into testdata/compat/cases.json")
+	parallelAll = flag.Bool("parallel-all", false, "check every recorded answer against the installed GNU parallel, not a sample")
+)
+
+const casesFile = "testdata/compat/cases.json"
+
+// A compatCase is one command line with its input, and what GNU parallel
+// answered: standard output and exit status. Standard error is not
+// compared; its wording is the tool's own.
+type compatCase struct {
+	Name     string            `json:"name"`
+	Args     []string          `json:"args"`
+	Stdin    string            `json:"stdin,omitempty"`
+	StdinHex string            `json:"stdin_hex,omitempty"`
+	Files    map[string]string `json:"files,omitempty"`
+
+	// Recorded from GNU parallel; StdoutHex when it is not valid UTF-8.
+	Stdout    string `json:"stdout"`
+	StdoutHex string `json:"stdout_hex,omitempty"`
+	Exit      int    `json:"exit"`
+
+	// Differs, when set, names the entry of DIFFERENCES.md that explains
+	// why crew answers CrewStdout and CrewExit instead.
+	Differs    string  `json:"differs,omitempty"`
+	CrewStdout *string `json:"crew_stdout,omitempty"`
+	CrewExit   *int    `json:"crew_exit,omitempty"`
+}
+
+func (c *compatCase) stdin() []byte {
+	if c.StdinHex != "" {
+		b, _ := hex.DecodeString(c.StdinHex)
+		return b
+	}
+	return []byte(c.Stdin)
+}
+
+func (c *compatCase) want() (string, int) {
+	out := c.Stdout
+	if c.StdoutHex != "" {
+		b, _ := hex.DecodeString(c.StdoutHex)
+		out = string(b)
+	}
+	if c.Differs != "" {
+		if c.CrewStdout != nil {
+			out = *c.CrewStdout
+		}
+		if c.CrewExit != nil {
+			return out, *c.CrewExit
+		}
+	}
+	return out, c.Exit
+}
+
+// args writes the case's files into dir and returns its arguments with
+// file names made absolute.
+func (c *compatCase) args(t testing.TB, dir string) []string {
+	args := append([]string(nil), c.Args...)
+	for name, content := range c.Files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range args {
+			if a == name {
+				args[i] = p
+			}
+		}
+	}
+	return args
+}
+
+func loadCases(t testing.TB) []*compatCase {
+	b, err := os.ReadFile(casesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []*compatCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+func runParallel(t testing.TB, c *compatCase) (string, int) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "parallel", append([]string{"--will-cite"}, c.args(t, dir)...)...)
+	cmd.Stdin = bytes.NewReader(c.stdin())
+	cmd.Env = append(os.Environ(), "PARALLEL_HOME="+dir)
+	out, err := cmd.Output()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("parallel: %v", err)
+	}
+	return string(out), code
+}
+
+func runCrew(t testing.TB, c *compatCase) (string, int) {
+	var out, errb bytes.Buffer
+	args := append([]string{"run"}, c.args(t, t.TempDir())...)
+	code := cli.MainArgs(args, cli.Streams{In: bytes.NewReader(c.stdin()), Out: &out, Err: &errb})
+	return out.String(), code
+}
+
+// TestCompat runs every recorded case through crew run and compares with
+// GNU parallel's recorded answer. With parallel installed it also checks
+// that the recorded answers still hold; with -record it rewrites them.
+func TestCompat(t *testing.T) {
+	cases := loadCases(t)
+	if *record {
+		if _, err := exec.LookPath("parallel"); err != nil {
+			t.Fatal("-record needs GNU parallel")
+		}
+		for _, c := range cases {
+			out, code := runParallel(t, c)
+			c.Stdout, c.StdoutHex, c.Exit = out, "", code
+			if !utf8.ValidString(out) {
+				c.Stdout, c.StdoutHex = "", hex.EncodeToString([]byte(out))
+			}
+		}
+		b, err := json.MarshalIndent(cases, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(casesFile, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cases) < 40 {
+		t.Errorf("only %d compatibility cases; want at least 40", len(cases))
+	}
+	_, perr := exec.LookPath("parallel")
+	haveParallel := perr == nil && !*record
+	for i, c := range cases {
+		// GNU parallel takes most of a second to start on a loaded machine,
+		// so by default a rotating sample of cases is checked against it.
+		checkParallel := haveParallel && (*parallelAll || i%6 == time.Now().YearDay()%6)
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			wantOut, wantExit := c.want()
+			out, code := runCrew(t, c)
+			if out != wantOut || code != wantExit {
+				t.Errorf("crew run %q\n got: exit %d, stdout %q\nwant: exit %d, stdout %q", c.Args, code, out, wantExit, wantOut)
+			}
+			if checkParallel {
+				pOut, pCode := runParallel(t, c)
+				recOut, _ := (&compatCase{Stdout: c.Stdout, StdoutHex: c.StdoutHex}).want()
+				if pOut != recOut || pCode != c.Exit {
+					t.Errorf("GNU parallel no longer answers as recorded (rerun with -record)\n got: exit %d, stdout %q\nrecorded: exit %d, stdout %q", pCode, pOut, c.Exit, recOut)
+				}
+			}
+		})
+	}
+}
