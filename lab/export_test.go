@@ -38,5 +38,6 @@ const (
 
 // SetSeconds records a cpu-vs-io figure.
 func (f *cpuIOFigures) SetSeconds(work, mode string, w int, s float64) { f.set(work, mode, w, s) }
+
 // RaceDetector reports a -race build.
 const RaceDetector = raceDetector

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -67,7 +66,9 @@ func runIPC(ctx context.Context, cfg Config) (*Result, error) {
 			case "unix":
 				task.Path = filepath.Join(dir, fmt.Sprintf("sock%d", i))
 			case "shm":
-				task.Path, task.Name = dir, fmt.Sprintf("seg%d", i)
+				// The default directory is /dev/shm: memory, not a disk file
+				// whose dirty pages the kernel would write back.
+				task.Name = fmt.Sprintf("crew-lab-ipc-%d-%d", os.Getpid(), i)
 			}
 			d, err := ipcSend(ctx, pool, task)
 			if err != nil {
@@ -102,7 +103,7 @@ func ipcSend(ctx context.Context, pool *proc.Pool, task ipcTask) (time.Duration,
 		// Listen before the child dials.
 	case "shm":
 		var err error
-		if seg, err = ipc.CreateSegment(task.Name, 64+task.Size, ipc.Dir(task.Path)); err != nil {
+		if seg, err = ipc.CreateSegment(task.Name, 64+task.Size); err != nil {
 			return 0, err
 		}
 		defer seg.Remove()
@@ -218,14 +219,16 @@ func openFIFO(ctx context.Context, path string, flag int) (*os.File, error) {
 	}
 }
 
-// spinUntil waits for c to reach v, yielding now and then so that a
-// machine with fewer cores than spinners still makes progress.
+// spinUntil waits for c to reach v: it spins briefly, then gives its CPU
+// up with sched_yield(2) between looks, because on a busy machine the other
+// process may be waiting for this very core.
 func spinUntil(ctx context.Context, c *atomic.Int64, v int64) error {
 	for i := 0; c.Load() < v; i++ {
-		if i%64 == 63 {
-			runtime.Gosched()
+		if i < 256 {
+			continue
 		}
-		if i%(1<<16) == 0 && ctx.Err() != nil {
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
@@ -260,7 +263,7 @@ func ipcReceive(ctx context.Context, in ipcTask) (int, error) {
 		defer c.Close()
 		r, w = c, c
 	case "shm":
-		seg, err := ipc.OpenSegment(in.Name, ipc.Dir(in.Path))
+		seg, err := ipc.OpenSegment(in.Name)
 		if err != nil {
 			return 0, err
 		}

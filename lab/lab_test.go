@@ -25,7 +25,7 @@ var tiny = map[string]string{
 	"race.goroutines": "8", "race.n": "2000", "race.trials": "2",
 	"lock.goroutines": "8", "lock.n": "2000",
 	"queue.work": "100us",
-	"share.n": "5000", "share.nmutex": "50",
+	"share.n":    "5000", "share.nmutex": "50",
 	"semaphore.threads": "4", "semaphore.rounds": "2", "semaphore.hold": "1ms",
 	"gil.n": "400000", "gil.rounds": "1", "gil.switch": "1ms",
 	"cpu-vs-io.tasks": "4", "cpu-vs-io.items": "20000", "cpu-vs-io.rounds": "1", "cpu-vs-io.trips": "2",
