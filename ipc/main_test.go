@@ -46,6 +46,9 @@ const (
 	layoutSize = 4096
 )
 
+// spin is busy work the helpers do inside a critical section.
+var spin atomic.Int64
+
 // helperArgs is what a helper reads from its environment.
 type helperArgs struct {
 	dir, lock, seg string
@@ -130,6 +133,15 @@ func runHelper(role string) error {
 		v := binary.NativeEndian.Uint64(b)
 		binary.NativeEndian.PutUint64(b, v+1)
 	}
+	// slowBump widens the window between read and write, so that a lock
+	// that failed to exclude would lose updates within a few iterations.
+	slowBump := func() {
+		v := binary.NativeEndian.Uint64(b)
+		for i := range 500 {
+			spin.Add(int64(i))
+		}
+		binary.NativeEndian.PutUint64(b, v+1)
+	}
 	switch role {
 	case "plain":
 		start()
@@ -153,7 +165,7 @@ func runHelper(role string) error {
 			if err := m.Lock(ctx); err != nil {
 				return err
 			}
-			bump()
+			slowBump()
 			if err := m.Unlock(); err != nil {
 				return err
 			}

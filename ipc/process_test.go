@@ -33,7 +33,7 @@ func TestCrossProcessCountersAreExact(t *testing.T) {
 		role         string
 		procs, iters int
 	}{
-		{"mutex", 3, 300},
+		{"mutex", 3, 2000},
 		{"atomic", 3, 200_000},
 	}
 	for _, tt := range tests {
