@@ -141,6 +141,9 @@ type Pool struct {
 	// tasks is never closed, so a Go racing with Wait cannot panic; Wait
 	// stops workers with nil sentinels instead and runs stragglers itself.
 	tasks chan func(context.Context) error
+	// The submitter writes state on every Go; keep workers' reads of the
+	// fields below off its cache line.
+	_ [64]byte
 
 	ctx           context.Context
 	cancel        context.CancelCauseFunc
@@ -161,7 +164,8 @@ const closedBit = 1 << 62
 // that workers do not fight over a cache line.
 type worker struct {
 	id        int
-	ctx       context.Context
+	pctx      context.Context // the pool's, checked before each task
+	ctx       context.Context // pctx plus the worker's id, given to tasks
 	done      atomic.Int64
 	failed    atomic.Int64
 	abandoned atomic.Int64
@@ -196,7 +200,7 @@ func New(workers int, opts ...Option) (*Pool, error) {
 	p.ctx, p.cancel = context.WithCancelCause(c.ctx)
 	p.wg.Add(workers)
 	for i := range p.workers {
-		w := &worker{id: i + 1}
+		w := &worker{id: i + 1, pctx: p.ctx}
 		w.ctx = context.WithValue(p.ctx, workerKey{}, w.id)
 		p.workers[i] = w
 		go p.work(w)
@@ -233,7 +237,7 @@ func (p *Pool) work(w *worker) {
 func (p *Pool) runTask(w *worker, task func(context.Context) error) {
 	// ctx.Err is an atomic load, cheaper than a non-blocking receive on
 	// ctx.Done(), and is set by the time a task sees ctx.Done() closed.
-	if p.ctx.Err() != nil {
+	if w.pctx.Err() != nil {
 		w.abandoned.Add(1)
 		return
 	}
