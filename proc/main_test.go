@@ -93,6 +93,11 @@ func total(xs []int) int {
 
 func TestMain(m *testing.M) {
 	proc.Main()
+	// Under -race every process sleeps a second at exit by default; the
+	// workers of these tests exit hundreds of times.
+	if _, ok := os.LookupEnv("GORACE"); !ok {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	testproc.Register("parent", parentHelper)
 	testproc.Main()
 	goleak.VerifyTestMain(m)
