@@ -1,0 +1,234 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"crew/runner"
+)
+
+// An Executor submits jobs to the cluster and waits for their results. It
+// implements runner.Executor, so the runner engine drives it as it drives
+// the local one.
+//
+// Create one with NewExecutor; the zero value is not usable. Exec is safe
+// for concurrent use and should be called concurrently: each call costs
+// one publish round trip and then only waits, so hundreds in flight keep
+// the workers busy across network latency. Close releases the connection;
+// Execs still waiting return ErrClosed.
+type Executor struct {
+	cfg   Config
+	nc    *nats.Conn
+	sp    *space
+	run   string
+	w     jetstream.KeyWatcher
+	done  chan struct{}
+	maxIn int // largest inline payload
+
+	mu      sync.Mutex
+	waiters map[string]chan []byte
+	tries   map[int64]int
+	closed  bool
+}
+
+var _ runner.Executor = (*Executor)(nil)
+
+// NewExecutor connects to cfg.URL, prepares the streams and buckets if
+// they are missing, and returns an Executor for one run. It fails at once
+// with ErrUnreachable when no server answers. Cancelling ctx aborts the
+// setup; it does not affect the returned Executor.
+func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
+	nc, err := cfg.connect(nats.Timeout(3 * time.Second))
+	if err != nil {
+		return nil, err
+	}
+	sp, err := setup(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	e := &Executor{
+		cfg: cfg, nc: nc, sp: sp, run: nuid.Next(), done: make(chan struct{}),
+		maxIn:   inlineLimit(nc),
+		waiters: map[string]chan []byte{}, tries: map[int64]int{},
+	}
+	// One watcher for the whole run: a result needs no request of its own.
+	e.w, err = sp.results.Watch(context.WithoutCancel(ctx), e.run+".>", jetstream.IgnoreDeletes())
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("dist: watch results: %w", err)
+	}
+	go e.dispatch()
+	return e, nil
+}
+
+// RunID returns the id that prefixes this run's job ids.
+func (e *Executor) RunID() string { return e.run }
+
+// inlineLimit is the largest output or input sent inside one message;
+// JSON's base64 grows bytes by a third, and headers need room.
+func inlineLimit(nc *nats.Conn) int {
+	return int(nc.MaxPayload())/2 - 4096
+}
+
+func (e *Executor) dispatch() {
+	defer close(e.done)
+	for entry := range e.w.Updates() {
+		if entry == nil {
+			continue
+		}
+		e.mu.Lock()
+		ch, ok := e.waiters[entry.Key()]
+		delete(e.waiters, entry.Key())
+		e.mu.Unlock()
+		if ok {
+			ch <- entry.Value()
+		}
+	}
+}
+
+// key names one attempt of a job. The attempt number keeps a retried job
+// (runner's --retries) from being taken for a duplicate of its first try.
+func (e *Executor) key(seq int64) (string, chan []byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", nil, ErrClosed
+	}
+	e.tries[seq]++
+	k := e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq])
+	ch := make(chan []byte, 1)
+	e.waiters[k] = ch
+	return k, ch, nil
+}
+
+func (e *Executor) forget(k string) {
+	e.mu.Lock()
+	delete(e.waiters, k)
+	e.mu.Unlock()
+}
+
+// Exec publishes job, waits for a worker's result and copies the job's
+// output to stdout and stderr once it is done (output is not streamed).
+// The job id, run id + "." + Seq + "." + attempt, is also the message's
+// Nats-Msg-Id, so a repeated publish is stored once.
+//
+// Cancelling ctx removes the job from the queue if no worker holds it and
+// asks the worker running it to stop it; Exec then returns at once with
+// Exit -1 and ctx's error.
+func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
+	fail := func(err error) runner.Result {
+		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
+	}
+	k, ch, err := e.key(job.Seq)
+	if err != nil {
+		return fail(err)
+	}
+	m := jobMsg{
+		Key: k, Seq: job.Seq, Slot: job.Slot, Command: job.Command, Argv: job.Argv,
+		Stdin: job.Stdin, Timeout: job.Timeout, Env: job.Env,
+	}
+	if len(job.Stdin) > e.maxIn {
+		m.Stdin, m.StdinOb = nil, "in."+k
+		if _, err := e.sp.output.PutBytes(ctx, m.StdinOb, job.Stdin); err != nil {
+			e.forget(k)
+			return fail(fmt.Errorf("dist: store input of job %d: %w", job.Seq, err))
+		}
+	}
+	data, err := json.Marshal(&m)
+	if err != nil {
+		e.forget(k)
+		return fail(fmt.Errorf("dist: encode job %d: %w", job.Seq, err))
+	}
+	ack, err := e.sp.js.Publish(ctx, JobsSubject+"."+e.run, data, jetstream.WithMsgID(k))
+	if err != nil {
+		e.forget(k)
+		return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
+	}
+	select {
+	case v := <-ch:
+		return e.finish(ctx, job, v, stdout, stderr)
+	case <-ctx.Done():
+		e.forget(k)
+		e.cancel(k, ack.Sequence)
+		return fail(ctx.Err())
+	case <-e.done:
+		return fail(ErrClosed)
+	}
+}
+
+func (e *Executor) cancel(k string, seq uint64) {
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	// Deleting fails harmlessly when a worker already holds the job;
+	// the cancel message reaches that worker instead.
+	_ = e.sp.jobs.DeleteMsg(ctx, seq)
+	_ = e.nc.Publish(CancelSubject+"."+k, nil)
+}
+
+func (e *Executor) finish(ctx context.Context, job *runner.Job, v []byte, stdout, stderr io.Writer) runner.Result {
+	m, err := decodeResult(v)
+	if err != nil {
+		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
+	}
+	out, errOut := m.Stdout, m.Stderr
+	if m.Object != "" {
+		b, err := e.sp.output.GetBytes(ctx, m.Object)
+		if err == nil {
+			out, errOut, err = unpackOutput(b)
+		}
+		if err != nil {
+			return runner.Result{Seq: job.Seq, Exit: -1, Err: fmt.Errorf("dist: output of job %d: %w", job.Seq, err)}
+		}
+		_ = e.sp.output.Delete(ctx, m.Object)
+	}
+	r := m.result()
+	r.Seq = job.Seq
+	if _, err := stdout.Write(out); err != nil && r.Err == nil {
+		r.Err = err
+	}
+	if _, err := stderr.Write(errOut); err != nil && r.Err == nil {
+		r.Err = err
+	}
+	return r
+}
+
+// Close stops the executor and closes its connection. Execs still waiting
+// return ErrClosed. Close is idempotent.
+func (e *Executor) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	err := e.w.Stop()
+	<-e.done
+	e.nc.Close()
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("dist: close: %w", err)
+	}
+	return nil
+}
+
+// jobKeySeq extracts the sequence number from a job id.
+func jobKeySeq(k string) int64 {
+	parts := strings.Split(k, ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(parts[1], 10, 64)
+	return n
+}

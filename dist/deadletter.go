@@ -1,0 +1,72 @@
+package dist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func maxDeliveriesSubject() string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + WorkersConsumer
+}
+
+// maxDeliveries is the part of the server's advisory that we need.
+type maxDeliveries struct {
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// onDead handles a job the server stopped delivering: the message stays
+// in the work queue, so it is copied to the dead-letter stream, a failed
+// result is recorded for the waiting submitter, and the job is removed.
+// Workers share this through a queue group, so one of them does it.
+func (w *Worker) onDead(m *nats.Msg) {
+	var adv maxDeliveries
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := w.bury(ctx, adv); err != nil {
+		w.Logger.Error("dist: dead-lettering a job failed", "stream_seq", adv.StreamSeq, "err", err)
+	}
+}
+
+func (w *Worker) bury(ctx context.Context, adv maxDeliveries) error {
+	raw, err := w.sp.jobs.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil // a late ack or another worker got there first
+	}
+	if err != nil {
+		return err
+	}
+	job, err := decodeJob(raw.Data)
+	if err != nil {
+		_ = w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq)
+		return err
+	}
+	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+job.Key, raw.Data, jetstream.WithMsgID(job.Key)); err != nil {
+		return fmt.Errorf("dist: publish dead letter: %w", err)
+	}
+	res := &resultMsg{
+		Seq: job.Seq, Host: w.Host, Start: time.Now(), Exit: -1, Dead: true,
+		Err: fmt.Sprintf("no result after %d deliveries", adv.Deliveries),
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	if _, err := w.sp.results.Create(ctx, job.Key, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("dist: record dead job: %w", err)
+	}
+	w.Logger.Warn("dist: job dead-lettered", "job", job.Key, "deliveries", adv.Deliveries)
+	if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+package dist
+
+// Decoders reached by the fuzz tests.
+var (
+	DecodeJob    = func(b []byte) error { _, err := decodeJob(b); return err }
+	DecodeResult = func(b []byte) error { _, err := decodeResult(b); return err }
+	UnpackOutput = unpackOutput
+	PackOutput   = packOutput
+	LoopbackOnly = loopbackOnly
+)

@@ -1,0 +1,257 @@
+package dist_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"crew/dist"
+	"crew/runner"
+)
+
+// The test binary doubles as a crew worker or broker process when
+// CREW_DIST_ROLE is set, so tests can SIGKILL real processes.
+func TestMain(m *testing.M) {
+	switch os.Getenv("CREW_DIST_ROLE") {
+	case "worker":
+		os.Exit(workerMain())
+	case "broker":
+		os.Exit(brokerMain())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+const testAckWait = time.Second
+
+func workerMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, _ := strconv.Atoi(os.Getenv("CREW_DIST_J"))
+	w := &dist.Worker{
+		Config: dist.Config{
+			URL: os.Getenv("CREW_DIST_URL"), AckWait: testAckWait,
+			MaxDeliver: atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
+		},
+		Executor:    shellExecutor{},
+		Concurrency: n,
+		Host:        "w" + strconv.Itoa(os.Getpid()),
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func brokerMain() int {
+	b, err := dist.StartBroker(dist.BrokerConfig{
+		StoreDir: os.Getenv("CREW_DIST_STORE"), Listen: os.Getenv("CREW_DIST_LISTEN"), SyncAlways: true,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(b.URL())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	b.Close()
+	return 0
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// shellExecutor runs a job through sh -c in its own process group, which
+// dies with the worker (Pdeathsig) and is killed when ctx ends. A job
+// named "crash" kills the worker itself, as a job that takes its worker
+// down would.
+type shellExecutor struct{}
+
+func (shellExecutor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
+	if job.Command == "crash" {
+		os.Exit(7)
+	}
+	res := runner.Result{Seq: job.Seq, Host: ":", Start: time.Now()}
+	cmd := exec.Command("sh", "-c", job.Command)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if job.Stdin != nil {
+		cmd.Stdin = strings.NewReader(string(job.Stdin))
+	}
+	cmd.Env = append(os.Environ(), job.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig fires when the starting thread exits, so keep it alive.
+	runtime.LockOSThread()
+	err := cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
+		res.Exit, res.Err = -1, err
+		return res
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		case <-done:
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	res.Runtime = time.Since(res.Start)
+	res.Exit = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		res.Err = err
+	}
+	return res
+}
+
+// proc is a helper process whose stderr the test can search.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr strings.Builder
+	lines  chan string
+	done   chan struct{}
+}
+
+// startHelper starts the test binary in role with env and stops it (SIGKILL)
+// when t ends.
+func startHelper(t *testing.T, role string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), "CREW_DIST_ROLE="+role), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 16), done: make(chan struct{})}
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	})
+	readers.Go(func() {
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	})
+	go func() {
+		readers.Wait()
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s %d stderr:\n%s", role, cmd.Process.Pid, p.Stderr())
+		}
+	})
+	return p
+}
+
+func startWorker(t *testing.T, url string, j int, env ...string) *proc {
+	return startHelper(t, "worker", append(env, "CREW_DIST_URL="+url, "CREW_DIST_J="+strconv.Itoa(j))...)
+}
+
+func (p *proc) kill()              { _ = p.cmd.Process.Kill() }
+func (p *proc) signal(s os.Signal) { _ = p.cmd.Process.Signal(s) }
+
+func (p *proc) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// waitStderr waits until the helper's stderr contains s.
+func (p *proc) waitStderr(t *testing.T, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.Stderr(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr lacks %q after %v:\n%s", s, d, p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func newExecutor(t *testing.T, url string) *dist.Executor {
+	t.Helper()
+	e, err := dist.NewExecutor(context.Background(), dist.Config{URL: url, AckWait: testAckWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+type outcome struct {
+	res            runner.Result
+	stdout, stderr string
+}
+
+// execAll runs jobs concurrently through e and returns their outcomes in
+// order.
+func execAll(ctx context.Context, e runner.Executor, jobs []*runner.Job) []outcome {
+	out := make([]outcome, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() {
+			var o, er strings.Builder
+			out[i].res = e.Exec(ctx, j, &o, &er)
+			out[i].stdout, out[i].stderr = o.String(), er.String()
+		})
+	}
+	wg.Wait()
+	return out
+}
