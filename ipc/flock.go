@@ -72,17 +72,33 @@ func poll(ctx context.Context, o *options, try func() (bool, error)) error {
 		// Jitter keeps processes that started waiting together from retrying
 		// in lockstep.
 		sleep := d/2 + rand.N(d)
-		if timer == nil {
-			timer = time.NewTimer(sleep)
-			defer timer.Stop()
+		if sleep < shortSleep {
+			// Go's timers do not fire much sooner than a millisecond in an
+			// otherwise idle program, which would turn a 50µs back-off into
+			// 1ms. nanosleep(2) is precise; it holds this goroutine's thread
+			// and delays noticing ctx by at most shortSleep.
+			ts := unix.NsecToTimespec(int64(sleep))
+			_ = unix.Nanosleep(&ts, nil) // EINTR only makes the retry sooner
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		} else {
-			timer.Reset(sleep)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
+			if timer == nil {
+				timer = time.NewTimer(sleep)
+				defer timer.Stop()
+			} else {
+				timer.Reset(sleep)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+			}
 		}
 		d = min(2*d, o.maxBackoff)
 	}
 }
+
+// shortSleep is the back-off below which poll sleeps in nanosleep(2)
+// rather than on a Go timer.
+const shortSleep = time.Millisecond

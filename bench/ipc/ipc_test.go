@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -139,6 +140,65 @@ func BenchmarkCounter(b *testing.B) {
 					c.c.Add(1)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkHandoff measures how long a waiter takes to notice a release:
+// one locker holds the lock for a millisecond while another waits in Lock,
+// then releases it. The handoff metric is the time from Unlock to the
+// waiter's Lock returning. Two ipc.Mutex values exclude each other exactly
+// as two processes do (flock locks belong to open files), so this is the
+// cross-process figure. ipc's waiter polls with back-off, which is what it
+// pays here; sync.Mutex wakes its waiter directly.
+func BenchmarkHandoff(b *testing.B) {
+	const hold = time.Millisecond
+	dir := b.TempDir()
+	pair := func(opts ...ipc.Option) (locker, locker) {
+		x, err := ipc.NewMutex("h", append([]ipc.Option{ipc.Dir(dir)}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		y, err := ipc.NewMutex("h", append([]ipc.Option{ipc.Dir(dir)}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { x.Close(); y.Close() })
+		return ipcLocker{x}, ipcLocker{y}
+	}
+	var mu sync.Mutex
+	defHolder, defWaiter := pair()
+	fastHolder, fastWaiter := pair(ipc.Backoff(2*time.Microsecond, 100*time.Microsecond))
+	cases := []struct {
+		name           string
+		holder, waiter locker
+	}{
+		{"sync.Mutex", &mu, &mu},
+		{"ipc.Mutex-default-backoff", defHolder, defWaiter},
+		{"ipc.Mutex-backoff-2us-100us", fastHolder, fastWaiter},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var total time.Duration
+			n := 0
+			for b.Loop() {
+				c.holder.Lock()
+				waiting := make(chan struct{})
+				got := make(chan time.Time)
+				go func() {
+					close(waiting)
+					c.waiter.Lock()
+					got <- time.Now()
+					c.waiter.Unlock()
+				}()
+				<-waiting
+				time.Sleep(hold)
+				released := time.Now()
+				c.holder.Unlock()
+				total += (<-got).Sub(released)
+				n++
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(n)/1e3, "µs-handoff")
 		})
 	}
 }
