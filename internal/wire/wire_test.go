@@ -1,0 +1,158 @@
+package wire_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"crew/internal/wire"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	msgs := []wire.Message{
+		{Kind: wire.KindHello},
+		{Kind: wire.KindCall, ID: 7, Codec: wire.CodecJSON, Name: "square", Payload: []byte("[1,2]")},
+		{Kind: wire.KindCall, ID: 1 << 60, Codec: wire.CodecBinary, Name: strings.Repeat("n", 255)},
+		{Kind: wire.KindCancel, ID: 9},
+		{Kind: wire.KindReply, ID: 7, Codec: wire.CodecJSON, Err: []byte(`[{"i":0,"msg":"x"}]`), Payload: []byte("[null]")},
+		{Kind: wire.KindReply, ID: 8, Codec: wire.CodecBinary, Payload: []byte{1, 2, 3}},
+	}
+	var stream []byte
+	for i := range msgs {
+		var err error
+		if stream, err = wire.AppendFrame(stream, &msgs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := bufio.NewReader(bytes.NewReader(stream))
+	for _, want := range msgs {
+		body, err := wire.ReadFrame(r, wire.DefaultMaxFrame, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := wire.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b []byte) bool { return bytes.Equal(a, b) })); diff != "" {
+			t.Errorf("(-want +got)\n%s", diff)
+		}
+	}
+	if _, err := wire.ReadFrame(r, wire.DefaultMaxFrame, nil); err != io.EOF {
+		t.Fatalf("after last frame: %v, want io.EOF", err)
+	}
+	if _, err := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindCall, Name: strings.Repeat("n", 256)}); err == nil {
+		t.Fatal("256-byte name accepted")
+	}
+}
+
+func frame(body []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+func TestBadFrames(t *testing.T) {
+	id := make([]byte, 8)
+	tests := []struct {
+		name  string
+		input []byte
+		want  error
+	}{
+		{"oversized", binary.BigEndian.AppendUint32(nil, 1<<31), wire.ErrFrameTooLarge},
+		{"truncated body", append(binary.BigEndian.AppendUint32(nil, 100), 'H'), io.ErrUnexpectedEOF},
+		{"truncated header", []byte{0, 0}, io.ErrUnexpectedEOF},
+		{"tiny body", frame([]byte{'H'}), wire.ErrCorrupt},
+		{"unknown kind", frame(append([]byte{'Q'}, id...)), wire.ErrCorrupt},
+		{"call name past end", frame(append(append([]byte{'C'}, id...), 'j', 10, 'a')), wire.ErrCorrupt},
+		{"reply error past end", frame(append(append([]byte{'R'}, id...), 'j', 0, 0, 0, 9)), wire.ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := bufio.NewReader(bytes.NewReader(tt.input))
+			body, err := wire.ReadFrame(r, 1<<20, nil)
+			if err == nil {
+				_, err = wire.Parse(body)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func roundTrip[T any](t *testing.T, c wire.Codec[T], xs []T) {
+	t.Helper()
+	b, err := c.Append([]byte("prefix"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Decode(b[len("prefix"):], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(xs, got); diff != "" && len(xs) > 0 {
+		t.Errorf("codec %c: (-want +got)\n%s", c.ID, diff)
+	}
+}
+
+func binary_[T any](t *testing.T) wire.Codec[T] {
+	t.Helper()
+	c, ok := wire.Binary[T]()
+	if !ok {
+		t.Fatalf("no binary codec for %T", *new(T))
+	}
+	return c
+}
+
+func TestCodecs(t *testing.T) {
+	type rec struct {
+		A int
+		B string
+		C []float64
+	}
+	roundTrip(t, binary_[int](t), []int{0, -1, 1 << 62, -1 << 63})
+	roundTrip(t, binary_[uint8](t), []uint8{0, 255})
+	roundTrip(t, binary_[float64](t), []float64{0.5, -1e300})
+	roundTrip(t, binary_[float32](t), []float32{0.25, 3})
+	roundTrip(t, binary_[bool](t), []bool{true, false})
+	roundTrip(t, binary_[string](t), []string{"", "héllo", strings.Repeat("x", 300)})
+	roundTrip(t, binary_[[]byte](t), [][]byte{{}, {0, 1, 2}})
+	roundTrip(t, binary_[int](t), []int{})
+	roundTrip(t, wire.JSON[rec](), []rec{{1, "a", []float64{1.5}}, {}})
+	roundTrip(t, wire.JSON[[]int](), [][]int{{1, 2}, nil})
+	if _, ok := wire.Binary[rec](); ok {
+		t.Error("binary codec offered for a struct")
+	}
+	type myInt int
+	if _, ok := wire.Binary[myInt](); ok {
+		t.Error("binary codec offered for a named type")
+	}
+}
+
+func TestBinaryRejectsCorrupt(t *testing.T) {
+	ints := binary_[int](t)
+	strs := binary_[string](t)
+	bools := binary_[bool](t)
+	tests := []struct {
+		name string
+		dec  func([]byte) error
+		in   []byte
+	}{
+		{"no count", func(b []byte) error { _, err := ints.Decode(b, nil); return err }, nil},
+		{"huge count", func(b []byte) error { _, err := ints.Decode(b, nil); return err }, binary.AppendUvarint(nil, 1<<60)},
+		{"short ints", func(b []byte) error { _, err := ints.Decode(b, nil); return err }, []byte{1, 0, 0}},
+		{"string past end", func(b []byte) error { _, err := strs.Decode(b, nil); return err }, []byte{1, 50, 'a'}},
+		{"string trailing", func(b []byte) error { _, err := strs.Decode(b, nil); return err }, []byte{1, 1, 'a', 'b'}},
+		{"bool 2", func(b []byte) error { _, err := bools.Decode(b, nil); return err }, []byte{1, 2}},
+	}
+	for _, tt := range tests {
+		if err := tt.dec(tt.in); !errors.Is(err, wire.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", tt.name, err)
+		}
+	}
+}
