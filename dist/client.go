@@ -49,7 +49,14 @@ var _ runner.Executor = (*Executor)(nil)
 // with ErrUnreachable when no server answers. Cancelling ctx aborts the
 // setup; it does not affect the returned Executor.
 func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
-	nc, err := cfg.connect(nats.Timeout(3 * time.Second))
+	e := &Executor{
+		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
+		waiters: map[string]chan []byte{}, tries: map[int64]int{},
+	}
+	// After a reconnect the watcher's server-side consumer may be gone
+	// (a restarted broker); a fresh watcher replays this run's results,
+	// and the ones already delivered find no waiter.
+	nc, err := cfg.connect(nats.Timeout(3*time.Second), nats.ReconnectHandler(func(*nats.Conn) { e.rewatch() }))
 	if err != nil {
 		return nil, err
 	}
@@ -58,18 +65,17 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 		nc.Close()
 		return nil, err
 	}
-	e := &Executor{
-		cfg: cfg, nc: nc, sp: sp, run: nuid.Next(), done: make(chan struct{}),
-		maxIn:   inlineLimit(nc),
-		waiters: map[string]chan []byte{}, tries: map[int64]int{},
-	}
+	e.nc, e.sp, e.maxIn = nc, sp, inlineLimit(nc)
 	// One watcher for the whole run: a result needs no request of its own.
-	e.w, err = sp.results.Watch(context.WithoutCancel(ctx), e.run+".>", jetstream.IgnoreDeletes())
+	w, err := e.watch(ctx)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("dist: watch results: %w", err)
+		return nil, err
 	}
-	go e.dispatch()
+	e.mu.Lock()
+	e.w = w
+	e.mu.Unlock()
+	go e.dispatch(w)
 	return e, nil
 }
 
@@ -82,18 +88,63 @@ func inlineLimit(nc *nats.Conn) int {
 	return int(nc.MaxPayload())/2 - 4096
 }
 
-func (e *Executor) dispatch() {
+func (e *Executor) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := e.sp.results.Watch(context.WithoutCancel(ctx), e.run+".>", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("dist: watch results: %w", err)
+	}
+	return w, nil
+}
+
+// rewatch stops the current watcher; dispatch then starts a new one.
+func (e *Executor) rewatch() {
+	e.mu.Lock()
+	w := e.w
+	e.mu.Unlock()
+	if w != nil {
+		_ = w.Stop()
+	}
+}
+
+func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 	defer close(e.done)
-	for entry := range e.w.Updates() {
-		if entry == nil {
-			continue
+	var back backoff
+	for {
+		for entry := range w.Updates() {
+			if entry == nil {
+				continue
+			}
+			e.mu.Lock()
+			ch, ok := e.waiters[entry.Key()]
+			delete(e.waiters, entry.Key())
+			e.mu.Unlock()
+			if ok {
+				ch <- entry.Value()
+			}
 		}
-		e.mu.Lock()
-		ch, ok := e.waiters[entry.Key()]
-		delete(e.waiters, entry.Key())
-		e.mu.Unlock()
-		if ok {
-			ch <- entry.Value()
+		for {
+			e.mu.Lock()
+			closed := e.closed
+			e.mu.Unlock()
+			if closed {
+				return
+			}
+			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+			nw, err := e.watch(ctx)
+			stop()
+			if err == nil {
+				e.mu.Lock()
+				if e.closed {
+					e.mu.Unlock()
+					_ = nw.Stop()
+					return
+				}
+				e.w, w = nw, nw
+				e.mu.Unlock()
+				back.reset()
+				break
+			}
+			back.sleep(context.Background())
 		}
 	}
 }
@@ -213,8 +264,9 @@ func (e *Executor) Close() error {
 		return nil
 	}
 	e.closed = true
+	w := e.w
 	e.mu.Unlock()
-	err := e.w.Stop()
+	err := w.Stop()
 	<-e.done
 	e.nc.Close()
 	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

@@ -3,7 +3,6 @@ package dist_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +46,7 @@ func workerMain() int {
 			URL: os.Getenv("CREW_DIST_URL"), AckWait: testAckWait,
 			MaxDeliver: atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
 		},
-		Executor:    shellExecutor{},
+		Executor:    crashExecutor{},
 		Concurrency: n,
 		Host:        "w" + strconv.Itoa(os.Getpid()),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -83,52 +81,16 @@ func atoiOr(s string, def int) int {
 	return def
 }
 
-// shellExecutor runs a job through sh -c in its own process group, which
-// dies with the worker (Pdeathsig) and is killed when ctx ends. A job
-// named "crash" kills the worker itself, as a job that takes its worker
-// down would.
-type shellExecutor struct{}
+// crashExecutor runs jobs with runner.Local, except that a job named
+// "crash" kills the worker itself, as a job that takes its worker down
+// would.
+type crashExecutor struct{ runner.Local }
 
-func (shellExecutor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
+func (c crashExecutor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
 	if job.Command == "crash" {
 		os.Exit(7)
 	}
-	res := runner.Result{Seq: job.Seq, Host: ":", Start: time.Now()}
-	cmd := exec.Command("sh", "-c", job.Command)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if job.Stdin != nil {
-		cmd.Stdin = strings.NewReader(string(job.Stdin))
-	}
-	cmd.Env = append(os.Environ(), job.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	// Pdeathsig fires when the starting thread exits, so keep it alive.
-	runtime.LockOSThread()
-	err := cmd.Start()
-	runtime.UnlockOSThread()
-	if err != nil {
-		res.Exit, res.Err = -1, err
-		return res
-	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		case <-done:
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	res.Runtime = time.Since(res.Start)
-	res.Exit = cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.Signal = int(ws.Signal())
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		res.Err = err
-	}
-	return res
+	return c.Local.Exec(ctx, job, stdout, stderr)
 }
 
 // proc is a helper process whose stderr the test can search.
