@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,4 +69,19 @@ func (p *params) fail(err error) {
 	if p.err == nil {
 		p.err = err
 	}
+}
+
+// ParseParams turns "key=value" or "experiment.key=value" settings (crew lab
+// --set) into Config.Params. A key must be non-empty and hold no spaces or
+// "="; a later setting of the same key wins.
+func ParseParams(settings []string) (map[string]string, error) {
+	m := make(map[string]string, len(settings))
+	for _, s := range settings {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
+			return nil, fmt.Errorf("lab: setting %q: want key=value or experiment.key=value", s)
+		}
+		m[k] = v
+	}
+	return m, nil
 }

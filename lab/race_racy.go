@@ -2,7 +2,11 @@
 
 package lab
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
 // raceDetector reports whether this is a -race build, where the racy
 // counter is left out.
@@ -13,17 +17,23 @@ const raceDetector = false
 // This is a data race on purpose: it is what the experiment measures.
 func racyCount(goroutines, n int) int64 {
 	counter := new(int64)
-	start := make(chan struct{})
+	// The first goroutines wait for one another, spinning, so that the
+	// increments start on every core at once: on a busy machine the whole
+	// trial (a few ms) could otherwise run on one core before the scheduler
+	// brings the second in.
+	var arrived atomic.Int64
+	together := int64(min(goroutines, runtime.GOMAXPROCS(0)))
 	var wg sync.WaitGroup
 	for range goroutines {
 		wg.Go(func() {
-			<-start
+			arrived.Add(1)
+			for arrived.Load() < together {
+			}
 			for range n {
 				*counter++
 			}
 		})
 	}
-	close(start)
 	wg.Wait()
 	return *counter
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -80,14 +79,11 @@ func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
 	if opts.Workers < 0 {
 		return errors.New("lab: --workers must be positive")
 	}
-	cfg := lab.Config{Full: opts.Full, Workers: opts.Workers, Params: map[string]string{}}
-	for _, kv := range opts.Sets {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("lab: --set %q: want key=value", kv)
-		}
-		cfg.Params[k] = v
+	params, err := lab.ParseParams(opts.Sets)
+	if err != nil {
+		return err
 	}
+	cfg := lab.Config{Full: opts.Full, Workers: opts.Workers, Params: params}
 	if opts.Python {
 		if cfg.Python = lab.FindPython(); cfg.Python == "" {
 			return errors.New("lab: --python: python3 not found on PATH")
