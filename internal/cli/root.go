@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"crew/proc"
 )
 
 // Streams are the standard streams a command reads and writes, so tests can
@@ -20,8 +22,12 @@ type Streams struct {
 	Out, Err io.Writer
 }
 
-// Main runs crew with os.Args and returns the process exit status.
+// Main runs crew with os.Args and returns the process exit status. When the
+// process was started as a worker of a proc.Pool (the lab's experiments
+// start crew itself as their worker processes), it serves tasks instead and
+// exits there.
 func Main() int {
+	proc.Main()
 	return MainArgs(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 }
 
