@@ -1,4 +1,25 @@
 // Package lab runs the study notes' experiments on threads, processes,
 // locks and the GIL on this machine, and says for each whether the notes'
 // claim holds, from the measured figures.
+//
+// Each [Experiment] has a name, the claim it tests and a Run function. Run
+// all of them, or some by name, with [Run]:
+//
+//	rep, err := lab.Run(ctx, lab.Config{Progress: os.Stderr}, "gil", "race")
+//
+// A [Result] holds the figures as rows, the verdict (Holds, computed from the
+// figures against thresholds stated in the verdict), notes on the workload,
+// charts and timelines for package report to draw. Sizes default to quick
+// ones (the whole lab takes well under a minute on two cores); Config.Full
+// selects the notes' sizes and Config.Params overrides one parameter
+// ("gil.rounds=5", see [ParseParams]).
+//
+// Experiments that use processes run registered functions in worker
+// processes that re-execute the current program, so a program using lab
+// must call proc.Main first thing in main (or TestMain). Config.Python, when
+// set, also runs the Python twins embedded from lab/python for race, lock,
+// lock and gil, and adds their rows.
+//
+// The race experiment is compiled only into builds without -race: under the
+// race detector it reports that it cannot run.
 package lab
