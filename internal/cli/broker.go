@@ -1,18 +1,107 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"crew/dist"
 )
 
-// TODO(owner of crew broker): replace this placeholder with the real command.
+type brokerOptions struct {
+	store    string
+	listen   string
+	sync     string
+	token    string
+	user     string
+	password string
+	tlsCert  string
+	tlsKey   string
+	urlFile  string
+}
+
 func newBrokerCmd(s Streams) *cobra.Command {
-	return &cobra.Command{
+	var opts brokerOptions
+	cmd := &cobra.Command{
 		Use:   "broker",
-		Short: "not built yet",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("broker: not built yet")
+		Short: "Start an embedded NATS JetStream broker for distributed runs",
+		Long: `crew broker starts an embedded NATS server with JetStream persisted under
+--store, prints the URL it listens on, and runs until SIGINT or SIGTERM.
+Workers (crew worker --server URL) and runs (crew run --server URL ...)
+connect to it. A production deployment may use its own NATS cluster instead.
+
+The broker listens on loopback by default. Listening on any other address
+requires --token or --user and --password; add --tls-cert and --tls-key to
+encrypt. Anyone who can publish jobs to the broker runs commands as the
+workers' user.
+
+JetStream syncs its store to disk every 2 minutes by default: a killed broker
+loses nothing, a power loss may lose jobs accepted since the last sync.
+--sync always syncs every write before accepting it, at a cost in throughput.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBroker(cmd.Context(), s, opts)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&opts.store, "store", "", "JetStream store directory (default: a temporary directory, removed on exit)")
+	f.StringVar(&opts.listen, "listen", "127.0.0.1:4222", "host:port to listen on; port 0 picks a free port")
+	f.StringVar(&opts.sync, "sync", "", `"always" to sync every write to disk, or a sync interval such as 1s (default 2m)`)
+	f.StringVar(&opts.token, "token", "", "token clients must present")
+	f.StringVar(&opts.user, "user", "", "user name clients must present (with --password)")
+	f.StringVar(&opts.password, "password", "", "password clients must present (with --user)")
+	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
+	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS key file (with --tls-cert)")
+	f.StringVar(&opts.urlFile, "url-file", "", "also write the URL to this file once listening (for scripts)")
+	return cmd
+}
+
+func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
+	cfg := dist.BrokerConfig{
+		StoreDir: opts.store, Listen: opts.listen,
+		Token: opts.token, User: opts.user, Password: opts.password,
+		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
+	}
+	switch opts.sync {
+	case "":
+	case "always":
+		cfg.SyncAlways = true
+	default:
+		d, err := time.ParseDuration(opts.sync)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("broker: --sync wants always or a positive duration, not %q", opts.sync)
+		}
+		cfg.SyncInterval = d
+	}
+	b, err := dist.StartBroker(cfg)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	defer b.Close()
+	fmt.Fprintln(s.Out, b.URL())
+	if opts.urlFile != "" {
+		// Written whole under a temporary name so a reader never sees half.
+		tmp := opts.urlFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(b.URL()+"\n"), 0o644); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		if err := os.Rename(tmp, opts.urlFile); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
+	<-ctx.Done()
+	fmt.Fprintln(s.Err, "crew broker: shutting down")
+	return nil
+}
+
+// brokerURLHint keeps error messages short when several URLs are given.
+func brokerURLHint(url string) string {
+	if i := strings.IndexByte(url, ','); i >= 0 {
+		return url[:i] + ",..."
+	}
+	return url
 }

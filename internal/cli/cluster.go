@@ -2,15 +2,21 @@ package cli
 
 import (
 	"context"
-	"errors"
 
+	"crew/dist"
 	"crew/runner"
 )
 
-// TODO(owner of dist): replace this placeholder with the real cluster executor.
-//
 // newClusterExecutor connects to the NATS server at url and returns an
 // executor that runs jobs on crew workers, and a function that releases it.
+// Credentials come from CREW_NATS_TOKEN, CREW_NATS_USER, CREW_NATS_PASSWORD
+// and CREW_NATS_CA, so they stay out of the process list.
 func newClusterExecutor(ctx context.Context, url string) (runner.Executor, func() error, error) {
-	return nil, nil, errors.New("run --server: not built yet")
+	e, err := dist.NewExecutor(ctx, dist.Config{
+		URL: url, Credentials: dist.CredentialsFromEnv(), Name: "crew run",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, e.Close, nil
 }
