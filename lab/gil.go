@@ -33,7 +33,7 @@ type gilFigures struct {
 func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	p := newParams("gil", cfg)
 	n := uint64(p.Int("n", 100_000_000, 100_000_000))
-	rounds := p.Int("rounds", 3, 3)
+	rounds := p.Int("rounds", 4, 4)
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	pyN := p.Int("pyn", 10_000_000, 100_000_000)
 	reps := p.Int("reps", 2, 3)
@@ -102,6 +102,9 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	// Each mode runs reps times, interleaved, and keeps its fastest run:
 	// on a shared machine the minimum is the figure least disturbed by
 	// other work.
+	// A first stretch of work in a fresh process runs slow on this kind of
+	// machine (frequency scaling, a vCPU being placed), so warm up untimed.
+	sumRange(0, n/10, rounds)
 	best := make([]run, len(modes))
 	for rep := range reps {
 		for i, m := range modes {

@@ -27,7 +27,7 @@ var tiny = map[string]string{
 	"queue.work": "100us",
 	"share.n":    "5000", "share.nmutex": "50",
 	"semaphore.threads": "4", "semaphore.rounds": "2", "semaphore.hold": "1ms",
-	"gil.n": "400000", "gil.rounds": "1", "gil.switch": "1ms",
+	"gil.n": "400000", "gil.rounds": "1", "gil.reps": "1", "gil.switch": "1ms",
 	"cpu-vs-io.tasks": "4", "cpu-vs-io.items": "20000", "cpu-vs-io.rounds": "1", "cpu-vs-io.trips": "2",
 	"cpu-vs-io.delay": "1ms", "cpu-vs-io.maxworkers": "2",
 	"ipc.volume": "65536", "ipc.maxmsgs": "20",
