@@ -1,0 +1,70 @@
+// Package dist runs crew jobs on many machines through NATS JetStream.
+//
+// When one machine is not enough, the same jobs that runner.Local runs here
+// can run on workers elsewhere. Three parts take part:
+//
+//   - a NATS server with JetStream: your own cluster, or a Broker embedded
+//     in this process (crew broker);
+//   - workers on every machine (crew worker, or a Worker in your program),
+//     each running jobs with a runner.Executor, normally runner.Local;
+//   - a submitter: an Executor, which implements runner.Executor, so the
+//     runner engine (crew run --server) drives it like the local one.
+//
+// A minimal program, all in one process:
+//
+//	b, _ := dist.StartBroker(dist.BrokerConfig{Listen: "127.0.0.1:0"})
+//	defer b.Close()
+//	w := &dist.Worker{Config: dist.Config{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4}
+//	go w.Run(ctx)
+//	e, _ := dist.NewExecutor(ctx, dist.Config{URL: b.URL()})
+//	defer e.Close()
+//	res := e.Exec(ctx, &runner.Job{Seq: 1, Command: "hostname"}, os.Stdout, os.Stderr)
+//
+// # How a job travels
+//
+// Exec publishes the job to the work-queue stream JobsStream (WorkQueue
+// retention, DiscardNew: a full queue refuses new jobs instead of dropping
+// queued ones). Its Nats-Msg-Id is the job id, run id + sequence +
+// attempt, so a repeated publish is stored once. All workers share one
+// durable pull consumer, WorkersConsumer; a worker pulls only as many jobs
+// as it has free slots. While a job runs the worker sends a heartbeat
+// (InProgress) every AckWait/3. When the job ends the worker stores the
+// result in the key-value bucket ResultsBucket under the job id, with
+// create-only semantics, and only then acknowledges the job. The submitter
+// watches the bucket for its run's keys and hands each result to the
+// waiting Exec. Output (or stdin) larger than about half a message goes to
+// the object store OutputBucket.
+//
+// # Guarantees
+//
+// Execution is at least once: a worker that dies or loses its connection
+// stops heartbeating, and after AckWait its jobs go to another worker,
+// which runs them again. Recording is once: the first stored result wins
+// and later ones are dropped, so the submitter sees one result per job.
+// Jobs that must not run twice must be made idempotent by their authors.
+//
+// A job delivered MaxDeliver times without a result (it kills its workers,
+// say) is copied to DeadStream, removed from the queue, and its Exec
+// returns a *DeadError.
+//
+// Accepted jobs survive a crash of the broker process: JetStream has
+// written them before acknowledging. They survive power loss only with
+// BrokerConfig.SyncAlways (crew broker --sync always); by default
+// JetStream syncs to disk every 2 minutes.
+//
+// # Security
+//
+// Anyone who can publish to JobsSubject runs commands as the workers'
+// user. The broker listens on loopback unless told otherwise, and refuses
+// other addresses without a token or user and password (ErrAuthRequired);
+// a Worker refuses a non-loopback server when no credentials are
+// configured, unless Config.Insecure is set (ErrInsecure). Give the broker
+// TLS certificates when the network is not trusted.
+//
+// # Costs
+//
+// A job costs the submitter one publish round trip and the worker one pull
+// (shared by a batch when several slots are free), one create in the
+// results bucket and one ack. Output is delivered when the job ends, not
+// streamed.
+package dist
