@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -340,5 +342,91 @@ func TestCancel(t *testing.T) {
 	r = e.Exec(context.Background(), &runner.Job{Seq: 2, Command: "echo next"}, &out, &bytes.Buffer{})
 	if out.String() != "next\n" {
 		t.Errorf("after cancel: %+v %q", r, out.String())
+	}
+}
+
+// TestDrain: SIGTERM lets a worker's running job finish and store its
+// result, and the worker then exits cleanly without pulling more.
+func TestDrain(t *testing.T) {
+	s := natstest.Start(t)
+	w := startWorker(t, s.URL, 1)
+	e := newExecutor(t, s.URL)
+	dir := t.TempDir()
+	res := make(chan outcome, 1)
+	go func() {
+		res <- execAll(context.Background(), e, []*runner.Job{{Seq: 1,
+			Command: "touch " + filepath.Join(dir, "ran.1") + "; sleep 1; echo finished"}})[0]
+	}()
+	waitFiles(t, dir, 1)
+	w.signal(syscall.SIGTERM)
+	<-w.done
+	if code := w.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("worker exit status %d after SIGTERM", code)
+	}
+	select {
+	case g := <-res:
+		if g.res.Exit != 0 || g.stdout != "finished\n" {
+			t.Errorf("drained job: %+v %q", g.res, g.stdout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running job's result never arrived after the drain")
+	}
+}
+
+// TestBrokerAuth: a broker beyond loopback demands credentials, and only
+// clients presenting them get in.
+func TestBrokerAuth(t *testing.T) {
+	if _, err := dist.StartBroker(dist.BrokerConfig{Listen: "0.0.0.0:0"}); !errors.Is(err, dist.ErrAuthRequired) {
+		t.Fatalf("open broker on 0.0.0.0: %v, want ErrAuthRequired", err)
+	}
+	b, err := dist.StartBroker(dist.BrokerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cases := []struct {
+		name string
+		cr   dist.Credentials
+		ok   bool
+	}{
+		{"none", dist.Credentials{}, false},
+		{"wrong", dist.Credentials{Token: "guess"}, false},
+		{"right", dist.Credentials{Token: "s3cret"}, true},
+	}
+	for _, c := range cases {
+		e, err := dist.NewExecutor(context.Background(), dist.Config{URL: b.URL(), Credentials: c.cr})
+		if (err == nil) != c.ok {
+			t.Errorf("%s: NewExecutor error %v, want success %v", c.name, err, c.ok)
+		}
+		if e != nil {
+			_ = e.Close()
+		}
+	}
+}
+
+// TestInsecure: a worker refuses a remote server without credentials.
+func TestInsecure(t *testing.T) {
+	cases := []struct {
+		cfg  dist.Config
+		want bool
+	}{
+		{dist.Config{URL: "nats://192.0.2.1:4222"}, true},
+		{dist.Config{URL: "nats://127.0.0.1:1,nats://192.0.2.1:4222"}, true},
+		// 0.0.0.0 is not loopback, yet refuses at once: allowed cases
+		// fail to connect quickly instead of waiting on the network.
+		{dist.Config{URL: "nats://0.0.0.0:1"}, true},
+		{dist.Config{URL: "nats://0.0.0.0:1", Insecure: true}, false},
+		{dist.Config{URL: "nats://0.0.0.0:1", Credentials: dist.Credentials{Token: "t"}}, false},
+		{dist.Config{URL: "nats://u:p@0.0.0.0:1"}, false},
+		{dist.Config{URL: "nats://127.0.0.1:1"}, false},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		w := &dist.Worker{Config: c.cfg, Executor: runner.Local{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		err := w.Run(ctx)
+		cancel()
+		if got := errors.Is(err, dist.ErrInsecure); got != c.want {
+			t.Errorf("%s: Run error %v, want ErrInsecure %v", c.cfg.URL, err, c.want)
+		}
 	}
 }

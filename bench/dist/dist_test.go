@@ -126,3 +126,35 @@ func report(b *testing.B, baseName string, base time.Duration, name string, d ti
 	b.ReportMetric(d.Seconds()/base.Seconds(), name+"/"+baseName)
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkSyncAlways measures what crew broker --sync always costs: the
+// JetStream publish-and-ack rate of a broker that fsyncs every write,
+// against one with the default 2-minute sync interval, in the same
+// iteration.
+func BenchmarkSyncAlways(b *testing.B) {
+	const n = 5000
+	url := func(always bool) string {
+		br, err := dist.StartBroker(dist.BrokerConfig{StoreDir: b.TempDir(), Listen: "127.0.0.1:0", SyncAlways: always})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(br.Close)
+		return br.URL()
+	}
+	def, always := url(false), url(true)
+	var dDef, dAlways time.Duration
+	for b.Loop() {
+		d, err := natstest.PublishAckDrain(context.Background(), def, n, 200)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dDef += d
+		if d, err = natstest.PublishAckDrain(context.Background(), always, n, 200); err != nil {
+			b.Fatal(err)
+		}
+		dAlways += d
+	}
+	report(b, "default", dDef, "always", dAlways)
+	b.ReportMetric(float64(n)*float64(b.N)/dAlways.Seconds(), "always-msgs/s")
+	b.ReportMetric(float64(n)*float64(b.N)/dDef.Seconds(), "default-msgs/s")
+}
