@@ -56,8 +56,8 @@ type drawn struct {
 }
 
 // numeric converts a row value to a float for plotting. Numeric strings
-// count, since a JSON or Python twin may report figures as text; NaN and
-// infinities do not, as they have no place on an axis.
+// count, since a JSON or Python twin may report figures as text; NaN,
+// infinities and values beyond maxPlot do not.
 func numeric(v any) (float64, bool) {
 	var f float64
 	switch x := v.(type) {
@@ -86,11 +86,15 @@ func numeric(v any) (float64, bool) {
 			return 0, false
 		}
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	if math.IsNaN(f) || math.Abs(f) > maxPlot {
 		return 0, false
 	}
 	return f, true
 }
+
+// maxPlot bounds the values drawn: beyond it the span of an axis can
+// overflow to infinity, where the library's tick search never ends.
+const maxPlot = 1e300
 
 // newPlot returns a plot in the sans-serif face, which reads better than
 // the library's default serif at chart sizes.
@@ -257,7 +261,9 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 		points.Shape = plotutil.Shape(i)
 		points.Radius = vg.Points(3)
 		p.Add(line, points)
-		p.Legend.Add(s.name, line, points)
+		if ch.Series != "" {
+			p.Legend.Add(s.name, line, points)
+		}
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -283,7 +289,7 @@ func setScale(a *plot.Axis, vs []float64, log bool) {
 		a.Min = math.Pow10(int(math.Floor(math.Log10(lo))))
 		a.Max = math.Pow10(int(math.Ceil(math.Log10(hi))))
 		if a.Max <= a.Min {
-			a.Max = a.Min * 10
+			a.Min, a.Max = a.Min/10, a.Max*10
 		}
 		return
 	}

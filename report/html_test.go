@@ -199,11 +199,20 @@ func TestHTMLEdgeCases(t *testing.T) {
 			{Mode: "one", Spans: []lab.Span{{Worker: 7, Start: 0, End: 0}}},
 			{Mode: "many", Spans: manySpans(40, 30)},
 		}}, 2, []string{"nothing to plot", "2 value(s) left out"}, nil},
+		{"huge values", &lab.Result{Name: "huge", Rows: []lab.Row{
+			row("mode", "a", "n", -1e308, "s", 1e308), row("mode", "b", "n", 1e300, "s", -1e300),
+			row("mode", "c", "n", 1.0, "s", 5e-324),
+		}, Charts: []lab.Chart{bar, line}, Timelines: []lab.Timeline{{Mode: "wide", Spans: []lab.Span{
+			{Worker: 0, Start: -1e308, End: 1e308}, {Worker: 1, Start: -1e300, End: 1e300},
+		}}}}, 3, []string{"1 value(s) left out"}, nil},
 		{"odd names", &lab.Result{Name: "../../etc <b>", Rows: []lab.Row{row("mode", "<script>", "s", 1)}, Charts: []lab.Chart{bar}}, 1, []string{"&lt;script&gt;"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			if *sampleDir != "" {
+				dir = filepath.Join(*sampleDir, "edge", strings.ReplaceAll(tt.name, " ", "-"))
+			}
 			err := report.HTML(dir, &lab.Report{Experiments: []*lab.Result{tt.res, nil}})
 			if tt.chartErr == nil && err != nil {
 				t.Fatalf("HTML: %v", err)

@@ -34,7 +34,7 @@ func timeRange(tls []lab.Timeline) (lo, hi float64) {
 }
 
 func validSpan(s lab.Span) bool {
-	ok := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+	ok := func(f float64) bool { return !math.IsNaN(f) && math.Abs(f) <= maxPlot }
 	return ok(s.Start) && ok(s.End) && s.End >= s.Start
 }
 
