@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"crew/pool"
 
@@ -23,6 +25,28 @@ import (
 )
 
 var workerCounts = []int{2, 1000}
+
+// cpuNow returns the CPU time this process has used. On a machine shared
+// with other work, wall time per task swings with the neighbours' load;
+// CPU time swings much less, so both are reported.
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// start resets the timer and returns a func that reports CPU ns per task.
+func start(b *testing.B) func() {
+	b.ReportAllocs()
+	b.ResetTimer()
+	t0 := cpuNow()
+	return func() {
+		b.StopTimer()
+		b.ReportMetric(float64(cpuNow()-t0)/float64(b.N), "cpu-ns/task")
+	}
+}
 
 // check fails the benchmark unless every task ran exactly once.
 func check(b *testing.B, n *atomic.Int64) {
@@ -41,8 +65,7 @@ func BenchmarkCrew(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			for range b.N {
 				if err := p.Go(task); err != nil {
 					b.Fatal(err)
@@ -51,7 +74,7 @@ func BenchmarkCrew(b *testing.B) {
 			if err := p.Wait(); err != nil {
 				b.Fatal(err)
 			}
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -74,14 +97,13 @@ func BenchmarkChannel(b *testing.B) {
 					}
 				})
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			for range b.N {
 				tasks <- task
 			}
 			close(tasks)
 			wg.Wait()
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -98,8 +120,7 @@ func BenchmarkAnts(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.Release()
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			wg.Add(b.N)
 			for range b.N {
 				if err := p.Submit(task); err != nil {
@@ -107,7 +128,7 @@ func BenchmarkAnts(b *testing.B) {
 				}
 			}
 			wg.Wait()
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -119,15 +140,14 @@ func BenchmarkPond(b *testing.B) {
 			var n atomic.Int64
 			task := func() { n.Add(1) }
 			p := pond.NewPool(w)
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			for range b.N {
 				if err := p.Go(task); err != nil {
 					b.Fatal(err)
 				}
 			}
 			p.StopAndWait()
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -140,15 +160,14 @@ func BenchmarkErrgroup(b *testing.B) {
 			task := func() error { n.Add(1); return nil }
 			var g errgroup.Group
 			g.SetLimit(w)
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			for range b.N {
 				g.Go(task)
 			}
 			if err := g.Wait(); err != nil {
 				b.Fatal(err)
 			}
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -160,13 +179,12 @@ func BenchmarkConc(b *testing.B) {
 			var n atomic.Int64
 			task := func() { n.Add(1) }
 			p := conc.New().WithMaxGoroutines(w)
-			b.ReportAllocs()
-			b.ResetTimer()
+			stop := start(b)
 			for range b.N {
 				p.Go(task)
 			}
 			p.Wait()
-			b.StopTimer()
+			stop()
 			check(b, &n)
 		})
 	}
@@ -178,12 +196,11 @@ func BenchmarkGoroutinePerTask(b *testing.B) {
 	var n atomic.Int64
 	task := func() { n.Add(1) }
 	var wg sync.WaitGroup
-	b.ReportAllocs()
-	b.ResetTimer()
+	stop := start(b)
 	for range b.N {
 		wg.Go(task)
 	}
 	wg.Wait()
-	b.StopTimer()
+	stop()
 	check(b, &n)
 }
