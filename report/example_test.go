@@ -35,3 +35,32 @@ func ExampleTextResult() {
 	// note: each task sleeps 100ms
 	// holds: 8 threads waited 8 sleeps at once.
 }
+
+func ExampleText() {
+	r := &lab.Report{
+		Machine: lab.Machine{CPUs: 8, GOMAXPROCS: 8, GoVersion: "go1.26.0", OS: "linux", Arch: "arm64"},
+		Experiments: []*lab.Result{{
+			Name:    "spawn",
+			Claim:   "Starting a process costs far more than starting a thread.",
+			Holds:   true,
+			Verdict: "A process took about 1,000 times as long to start as a goroutine.",
+			Columns: []string{"what", "n", "seconds"},
+			Rows: []lab.Row{
+				{"what": "goroutine", "n": 10000, "seconds": 0.0031},
+				{"what": "process", "n": 10000, "seconds": 3.2},
+			},
+			Elapsed: 3300 * time.Millisecond,
+		}},
+	}
+	report.Text(os.Stdout, r)
+	// Output:
+	// machine: 8 CPUs, GOMAXPROCS 8, go1.26.0, linux/arm64
+	//
+	// == spawn (3.300 s)
+	// claim: Starting a process costs far more than starting a thread.
+	// what            n  seconds
+	// ---------  ------  -------
+	// goroutine  10,000  0.00310
+	// process    10,000    3.200
+	// holds: A process took about 1,000 times as long to start as a goroutine.
+}
