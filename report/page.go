@@ -2,7 +2,6 @@ package report
 
 import (
 	"html/template"
-	"strings"
 
 	"crew/lab"
 )
@@ -52,7 +51,6 @@ func section(res *lab.Result, id string) sectionData {
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"verdict": verdictWord,
-	"lower":   strings.ToLower,
 }).Parse(pageHTML))
 
 // The page is plain HTML with inline CSS so it opens from disk, offline,
