@@ -19,8 +19,7 @@
 // collapse to 0.000. JSON keeps the raw values.
 //
 // This is the only package of crew that imports the plotting library
-// (gonum.org/v1/plot), so programs that only print text do not carry it
-// in their build graph unless they call into report.
+// (gonum.org/v1/plot); the rest of crew reaches it only through here.
 //
 // All functions may be called concurrently as long as no one mutates the
 // report while it is rendered and no two HTML calls share a directory.
