@@ -93,6 +93,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, n)
 	back := backoff{}
+	idle := false // the last look found the queue empty
 	for ctx.Err() == nil {
 		select {
 		case slots <- struct{}{}:
@@ -101,7 +102,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		k := 1
 	more:
-		for k < n {
+		for k < n && !idle {
 			select {
 			case slots <- struct{}{}:
 				k++
@@ -109,8 +110,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				break more
 			}
 		}
-		// A short wait keeps drain quick; an idle worker asks once a second.
-		batch, err := w.cons.Fetch(k, jetstream.FetchMaxWait(time.Second))
+		batch, err := w.pull(k)
 		got := 0
 		if err == nil {
 			for msg := range batch.Messages() {
@@ -122,6 +122,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			err = batch.Error()
 		}
+		idle = got == 0
 		for ; got < k; got++ {
 			<-slots
 		}
@@ -140,6 +141,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// pull asks for up to k jobs. A batch request waits until it is full or
+// expires, which would leave slots freed meanwhile idle; so several slots
+// take only the jobs already queued, and one slot waits for the next job
+// (at most a second, which keeps a drain quick).
+func (w *Worker) pull(k int) (jetstream.MessageBatch, error) {
+	if k > 1 {
+		return w.cons.FetchNoWait(k)
+	}
+	return w.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 }
 
 // dial connects, retrying with back-off until ctx is done.
