@@ -1,0 +1,100 @@
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"crew/runner"
+)
+
+// FuzzTemplate parses arbitrary templates and checks, for the simple
+// template "cat {}", that quoting round-trips through a shell parser:
+// whatever the value, the shell would hand it to cat unchanged.
+func FuzzTemplate(f *testing.F) {
+	f.Add("echo {} {.} {/} {//} {/.}", "a/b.c")
+	f.Add("{1} {2.} {-1//} {#} {%}", "it's")
+	f.Add("{ {{}} {1 {x} }", "$HOME `id` *")
+	f.Add("{-0} {99999999999} {1//.}", "\xff\n'\"\\")
+	f.Fuzz(func(t *testing.T, tmpl, arg string) {
+		tp, err := runner.ParseTemplate(strings.Fields(tmpl), false)
+		if err == nil {
+			tp.Expand(1, 1, []string{arg, arg})
+		}
+		if strings.IndexByte(arg, 0) >= 0 {
+			return
+		}
+		cat, _ := runner.ParseTemplate([]string{"cat", "{}"}, false)
+		cmd := cat.Expand(1, 1, []string{arg})
+		if argv, ok := runner.SimpleArgv(cmd); ok && (len(argv) != 2 || argv[1] != arg) {
+			t.Errorf("value %q: command %q parses as %q", arg, cmd, argv)
+		}
+	})
+}
+
+// FuzzParseHalt checks that a parsed --halt value is usable by Run.
+func FuzzParseHalt(f *testing.F) {
+	for _, s := range []string{"now,fail=1", "soon,success=10%", "2", "never", "now,done=0.5%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := runner.ParseHalt(s)
+		if err != nil {
+			return
+		}
+		_, err = runner.Run(context.Background(), runner.Config{Command: []string{"true"}, Jobs: 1, Halt: h, DryRun: true})
+		if err != nil {
+			t.Errorf("ParseHalt(%q) = %+v, which Run rejects: %v", s, h, err)
+		}
+	})
+}
+
+// FuzzParseJobs checks that every accepted -j value is a usable count.
+func FuzzParseJobs(f *testing.F) {
+	for _, s := range []string{"4", "0", "50%", "+1", "-1", "1e3%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := runner.ParseJobs(s, 4)
+		if err == nil && (n < 1 || n > 1e6) {
+			t.Errorf("ParseJobs(%q) = %d", s, n)
+		}
+	})
+}
+
+// FuzzInput feeds arbitrary input through the input reader in dry-run
+// mode: every record must become exactly one command, or the run must
+// fail with an error naming it; never a silently dropped record.
+func FuzzInput(f *testing.F) {
+	f.Add([]byte("a\nb\n"), false)
+	f.Add([]byte("a\x00b"), true)
+	f.Add([]byte("a\x00b\n"), false)
+	f.Add([]byte("\n\n\xff\n"), false)
+	f.Fuzz(func(t *testing.T, in []byte, null bool) {
+		var out bytes.Buffer
+		sep := byte('\n')
+		if null {
+			sep = 0
+		}
+		_, err := runner.Run(context.Background(), runner.Config{
+			Command: []string{"{#}"}, Jobs: 1, DryRun: true, Null: null,
+			Inputs: []runner.Input{{Reader: bytes.NewReader(in), Name: "in"}},
+			Stdout: &out,
+		})
+		records := bytes.Count(in, []byte{sep})
+		if len(in) > 0 && in[len(in)-1] != sep {
+			records++
+		}
+		if err != nil {
+			if !null && bytes.IndexByte(in, 0) >= 0 {
+				return // a NUL in a line is refused, loudly
+			}
+			t.Fatalf("run failed: %v", err)
+		}
+		// Each command is its job number alone on a line.
+		if got := strings.Count(out.String(), "\n"); got != records {
+			t.Errorf("%d records gave %d commands: %q", records, got, out.String())
+		}
+	})
+}

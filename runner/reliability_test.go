@@ -1,0 +1,180 @@
+package runner_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"crew/runner"
+)
+
+// crewCmd returns the test binary set up to run as the crew CLI.
+func crewCmd(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), crewEnv+"=1"), env...)
+	return cmd
+}
+
+func joblogSeqs(t *testing.T, path string) map[int64]int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := map[int64]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if fields[0] == "Seq" || len(fields) < 9 {
+			continue
+		}
+		seq, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			t.Fatalf("bad joblog line %q", sc.Text())
+		}
+		seen[seq]++
+	}
+	return seen
+}
+
+// TestKillResume kills crew with SIGKILL in the middle of 1,000 jobs and
+// resumes: every job must be recorded exactly once.
+func TestKillResume(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	var b strings.Builder
+	for i := 1; i <= 1000; i++ {
+		fmt.Fprintln(&b, i)
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "joblog")
+	cmd := crewCmd(nil, "run", "-j2", "--joblog", log, "true", "::::", in)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if data, _ := os.ReadFile(log); strings.Count(string(data), "\n") > 150 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("no progress in the joblog")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	before := joblogSeqs(t, log)
+	if len(before) >= 1000 {
+		t.Skip("crew finished before the kill; nothing to resume")
+	}
+	out, err := crewCmd(nil, "run", "-j2", "--joblog", log, "--resume", "true", "::::", in).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	after := joblogSeqs(t, log)
+	for seq := int64(1); seq <= 1000; seq++ {
+		if after[seq] != 1 {
+			t.Errorf("job %d recorded %d times", seq, after[seq])
+		}
+	}
+	if len(after) != 1000 {
+		t.Errorf("joblog records %d distinct jobs, want 1000", len(after))
+	}
+}
+
+// TestInterruptLeavesNothing sends SIGINT to crew while jobs (and the
+// processes they left in the background) sleep; nothing may survive.
+func TestInterruptLeavesNothing(t *testing.T) {
+	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	cmd := crewCmd([]string{marker}, "run", "-j3", "sleep 100 & sleep 100; echo {}", ":::", "1", "2", "3", "4", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) >= 1+3*3 }, "jobs to start")
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 255 {
+		t.Errorf("exit status %d (%v), want 255", code, err)
+	}
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "every job process to go")
+}
+
+// TestTimeoutKillsGroup checks that a timeout takes the processes a job
+// left in the background with it.
+func TestTimeoutKillsGroup(t *testing.T) {
+	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	job := &runner.Job{Seq: 1, Command: "sleep 1000 & sleep 1000", Timeout: 200 * time.Millisecond, Env: []string{marker}}
+	res := runner.Local{}.Exec(context.Background(), job, nil, nil)
+	if !res.TimedOut || res.Signal != int(syscall.SIGTERM) {
+		t.Errorf("result %+v, want a timeout ending in SIGTERM", res)
+	}
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "the background sleep to go")
+}
+
+// TestLargeOutputIntact passes 100 MB through a grouped job and compares
+// hashes.
+func TestLargeOutputIntact(t *testing.T) {
+	const n = 13_000_000 // seq 1 13000000 prints about 101 MB
+	// The same program run directly is the reference.
+	want := sha256.New()
+	ref := exec.Command("seq", "1", strconv.Itoa(n))
+	ref.Stdout = want
+	if err := ref.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []bool{true} {
+		got := sha256.New()
+		cw := &countingWriter{w: got}
+		sum, err := runner.Run(context.Background(), runner.Config{
+			Command:   []string{"seq", "1"},
+			Inputs:    []runner.Input{{Values: []string{strconv.Itoa(n)}}},
+			Jobs:      1,
+			KeepOrder: keep,
+			Stdout:    cw,
+		})
+		if err != nil || sum.Failed != 0 {
+			t.Fatalf("run: %v, %+v", err, sum)
+		}
+		if fmt.Sprintf("%x", got.Sum(nil)) != fmt.Sprintf("%x", want.Sum(nil)) {
+			t.Errorf("keep=%v: output of %d bytes differs from seq's", keep, cw.n)
+		}
+	}
+}
+
+type countingWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.w.Write(p)
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
