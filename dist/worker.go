@@ -116,8 +116,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			for msg := range batch.Messages() {
 				got++
 				wg.Go(func() {
-					defer func() { <-slots }()
-					w.handle(ctx, msg)
+					var once sync.Once
+					free := func() { once.Do(func() { <-slots }) }
+					defer free()
+					w.handle(ctx, msg, free)
 				})
 			}
 			err = batch.Error()
@@ -228,7 +230,10 @@ func (w *Worker) onCancel(m *nats.Msg) {
 
 // handle runs one delivered job. Jobs run on a context detached from
 // Run's, so draining lets them finish; only a cancel message stops one.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+// free gives the job's slot back once the job's process is over, so the
+// next pull overlaps storing this result: Concurrency bounds running
+// jobs, not network round trips.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, free func()) {
 	m, err := decodeJob(msg.Data())
 	if err != nil {
 		w.Logger.Error("dist: dropping an unreadable job", "err", err)
@@ -271,6 +276,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	defer func() { close(beat); beats.Wait() }()
 
 	res := w.run(jctx, m)
+	free()
 	if err := w.store(bg, m.Key, res); err != nil {
 		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", m.Key, "err", err)
 		return

@@ -110,7 +110,7 @@ func runNoop(b *testing.B, e *dist.Executor, n int) time.Duration {
 	b.Helper()
 	start := time.Now()
 	sum, err := runner.Run(context.Background(), runner.Config{
-		Command: []string{"true"}, Inputs: inputs(n), Jobs: 256, Executor: e,
+		Command: []string{"true"}, Inputs: inputs(n), Jobs: noopWindow, Executor: e,
 	})
 	if err != nil || sum.Failed != 0 || sum.Started != int64(n) {
 		b.Fatalf("run: %+v %v", sum, err)
@@ -158,3 +158,6 @@ func BenchmarkSyncAlways(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/dAlways.Seconds(), "always-msgs/s")
 	b.ReportMetric(float64(n)*float64(b.N)/dDef.Seconds(), "default-msgs/s")
 }
+
+// noopWindow is how many jobs crew run --server keeps in flight by default.
+const noopWindow = 256
