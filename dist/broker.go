@@ -36,7 +36,8 @@ type BrokerConfig struct {
 
 // A Broker is an embedded NATS server with JetStream on disk: everything
 // a cluster run needs, for users without a NATS deployment of their own.
-// Create one with StartBroker and stop it with Close.
+// Create one with StartBroker and stop it with Close; the zero value is
+// not usable. Its methods are safe for concurrent use.
 type Broker struct {
 	srv     *server.Server
 	tempDir string

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +21,8 @@ import (
 // implements runner.Executor, so the runner engine drives it as it drives
 // the local one.
 //
-// Create one with NewExecutor; the zero value is not usable. Exec is safe
+// Create one with NewExecutor; the zero value is not usable and an
+// Executor must not be copied. Exec is safe
 // for concurrent use and should be called concurrently: each call costs
 // one publish round trip and then only waits, so hundreds in flight keep
 // the workers busy across network latency. Close releases the connection;
@@ -175,7 +175,8 @@ func (e *Executor) forget(k string) {
 // The job id, run id + "." + Seq + "." + attempt, is also the message's
 // Nats-Msg-Id, so a repeated publish is stored once.
 //
-// Cancelling ctx removes the job from the queue if no worker holds it and
+// Exec waits as long as it takes a worker to run the job: with no worker
+// connected it waits until ctx ends. Cancelling ctx removes the job from the queue if no worker holds it and
 // asks the worker running it to stop it; Exec then returns at once with
 // Exit -1 and ctx's error.
 func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
@@ -273,14 +274,4 @@ func (e *Executor) Close() error {
 		return fmt.Errorf("dist: close: %w", err)
 	}
 	return nil
-}
-
-// jobKeySeq extracts the sequence number from a job id.
-func jobKeySeq(k string) int64 {
-	parts := strings.Split(k, ".")
-	if len(parts) < 2 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(parts[1], 10, 64)
-	return n
 }

@@ -21,8 +21,10 @@ import (
 // A Worker pulls jobs from the cluster, runs them with Executor, stores
 // each result and only then acknowledges the job.
 //
-// Set the fields, then call Run once; a Worker must not be copied after
-// Run starts. While a job runs, the worker sends a heartbeat every
+// The zero value is not usable: set at least URL and Executor, then call
+// Run once; a Worker must not be copied or reused after Run starts. Each
+// running job costs two goroutines (the job, its heartbeat) besides what
+// the Executor spends. While a job runs, the worker sends a heartbeat every
 // AckWait/3 so the server does not give the job to another worker; if
 // the worker dies, the job is redelivered after AckWait. A worker holds at
 // most Concurrency jobs at a time and pulls no job it has no slot for.
