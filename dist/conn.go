@@ -118,11 +118,11 @@ type Config struct {
 	// Insecure lets a worker take jobs from a non-loopback server without
 	// credentials.
 	Insecure bool
-	// AckWait is how long a delivered job may go without a heartbeat
+	// AckWait (read by workers) is how long a delivered job may go without a heartbeat
 	// before it is given to another worker. Workers heartbeat every
 	// AckWait/3. Default DefaultAckWait.
 	AckWait time.Duration
-	// MaxDeliver is how many times a job is delivered before it is
+	// MaxDeliver (read by workers) is how many times a job is delivered before it is
 	// dead-lettered. Default DefaultMaxDeliver.
 	MaxDeliver int
 	// Name names the connection in the server's monitoring.
