@@ -63,7 +63,7 @@ func PublishAckDrain(ctx context.Context, url string, n, size int) (time.Duratio
 		}
 	})
 	for i := 0; i < n; i++ {
-		if _, err := js.PublishAsync(name+".x", payload); err != nil {
+		if _, err := js.PublishAsync(name+".x", payload, jetstream.WithStallWait(30*time.Second)); err != nil {
 			return 0, err
 		}
 	}
