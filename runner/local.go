@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -118,9 +121,14 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
 	var cmd *exec.Cmd
 	if len(job.Argv) > 0 {
-		cmd = exec.Command(job.Argv[0], job.Argv[1:]...)
+		path, err := lookPath(job.Argv[0])
+		if err != nil {
+			return nil, err
+		}
+		// Built by hand: exec.Command would search PATH again for every job.
+		cmd = &exec.Cmd{Path: path, Args: job.Argv}
 	} else {
-		cmd = exec.Command("/bin/sh", "-c", job.Command)
+		cmd = &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", job.Command}}
 	}
 	cmd.Dir = l.Dir
 	if len(job.Env) > 0 {
@@ -173,6 +181,27 @@ func (l Local) terminate(pgid int, waitErr <-chan error) error {
 		err = <-waitErr
 	}
 	return err
+}
+
+// pathCache remembers where PATH lookups led. A run execs the same few
+// programs thousands of times, and each lookup stats every PATH entry.
+var pathCache sync.Map // name -> path
+
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if p, ok := pathCache.Load(name); ok {
+		return p.(string), nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	if filepath.IsAbs(p) {
+		pathCache.Store(name, p)
+	}
+	return p, nil
 }
 
 // countWriter counts bytes written through it, for the joblog's Receive.

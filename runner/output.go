@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // OutputMode says how the output of concurrent jobs is put together.
@@ -62,13 +65,66 @@ func (b *spillBuffer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// newFileBuffer returns a buffer backed by an anonymous temporary file
+// from the start. A local job writes straight into it, as GNU parallel's
+// jobs write into its temporary files: no pipe, no copying goroutine, and
+// a job that prints nothing costs one open and one close.
+func newFileBuffer(budget *atomic.Int64) *spillBuffer {
+	b := &spillBuffer{budget: budget}
+	f, err := tempFile()
+	if err != nil {
+		// Fall back to memory first; Write spills when it must.
+		return b
+	}
+	b.f = f
+	return b
+}
+
+// tempFile opens an unnamed temporary file: O_TMPFILE where the file
+// system has it, otherwise a named file unlinked at once, so nothing is
+// left behind even on a crash.
+func tempFile() (*os.File, error) {
+	dir := os.TempDir()
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return os.NewFile(uintptr(fd), filepath.Join(dir, "crew-out")), nil
+	}
+	f, err := os.CreateTemp(dir, "crew-out-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	return f, nil
+}
+
+// writer is what a job writes into: the file itself when there is one,
+// so that the executor can hand it to the child process directly.
+func (b *spillBuffer) writer() io.Writer {
+	if b.f != nil && b.err == nil {
+		return b.f
+	}
+	return b
+}
+
+// size reports how many bytes the buffer holds; for a file the child
+// wrote through a shared descriptor, that is the current offset.
+func (b *spillBuffer) size() int64 {
+	if b.f == nil {
+		return int64(len(b.mem))
+	}
+	n, err := b.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 func (b *spillBuffer) spill() error {
-	f, err := os.CreateTemp("", "crew-out-*")
+	f, err := tempFile()
 	if err != nil {
 		b.err = err
 		return err
 	}
-	_ = os.Remove(f.Name()) // unlinked: nothing is left behind on a crash
 	b.f = f
 	if _, err := f.Write(b.mem); err != nil {
 		b.err = err
@@ -83,6 +139,9 @@ func (b *spillBuffer) spill() error {
 func (b *spillBuffer) writeTo(w io.Writer, tag string) error {
 	if b.f == nil {
 		return writeTagged(w, b.mem, tag)
+	}
+	if b.size() == 0 {
+		return nil
 	}
 	if _, err := b.f.Seek(0, io.SeekStart); err != nil {
 		return err

@@ -418,11 +418,14 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string) {
 			le = &lineWriter{dst: r.cfg.Stderr, tag: tag, mu: &r.outMu}
 			stdout, stderr = lw, le
 		default:
-			out = &spillBuffer{budget: &r.budget}
-			errb = &spillBuffer{budget: &r.budget}
-			stdout, stderr = out, errb
+			out = newFileBuffer(&r.budget)
+			errb = newFileBuffer(&r.budget)
+			stdout, stderr = out.writer(), errb.writer()
 		}
 		res = r.exec.Exec(ctx, job, stdout, stderr)
+		if out != nil && res.Receive == 0 {
+			res.Receive = max(out.size(), 0)
+		}
 		if lw != nil {
 			lw.flush()
 			le.flush()
