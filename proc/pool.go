@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,9 +32,11 @@ const (
 // All methods are safe for concurrent use.
 //
 // A pool costs one process per worker plus two goroutines each, and one
-// locked OS thread that starts them all: children get a parent-death signal
-// tied to the thread that forked them (go.dev/issue/27505), so that thread
-// lives as long as the pool.
+// locked OS thread per CPU (at most one per worker) that starts them:
+// children get a parent-death signal tied to the thread that forked them
+// (go.dev/issue/27505), so those threads live as long as the pool. New
+// starts the workers on all of them at once; a 2-worker pool is ready in
+// about the time one Go program takes to start.
 type Pool struct {
 	cfg    config
 	native bool // workers are this program: binary codec allowed
@@ -109,16 +112,27 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 	} else if _, err := exec.LookPath(p.argv[0]); err != nil {
 		return nil, fmt.Errorf("proc: %w", err)
 	}
-	p.spawnWG.Add(1)
-	go p.spawner()
+	k := spawners(cfg.workers)
+	first := make(chan spawnResult, cfg.workers)
+	for i := range k {
+		var slots []int
+		for slot := i; slot < cfg.workers; slot += k {
+			slots = append(slots, slot)
+		}
+		p.spawnWG.Add(1)
+		go p.spawner(slots, first)
+	}
+	// Collect every start before giving up, so that no spawner is left
+	// starting a worker that shutdown would miss.
 	ws := make([]*worker, 0, cfg.workers)
 	var err error
-	for slot := range cfg.workers {
-		var w *worker
-		if w, err = p.spawn(slot); err != nil {
-			break
+	for range cfg.workers {
+		r := <-first
+		if r.err != nil {
+			err = cmp.Or(err, r.err)
+			continue
 		}
-		ws = append(ws, w)
+		ws = append(ws, r.w)
 	}
 	for _, w := range ws {
 		if err != nil {

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -56,78 +54,6 @@ type worker struct {
 	exited    chan struct{}
 	quit      chan struct{}
 	crash     *CrashError
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// spawner starts every child from one locked OS thread: Pdeathsig fires when
-// the thread that forked a child exits, not the process.
-func (p *Pool) spawner() {
-	defer p.spawnWG.Done()
-	runtime.LockOSThread()
-	for r := range p.spawnc {
-		r.done <- r.cmd.Start()
-	}
-	runtime.UnlockOSThread()
-}
-
-// spawn starts a worker in slot and its two goroutines.
-func (p *Pool) spawn(slot int) (*worker, error) {
-	reqR, reqW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("proc: %w", err)
-	}
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		reqR.Close()
-		reqW.Close()
-		return nil, fmt.Errorf("proc: %w", err)
-	}
-	cmd := exec.Command(p.argv[0], p.argv[1:]...)
-	cmd.Env = append(os.Environ(), envWorker+"="+strconv.Itoa(slot+1), envInit+"="+p.cfg.init)
-	cmd.ExtraFiles = []*os.File{reqR, repW}
-	out := &prefixWriter{mu: &p.outMu, w: p.cfg.stderr, prefix: []byte("[worker " + strconv.Itoa(slot+1) + "] ")}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second
-	done := make(chan error, 1)
-	p.spawnc <- spawnReq{cmd: cmd, done: done}
-	err = <-done
-	reqR.Close()
-	repW.Close()
-	if err != nil {
-		reqW.Close()
-		repR.Close()
-		return nil, fmt.Errorf("proc: start worker: %w", err)
-	}
-	w := &worker{
-		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid, out: out,
-		reqW: reqW, repR: repR, bw: bufio.NewWriterSize(reqW, 32<<10),
-		room:  make(chan struct{}, p.cfg.prefetch+1),
-		ready: make(chan struct{}), exited: make(chan struct{}), quit: make(chan struct{}),
-	}
-	if p.cfg.memLimit > 0 {
-		lim := unix.Rlimit{Cur: uint64(p.cfg.memLimit), Max: uint64(p.cfg.memLimit)}
-		if err := unix.Prlimit(w.pid, unix.RLIMIT_DATA, &lim, nil); err != nil {
-			w.discard()
-			return nil, fmt.Errorf("proc: set memory limit: %w", err)
-		}
-	}
-	p.mu.Lock()
-	if p.stopping {
-		p.mu.Unlock()
-		w.discard()
-		return nil, ErrClosed
-	}
-	p.live[w] = struct{}{}
-	p.wg.Add(2)
-	p.mu.Unlock()
-	go w.read()
-	go w.send()
-	return w, nil
 }
 
 // kill sends SIGKILL to the worker's process group, unless the worker has

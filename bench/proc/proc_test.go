@@ -29,6 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	probeMain()
 	proc.Main()
 	os.Exit(m.Run())
 }
