@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,12 +104,25 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// parentHelper starts a pool, prints its worker pids and waits to be killed.
+// parentHelper starts a pool (of args[0] workers, default 2; with "respawn",
+// one of them is crashed and replaced first), prints its worker pids and
+// waits to be killed.
 func parentHelper(args []string) int {
-	p, err := proc.New(context.Background(), proc.Workers(2))
+	n := 2
+	if len(args) > 0 {
+		n, _ = strconv.Atoi(args[0])
+	}
+	p, err := proc.New(context.Background(), proc.Workers(n))
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
+	}
+	if len(args) > 1 && args[1] == "respawn" {
+		before := p.PIDs()
+		crash.Call(context.Background(), p, "exit3")
+		for slices.Equal(p.PIDs(), before) || len(p.PIDs()) < n {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	var s []string
 	for _, pid := range p.PIDs() {

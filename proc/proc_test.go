@@ -372,48 +372,61 @@ func TestCloseLeavesNoFDs(t *testing.T) {
 }
 
 // TestParentKilled kills a parent that runs a pool and checks that its
-// workers die with it.
+// workers die with it: those New started, on every spawner thread, and a
+// replacement started later.
 func TestParentKilled(t *testing.T) {
-	cmd := testproc.Command(t, "parent")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		args []string
+		n    int
+	}{
+		{"two workers", []string{"2"}, 2},
+		{"five workers, one replaced", []string{"5", "respawn"}, 5},
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	var pids []int
-	for _, f := range strings.Fields(line) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	if err != nil || len(pids) != 2 {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("parent said %q, %v; want two pids", line, err)
-	}
-	for _, pid := range pids {
-		if !testproc.Alive(pid) {
-			t.Fatalf("worker %d not running before the parent died", pid)
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, pid := range pids {
-		for testproc.Alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("worker %d survived its parent", pid)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := testproc.Command(t, "parent", tt.args...)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			var pids []int
+			for _, f := range strings.Fields(line) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+			if err != nil || len(pids) != tt.n {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("parent said %q, %v; want %d pids", line, err, tt.n)
+			}
+			for _, pid := range pids {
+				if !testproc.Alive(pid) {
+					t.Fatalf("worker %d not running before the parent died", pid)
+				}
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			deadline := time.Now().Add(10 * time.Second)
+			for _, pid := range pids {
+				for testproc.Alive(pid) {
+					if time.Now().After(deadline) {
+						t.Fatalf("worker %d survived its parent", pid)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
 	}
 }
 
