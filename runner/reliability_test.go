@@ -178,3 +178,26 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestHangupDrains sends SIGHUP to crew: it starts no new job, lets the
+// running ones finish, and exits as if the run had ended there.
+func TestHangupDrains(t *testing.T) {
+	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	var out strings.Builder
+	cmd := crewCmd([]string{marker}, "run", "-j2", "sleep 0.5; echo {}", ":::", "1", "2", "3", "4", "5", "6")
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// crew itself, then a shell and a sleep for each of the two jobs.
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) >= 5 }, "jobs to start")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("crew after SIGHUP: %v", err)
+	}
+	if lines := strings.Fields(out.String()); len(lines) != 2 {
+		t.Errorf("after SIGHUP, output %q; want the two running jobs' lines", out.String())
+	}
+}
