@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,4 +229,63 @@ func (l *lineWriter) flush() error {
 	l.mu.Unlock()
 	l.partial = nil
 	return err
+}
+
+// emit writes one job's buffered output; r.outMu is held.
+func (r *run) emit(p *pending) {
+	if err := p.out.writeTo(r.cfg.Stdout, p.tag); err != nil {
+		r.firstErrLocked(err)
+	}
+	if err := p.err.writeTo(r.cfg.Stderr, p.tag); err != nil {
+		r.firstErrLocked(err)
+	}
+	p.out.release()
+	p.err.release()
+}
+
+func (r *run) firstErrLocked(err error) {
+	r.setErr(fmt.Errorf("runner: writing output: %w", err))
+}
+
+// pending is a finished job's output waiting for its turn.
+type pending struct {
+	out, err *spillBuffer
+	tag      string
+}
+
+// orderQueue writes output as jobs finish, or with keep in input order,
+// holding back only the jobs that finished before an earlier one.
+type orderQueue struct {
+	keep bool
+	next int64
+	held map[int64]*pending // nil value: a job with no output to write
+}
+
+func (q *orderQueue) init(keep bool) {
+	q.keep, q.next, q.held = keep, 1, map[int64]*pending{}
+}
+
+func (q *orderQueue) skip(seq int64, r *run) { q.done(seq, nil, r) }
+
+func (q *orderQueue) done(seq int64, p *pending, r *run) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	if !q.keep {
+		if p != nil {
+			r.emit(p)
+		}
+		return
+	}
+	q.held[seq] = p
+	for {
+		h, ok := q.held[q.next]
+		if !ok {
+			return
+		}
+		delete(q.held, q.next)
+		q.next++
+		if h != nil {
+			r.emit(h)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -355,38 +354,6 @@ func collect(it *argIter) ([][]string, error) {
 	}
 }
 
-// wait holds the next start back for --delay, --load and --memfree. It
-// reports false when the run stopped meanwhile.
-func (r *run) wait(ctx context.Context, lastStart time.Time) bool {
-	if d := r.cfg.Delay - time.Since(lastStart); r.cfg.Delay > 0 && !lastStart.IsZero() && d > 0 {
-		if !sleepCtx(ctx, d, r.cfg.Drain) {
-			return false
-		}
-	}
-	for r.cfg.MaxLoad > 0 || r.cfg.MemFree > 0 {
-		if (r.cfg.MaxLoad <= 0 || loadAvg() <= r.cfg.MaxLoad) &&
-			(r.cfg.MemFree <= 0 || memAvailable() >= r.cfg.MemFree) {
-			break
-		}
-		if !sleepCtx(ctx, 250*time.Millisecond, r.cfg.Drain) {
-			return false
-		}
-	}
-	return !r.stopping.Load()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration, drain <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-drain:
-	}
-	return false
-}
-
 // runJob runs one job with its retries and hands the outcome on.
 func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string) {
 	command := r.tmpl.Expand(seq, slot, args)
@@ -520,107 +487,3 @@ func (r *run) setErr(err error) {
 	}
 	r.mu.Unlock()
 }
-
-// emit writes one job's buffered output; r.outMu is held.
-func (r *run) emit(p *pending) {
-	if err := p.out.writeTo(r.cfg.Stdout, p.tag); err != nil {
-		r.firstErrLocked(err)
-	}
-	if err := p.err.writeTo(r.cfg.Stderr, p.tag); err != nil {
-		r.firstErrLocked(err)
-	}
-	p.out.release()
-	p.err.release()
-}
-
-func (r *run) firstErrLocked(err error) {
-	r.setErr(fmt.Errorf("runner: writing output: %w", err))
-}
-
-// pending is a finished job's output waiting for its turn.
-type pending struct {
-	out, err *spillBuffer
-	tag      string
-}
-
-// orderQueue writes output as jobs finish, or with keep in input order,
-// holding back only the jobs that finished before an earlier one.
-type orderQueue struct {
-	keep bool
-	next int64
-	held map[int64]*pending // nil value: a job with no output to write
-}
-
-func (q *orderQueue) init(keep bool) {
-	q.keep, q.next, q.held = keep, 1, map[int64]*pending{}
-}
-
-func (q *orderQueue) skip(seq int64, r *run) { q.done(seq, nil, r) }
-
-func (q *orderQueue) done(seq int64, p *pending, r *run) {
-	r.outMu.Lock()
-	defer r.outMu.Unlock()
-	if !q.keep {
-		if p != nil {
-			r.emit(p)
-		}
-		return
-	}
-	q.held[seq] = p
-	for {
-		h, ok := q.held[q.next]
-		if !ok {
-			return
-		}
-		delete(q.held, q.next)
-		q.next++
-		if h != nil {
-			r.emit(h)
-		}
-	}
-}
-
-// medianTracker keeps the running median of job run times in two heaps.
-type medianTracker struct {
-	lo maxHeap // lower half
-	hi minHeap // upper half
-}
-
-func (m *medianTracker) add(d time.Duration) {
-	if m.lo.Len() == 0 || d <= m.lo.minHeap[0] {
-		heap.Push(&m.lo, d)
-	} else {
-		heap.Push(&m.hi, d)
-	}
-	if m.lo.Len() > m.hi.Len()+1 {
-		heap.Push(&m.hi, heap.Pop(&m.lo))
-	} else if m.hi.Len() > m.lo.Len() {
-		heap.Push(&m.lo, heap.Pop(&m.hi))
-	}
-}
-
-// median is the median once three jobs have finished, as a single fast or
-// slow start should not set everyone's timeout.
-func (m *medianTracker) median() (time.Duration, bool) {
-	if m.lo.Len()+m.hi.Len() < 3 {
-		return 0, false
-	}
-	return m.lo.minHeap[0], true
-}
-
-type minHeap []time.Duration
-
-func (h minHeap) Len() int           { return len(h) }
-func (h minHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *minHeap) Push(x any)        { *h = append(*h, x.(time.Duration)) }
-func (h *minHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-type maxHeap struct{ minHeap }
-
-func (h maxHeap) Less(i, j int) bool { return h.minHeap[i] > h.minHeap[j] }

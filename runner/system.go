@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ErrBadJobs is wrapped by the error ParseJobs returns for a malformed -j.
@@ -112,4 +114,36 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("runner: bad size %q", s)
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// wait holds the next start back for --delay, --load and --memfree. It
+// reports false when the run stopped meanwhile.
+func (r *run) wait(ctx context.Context, lastStart time.Time) bool {
+	if d := r.cfg.Delay - time.Since(lastStart); r.cfg.Delay > 0 && !lastStart.IsZero() && d > 0 {
+		if !sleepCtx(ctx, d, r.cfg.Drain) {
+			return false
+		}
+	}
+	for r.cfg.MaxLoad > 0 || r.cfg.MemFree > 0 {
+		if (r.cfg.MaxLoad <= 0 || loadAvg() <= r.cfg.MaxLoad) &&
+			(r.cfg.MemFree <= 0 || memAvailable() >= r.cfg.MemFree) {
+			break
+		}
+		if !sleepCtx(ctx, 250*time.Millisecond, r.cfg.Drain) {
+			return false
+		}
+	}
+	return !r.stopping.Load()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration, drain <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-drain:
+	}
+	return false
 }
