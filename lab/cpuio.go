@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +60,7 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 	rounds := p.Int("rounds", 3, 3)
 	trips := p.Int("trips", 4, 10)
 	delay := p.Duration("delay", 2*time.Millisecond, 5*time.Millisecond)
+	pyItems := p.Int("pyitems", 300_000, 1_000_000)
 	maxW := p.Int("maxworkers", max(4, cfg.Workers), max(8, cfg.Workers))
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	if p.err != nil {
@@ -112,6 +115,39 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 					"speedup": speedup(fig.Seconds[work][mode][1], secs), "series": work + ", " + mode})
 			}
 		}
+	}
+	if cfg.Python != "" {
+		var counts []string
+		for _, w := range fig.Workers {
+			counts = append(counts, strconv.Itoa(w))
+		}
+		var out []struct {
+			Workload, Mode string
+			Workers        int
+			Seconds        float64
+		}
+		if err := runPython(ctx, cfg, "cpuio.py", &out, srv.Addr(), strconv.Itoa(tasks), strconv.Itoa(pyItems),
+			strconv.Itoa(trips), strconv.Itoa(size), strings.Join(counts, ",")); err != nil {
+			return nil, err
+		}
+		slices.SortStableFunc(out, func(a, b struct {
+			Workload, Mode string
+			Workers        int
+			Seconds        float64
+		}) int {
+			return strings.Compare(a.Workload+a.Mode, b.Workload+b.Mode)
+		})
+		base := map[string]float64{}
+		for _, r := range out {
+			if r.Workers == 1 {
+				base[r.Workload+r.Mode] = r.Seconds
+			}
+		}
+		for _, r := range out {
+			res.Rows = append(res.Rows, Row{"workload": r.Workload, "mode": r.Mode, "workers": r.Workers, "seconds": r.Seconds,
+				"speedup": speedup(base[r.Workload+r.Mode], r.Seconds), "series": r.Workload + ", " + r.Mode})
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("python rows: the cpu tasks sum 0..%d plainly; python processes use a fork pool started before timing", pyItems))
 	}
 	res.Holds, res.Verdict = cpuIOVerdict(fig)
 	res.Notes = []string{
