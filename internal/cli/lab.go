@@ -8,15 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"crew/lab"
-	"crew/proc"
 	"crew/report"
 )
 
-// The lab's experiments run registered functions in worker processes that
-// re-execute crew. Until Main calls proc.Main first thing, this makes sure a
-// worker serves its pool instead of parsing a command line; in the parent it
-// returns at once, and calling it again from Main is harmless.
-func init() { proc.Main() }
 
 // labOptions are crew lab's flags and arguments.
 type labOptions struct {
