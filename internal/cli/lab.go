@@ -11,7 +11,6 @@ import (
 	"crew/report"
 )
 
-
 // labOptions are crew lab's flags and arguments.
 type labOptions struct {
 	Names     []string
