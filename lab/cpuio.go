@@ -61,6 +61,7 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 	trips := p.Int("trips", 4, 10)
 	delay := p.Duration("delay", 2*time.Millisecond, 5*time.Millisecond)
 	pyItems := p.Int("pyitems", 300_000, 1_000_000)
+	reps := p.Int("reps", 2, 3)
 	maxW := p.Int("maxworkers", max(4, cfg.Workers), max(8, cfg.Workers))
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	if p.err != nil {
@@ -100,15 +101,23 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 					return nil, err
 				}
 				progress(cfg, "lab: cpu-vs-io: %s, %s, %d workers", work, mode, w)
-				var secs float64
-				var err error
-				if mode == modeProcs {
-					secs, err = cpuIOProcs(ctx, w, tasks, func(i int) cpuIOTask { return task(io, i) })
-				} else {
-					secs, err = cpuIOLocal(ctx, mode, w, tasks, interval, func(i int) cpuIOTask { return task(io, i) })
-				}
-				if err != nil {
-					return nil, err
+				// The fastest of reps runs is the one least disturbed by
+				// other work on a shared machine.
+				secs := 0.0
+				for rep := range reps {
+					var s float64
+					var err error
+					if mode == modeProcs {
+						s, err = cpuIOProcs(ctx, w, tasks, func(i int) cpuIOTask { return task(io, i) })
+					} else {
+						s, err = cpuIOLocal(ctx, mode, w, tasks, interval, func(i int) cpuIOTask { return task(io, i) })
+					}
+					if err != nil {
+						return nil, err
+					}
+					if rep == 0 || s < secs {
+						secs = s
+					}
 				}
 				fig.set(work, mode, w, secs)
 				res.Rows = append(res.Rows, Row{"workload": work, "mode": mode, "workers": w, "seconds": secs,
@@ -154,6 +163,7 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 		fmt.Sprintf("cpu: %d tasks, each summing mix^%d over %d items; io: %d tasks, each %d round trips of %d B over loopback TCP to an echo server that waits %v per request", tasks, rounds, items, tasks, trips, size, delay),
 		"threads + GIL: the emulated GIL is released around every blocking socket call, as CPython does",
 		"processes: a crew proc pool started before the clock starts; async: the same goroutines with runtime.GOMAXPROCS(1), one OS thread running Go code",
+		fmt.Sprintf("each Go figure is the fastest of %d runs", reps),
 	}
 	return res, nil
 }

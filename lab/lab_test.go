@@ -29,7 +29,7 @@ var tiny = map[string]string{
 	"semaphore.threads": "4", "semaphore.rounds": "2", "semaphore.hold": "1ms",
 	"gil.n": "400000", "gil.rounds": "1", "gil.reps": "1", "gil.switch": "1ms",
 	"cpu-vs-io.tasks": "4", "cpu-vs-io.items": "20000", "cpu-vs-io.rounds": "1", "cpu-vs-io.trips": "2",
-	"cpu-vs-io.delay": "1ms", "cpu-vs-io.maxworkers": "2",
+	"cpu-vs-io.delay": "1ms", "cpu-vs-io.maxworkers": "2", "cpu-vs-io.reps": "1",
 	"ipc.volume": "65536", "ipc.maxmsgs": "20",
 	"spawn.goroutines": "100", "spawn.threads": "4", "spawn.processes": "1",
 	"crash.tasks": "8", "crash.work": "1ms",
