@@ -1,5 +1,7 @@
 package lab
 
+import "time"
+
 // The verdict functions and their figures, for verdict_test.go.
 type (
 	RaceFigures  = raceFigures
@@ -41,3 +43,14 @@ func (f *cpuIOFigures) SetSeconds(work, mode string, w int, s float64) { f.set(w
 
 // RaceDetector reports a -race build.
 const RaceDetector = raceDetector
+
+// SumThreads sums [0, n) with mix^rounds on w goroutines, under an emulated
+// GIL with the given switch interval when interval > 0.
+func SumThreads(n uint64, w, rounds int, interval time.Duration) uint64 {
+	var g *gil
+	if interval > 0 {
+		g = newGIL(interval, time.Now())
+	}
+	t, _, _ := sumThreads(n, w, rounds, g)
+	return t
+}
