@@ -55,7 +55,6 @@ func serve(id int, init string) int {
 	syscall.CloseOnExec(4)
 	in := os.NewFile(3, "crew-calls")
 	out := os.NewFile(4, "crew-replies")
-	bw := bufio.NewWriterSize(out, 32<<10)
 	base := context.WithValue(context.Background(), workerKey{}, id)
 
 	if init != "" {
@@ -73,6 +72,8 @@ func serve(id int, init string) int {
 	if _, err := out.Write(hello); err != nil {
 		return 1
 	}
+	// Buffers come after the hello: the pool's start-up waits for it.
+	bw := bufio.NewWriterSize(out, 32<<10)
 
 	var (
 		mu      sync.Mutex
