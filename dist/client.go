@@ -28,13 +28,15 @@ import (
 // the workers busy across network latency. Close releases the connection;
 // Execs still waiting return ErrClosed.
 type Executor struct {
-	cfg   Config
-	nc    *nats.Conn
-	sp    *space
-	run   string
-	w     jetstream.KeyWatcher
-	done  chan struct{}
-	maxIn int // largest inline payload
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream // publishes jobs asynchronously
+	subject string
+	sp      *space
+	run     string
+	w       jetstream.KeyWatcher
+	done    chan struct{}
+	maxIn   int // largest inline payload
 
 	mu      sync.Mutex
 	waiters map[string]chan []byte
@@ -66,6 +68,12 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 		return nil, err
 	}
 	e.nc, e.sp, e.maxIn = nc, sp, inlineLimit(nc)
+	e.subject = JobsSubject + "." + e.run
+	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("dist: jetstream: %w", err)
+	}
 	// One watcher for the whole run: a result needs no request of its own.
 	w, err := e.watch(ctx)
 	if err != nil {
@@ -203,20 +211,59 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 		e.forget(k)
 		return fail(fmt.Errorf("dist: encode job %d: %w", job.Seq, err))
 	}
-	ack, err := e.sp.js.Publish(ctx, JobsSubject+"."+e.run, data, jetstream.WithMsgID(k))
+	msg := &nats.Msg{Subject: e.subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, k)
+	// The publish is asynchronous: Exec waits for the server's ack and
+	// the result at once, so a job costs no round trip of its own.
+	paf, err := e.publish(ctx, msg)
 	if err != nil {
 		e.forget(k)
 		return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
 	}
-	select {
-	case v := <-ch:
-		return e.finish(ctx, job, v, stdout, stderr)
-	case <-ctx.Done():
-		e.forget(k)
-		e.cancel(k, ack.Sequence)
-		return fail(ctx.Err())
-	case <-e.done:
-		return fail(ErrClosed)
+	var seq uint64 // the job's stream sequence, once acknowledged
+	var back backoff
+	for {
+		select {
+		case v := <-ch:
+			return e.finish(ctx, job, v, stdout, stderr)
+		case ack := <-paf.Ok():
+			seq = ack.Sequence
+		case err := <-paf.Err():
+			// Lost connection or ack: the Nats-Msg-Id makes a repeat
+			// harmless. A refusal by the stream (say, full) is final.
+			var ae *jetstream.APIError
+			if errors.As(err, &ae) || back.peek() > 5*time.Second || !back.sleep(ctx) {
+				e.forget(k)
+				if ctx.Err() != nil {
+					return fail(ctx.Err())
+				}
+				return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
+			}
+			if paf, err = e.publish(ctx, msg); err != nil {
+				e.forget(k)
+				return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
+			}
+		case <-ctx.Done():
+			e.forget(k)
+			e.cancel(k, seq)
+			return fail(ctx.Err())
+		case <-e.done:
+			return fail(ErrClosed)
+		}
+	}
+}
+
+// publish sends msg without waiting for the server, waiting only while
+// too many publishes are unacknowledged.
+func (e *Executor) publish(ctx context.Context, msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	for {
+		paf, err := e.js.PublishMsgAsync(msg)
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return paf, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -224,8 +271,12 @@ func (e *Executor) cancel(k string, seq uint64) {
 	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	// Deleting fails harmlessly when a worker already holds the job;
-	// the cancel message reaches that worker instead.
-	_ = e.sp.jobs.DeleteMsg(ctx, seq)
+	// the cancel message reaches that worker instead. Without the
+	// publish's ack the sequence is unknown; a worker that takes the job
+	// later runs it, and its result finds no waiter.
+	if seq != 0 {
+		_ = e.sp.jobs.DeleteMsg(ctx, seq)
+	}
 	_ = e.nc.Publish(CancelSubject+"."+k, nil)
 }
 

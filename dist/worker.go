@@ -1,19 +1,17 @@
 package dist
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"crew/runner"
 )
@@ -22,18 +20,33 @@ import (
 // each result and only then acknowledges the job.
 //
 // The zero value is not usable: set at least URL and Executor, then call
-// Run once; a Worker must not be copied or reused after Run starts. Each
-// running job costs two goroutines (the job, its heartbeat) besides what
-// the Executor spends. While a job runs, the worker sends a heartbeat every
-// AckWait/3 so the server does not give the job to another worker; if
-// the worker dies, the job is redelivered after AckWait. A worker holds at
-// most Concurrency jobs at a time and pulls no job it has no slot for.
+// Run once; a Worker must not be copied or reused after Run starts.
+//
+// A worker runs at most Concurrency jobs at a time, each on one of
+// Concurrency long-lived goroutines; one more goroutine heartbeats every
+// job the worker holds (InProgress every AckWait/3), so the server does
+// not give a held job to another worker; if the worker dies, its jobs are
+// redelivered after AckWait. Results are published asynchronously and the
+// job is acknowledged when the server confirms the result, so a job costs
+// no goroutine or timer of its own beyond what the Executor spends.
+//
+// While its jobs are short (the last one ran under PrefetchBelow), a
+// worker also holds up to Prefetch jobs beyond Concurrency, ready to start
+// the moment a slot frees: the pull round trip then hides behind the
+// running job. A prefetched job is heartbeated like a running one, so it
+// is not redelivered, but it waits for a slot on this worker even if
+// another worker is idle; that wait is what Prefetch trades for
+// throughput, and why it stops after a long job.
 type Worker struct {
 	Config
 	// Executor runs each job, normally a runner.Local.
 	Executor runner.Executor
 	// Concurrency is how many jobs run at once; default 1.
 	Concurrency int
+	// Prefetch is how many jobs beyond Concurrency the worker holds while
+	// its jobs are short; 0 means the default, 1, and a negative value
+	// turns prefetching off.
+	Prefetch int
 	// Host names this worker in results (the joblog's Host column);
 	// default the machine's host name.
 	Host string
@@ -41,17 +54,31 @@ type Worker struct {
 	// slog.Default().
 	Logger *slog.Logger
 
-	sp      *space
-	cons    jetstream.Consumer
+	sp       *space
+	cons     jetstream.Consumer
+	rjs      jetstream.JetStream // publishes results; its callbacks ack jobs
+	maxIn    int
+	ready    chan *entry
+	wake     chan struct{} // a slot freed or a long job ended
+	held     atomic.Int64  // jobs received and not yet past their process
+	lastLong atomic.Bool   // the last job ran PrefetchBelow or longer
+	draining atomic.Bool
+	open     sync.WaitGroup
+
 	mu      sync.Mutex
-	running map[string]context.CancelFunc
-	maxIn   int
+	entries map[*entry]struct{}  // every held job, heartbeated
+	storing map[*nats.Msg]*entry // results awaiting the server's ack
 }
 
+// PrefetchBelow is the run time under which a job counts as short: a
+// worker prefetches only after short jobs.
+const PrefetchBelow = time.Second
+
 // Run connects and runs jobs until ctx is cancelled, then drains: it pulls
-// no more jobs, lets the running ones finish and store their results, and
-// returns nil. While the server cannot be reached, Run retries with
-// back-off (up to 30 s between tries) and logs each failure.
+// no more jobs, hands back the prefetched ones, lets the running ones
+// finish and store their results, and returns nil. While the server cannot
+// be reached, Run retries with back-off (up to 30 s between tries) and
+// logs each failure.
 //
 // Run refuses (ErrInsecure) a server that is not on this machine when no
 // credentials are configured, unless Insecure is set: anyone who can
@@ -70,7 +97,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.Host, _ = os.Hostname()
 	}
 	n := max(w.Concurrency, 1)
-	w.running = map[string]context.CancelFunc{}
+	prefetch := w.Prefetch
+	switch {
+	case prefetch == 0:
+		prefetch = 1
+	case prefetch < 0:
+		prefetch = 0
+	}
+	w.entries = map[*entry]struct{}{}
+	w.storing = map[*nats.Msg]*entry{}
+	w.ready = make(chan *entry, n+prefetch)
+	w.wake = make(chan struct{}, 1)
 
 	nc, err := w.dial(ctx)
 	if err != nil {
@@ -80,6 +117,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.maxIn = inlineLimit(nc)
 	if w.sp, w.cons, err = w.prepare(ctx, nc); err != nil {
 		return nil
+	}
+	if w.rjs, err = jetstream.New(nc,
+		jetstream.WithPublishAsyncAckHandler(w.onStored),
+		jetstream.WithPublishAsyncErrHandler(w.onStoreFailed),
+		jetstream.WithPublishAsyncTimeout(storeTimeout),
+		jetstream.WithPublishAsyncMaxPending(1<<16),
+	); err != nil {
+		return fmt.Errorf("dist: jetstream: %w", err)
 	}
 	cancelSub, err := nc.Subscribe(CancelSubject+".>", w.onCancel)
 	if err != nil {
@@ -92,43 +137,54 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer deadSub.Unsubscribe()
 
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, n)
-	back := backoff{}
-	idle := false // the last look found the queue empty
+	var slots sync.WaitGroup
+	for range n {
+		slots.Go(func() {
+			for e := range w.ready {
+				w.handle(e)
+			}
+		})
+	}
+	beatDone := make(chan struct{})
+	var beats sync.WaitGroup
+	beats.Go(func() { w.heartbeat(beatDone) })
+
+	w.pullLoop(ctx, nc, n, prefetch)
+	w.draining.Store(true)
+	// Drain: jobs not started go back to the queue at once rather than
+	// after AckWait; running ones finish and store their results.
+	close(w.ready)
+	slots.Wait()
+	w.open.Wait()
+	close(beatDone)
+	beats.Wait()
+	return nil
+}
+
+// pullLoop asks the server for as many jobs as the worker has room for,
+// until ctx ends. A pull request stays open while the queue is empty, and
+// its jobs are handed on as they arrive, not when the batch is full.
+func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
+	var back backoff
 	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		room := n
+		if !w.lastLong.Load() {
+			room += prefetch
+		}
+		want := room - int(w.held.Load())
+		if want <= 0 {
+			select {
+			case <-w.wake:
+			case <-ctx.Done():
+			}
 			continue
 		}
-		k := 1
-	more:
-		for k < n && !idle {
-			select {
-			case slots <- struct{}{}:
-				k++
-			default:
-				break more
-			}
-		}
-		batch, err := w.pull(k)
-		got := 0
+		batch, err := w.cons.Fetch(want, jetstream.FetchMaxWait(time.Second))
 		if err == nil {
 			for msg := range batch.Messages() {
-				got++
-				wg.Go(func() {
-					var once sync.Once
-					free := func() { once.Do(func() { <-slots }) }
-					defer free()
-					w.handle(ctx, msg, free)
-				})
+				w.accept(ctx, msg)
 			}
 			err = batch.Error()
-		}
-		idle = got == 0
-		for ; got < k; got++ {
-			<-slots
 		}
 		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			w.Logger.Warn("dist: pulling jobs failed; retrying", "err", err, "in", back.peek())
@@ -143,19 +199,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		back.reset()
 	}
-	wg.Wait()
-	return nil
-}
-
-// pull asks for up to k jobs. A batch request waits until it is full or
-// expires, which would leave slots freed meanwhile idle; so several slots
-// take only the jobs already queued, and one slot waits for the next job
-// (at most a second, which keeps a drain quick).
-func (w *Worker) pull(k int) (jetstream.MessageBatch, error) {
-	if k > 1 {
-		return w.cons.FetchNoWait(k)
-	}
-	return w.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 }
 
 // dial connects, retrying with back-off until ctx is done.
@@ -218,128 +261,6 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 		return nil, nil, fmt.Errorf("dist: workers consumer: %w", err)
 	}
 	return sp, cons, nil
-}
-
-func (w *Worker) onCancel(m *nats.Msg) {
-	k := m.Subject[len(CancelSubject)+1:]
-	w.mu.Lock()
-	stop := w.running[k]
-	w.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-// handle runs one delivered job. Jobs run on a context detached from
-// Run's, so draining lets them finish; only a cancel message stops one.
-// free gives the job's slot back once the job's process is over, so the
-// next pull overlaps storing this result: Concurrency bounds running
-// jobs, not network round trips.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, free func()) {
-	m, err := decodeJob(msg.Data())
-	if err != nil {
-		w.Logger.Error("dist: dropping an unreadable job", "err", err)
-		_ = msg.Term()
-		return
-	}
-	bg := context.WithoutCancel(ctx)
-	if meta, err := msg.Metadata(); err == nil && meta.NumDelivered > 1 {
-		// A worker may have stored the result and died before its ack.
-		if _, err := w.sp.results.Get(bg, m.Key); err == nil {
-			_ = msg.Ack()
-			return
-		}
-	}
-	jctx, stop := context.WithCancel(bg)
-	defer stop()
-	w.mu.Lock()
-	w.running[m.Key] = stop
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.running, m.Key)
-		w.mu.Unlock()
-	}()
-
-	beat := make(chan struct{})
-	var beats sync.WaitGroup
-	beats.Go(func() {
-		t := time.NewTicker(w.ackWait() / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				_ = msg.InProgress()
-			case <-beat:
-				return
-			}
-		}
-	})
-	defer func() { close(beat); beats.Wait() }()
-
-	res := w.run(jctx, m)
-	free()
-	if err := w.store(bg, m.Key, res); err != nil {
-		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", m.Key, "err", err)
-		return
-	}
-	_ = msg.Ack()
-}
-
-func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
-	job := m.job()
-	if m.StdinOb != "" {
-		b, err := w.sp.output.GetBytes(ctx, m.StdinOb)
-		if err != nil {
-			return &resultMsg{Seq: m.Seq, Host: w.Host, Start: time.Now(), Exit: -1,
-				Err: fmt.Sprintf("fetch input: %v", err)}
-		}
-		job.Stdin = b
-	}
-	var stdout, stderr bytes.Buffer
-	r := w.Executor.Exec(ctx, job, &stdout, &stderr)
-	res := &resultMsg{
-		Seq: m.Seq, Host: w.Host, Start: r.Start, Runtime: r.Runtime, Exit: r.Exit,
-		Signal: r.Signal, TimedOut: r.TimedOut, Send: r.Send, Receive: r.Receive,
-		Stdout: stdout.Bytes(), Stderr: stderr.Bytes(),
-	}
-	if r.Err != nil {
-		res.Err = r.Err.Error()
-	}
-	return res
-}
-
-// store records res under key unless a result is already there: a job
-// executes at least once, but its result is recorded once.
-func (w *Worker) store(ctx context.Context, key string, res *resultMsg) error {
-	if len(res.Stdout)+len(res.Stderr) > w.maxIn {
-		res.Object = "out." + key + "." + nuid.Next()
-		if _, err := w.sp.output.PutBytes(ctx, res.Object, packOutput(res.Stdout, res.Stderr)); err != nil {
-			return fmt.Errorf("dist: store output: %w", err)
-		}
-		res.Stdout, res.Stderr = nil, nil
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return fmt.Errorf("dist: encode result: %w", err)
-	}
-	var back backoff
-	for try := 0; ; try++ {
-		_, err = w.sp.results.Create(ctx, key, data)
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			if res.Object != "" {
-				_ = w.sp.output.Delete(ctx, res.Object)
-			}
-			return nil
-		}
-		if try == 5 {
-			return err
-		}
-		back.sleep(ctx)
-	}
 }
 
 // backoff doubles a delay from 100 ms up to 30 s.
