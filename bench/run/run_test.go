@@ -20,8 +20,12 @@ var (
 	buildErr  error
 )
 
-// crew builds the crew binary from the root module once.
+// crew builds the crew binary from the root module once, or uses the one
+// named by $CREW_BIN.
 func crew(b *testing.B) string {
+	if p := os.Getenv("CREW_BIN"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "crew-bench-")
 		if err != nil {
