@@ -34,9 +34,11 @@ const (
 // A pool costs one process per worker plus two goroutines each, and one
 // locked OS thread per CPU (at most one per worker) that starts them:
 // children get a parent-death signal tied to the thread that forked them
-// (go.dev/issue/27505), so those threads live as long as the pool. New
-// starts the workers on all of them at once; a 2-worker pool is ready in
-// about the time one Go program takes to start.
+// (go.dev/issue/27505), so those threads live as long as the pool. Start-up
+// is bound by the children's own: fork, exec, the Go runtime's start and the
+// program's package initialization, about a millisecond of CPU each for a
+// small program. New starts workers on every spawner thread at once, so
+// those starts overlap on a multi-core machine.
 type Pool struct {
 	cfg    config
 	native bool // workers are this program: binary codec allowed
