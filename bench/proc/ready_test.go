@@ -74,43 +74,50 @@ func startBoth(b *testing.B, n int, answer bool, argv ...string) time.Duration {
 	return d
 }
 
-// BenchmarkReady breaks a 2-worker pool's start-up down against its floors
-// and against Python's fork start-up, interleaved in rounds so that load
-// from elsewhere on the machine falls on all of them alike. Run it with
-// -benchtime 1x; it prints medians in milliseconds.
-func BenchmarkReady(b *testing.B) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		b.Skip("python3 not installed")
-	}
+// readyTimes measures 2-worker start-up: crew's, Python's fork Pool's and
+// the two floors, interleaved in rounds so that load from elsewhere on the
+// machine falls on all of them alike. Each figure is a median in seconds.
+type readyTimes struct{ crew, python, probe, bin float64 }
+
+func measureReady(b *testing.B, rounds, per int) readyTimes {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	const rounds, per = 5, 20
-	for b.Loop() {
-		var crew, probe, bin, py []float64
-		for range rounds {
-			for range per {
-				t := time.Now()
-				p, err := proc.New(context.Background(), proc.Workers(2))
-				if err != nil {
-					b.Fatal(err)
-				}
-				crew = append(crew, time.Since(t).Seconds())
-				p.Terminate()
-				probe = append(probe, startBoth(b, 2, true, exe).Seconds())
-				bin = append(bin, startBoth(b, 2, false, "/bin/true").Seconds())
+	var crew, probe, bin, py []float64
+	for range rounds {
+		for range per {
+			t := time.Now()
+			p, err := proc.New(context.Background(), proc.Workers(2))
+			if err != nil {
+				b.Fatal(err)
 			}
-			py = append(py, python(b, "startup-fork", per)["seconds"])
+			crew = append(crew, time.Since(t).Seconds())
+			p.Terminate()
+			probe = append(probe, startBoth(b, 2, true, exe).Seconds())
+			bin = append(bin, startBoth(b, 2, false, "/bin/true").Seconds())
 		}
-		pyMed := median(py)
+		py = append(py, python(b, "startup-fork", per)["seconds"])
+	}
+	return readyTimes{median(crew), median(py), median(probe), median(bin)}
+}
+
+// BenchmarkReady breaks a 2-worker pool's start-up down against its floors
+// and against Python's fork start-up. Run it with -benchtime 1x; it prints
+// medians in milliseconds and Python's time over each.
+func BenchmarkReady(b *testing.B) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		b.Skip("python3 not installed")
+	}
+	for b.Loop() {
+		r := measureReady(b, 5, 20)
 		line := func(name string, s float64) {
-			fmt.Printf("%-44s %8.3f ms %6.2fx\n", name, s*1e3, pyMed/s)
+			fmt.Printf("%-44s %8.3f ms %6.2fx\n", name, s*1e3, r.python/s)
 		}
 		fmt.Printf("%-44s %11s %7s\n", "2 workers ready (median)", "", "python/x")
-		line("python Pool(2) fork + 2-item map", pyMed)
-		line("crew proc.New(Workers(2))", median(crew))
-		line("floor: 2 re-execs of this binary answering", median(probe))
-		line("floor: 2 fork/exec/exit of /bin/true", median(bin))
+		line("python Pool(2) fork + 2-item map", r.python)
+		line("crew proc.New(Workers(2))", r.crew)
+		line("floor: 2 re-execs of this binary answering", r.probe)
+		line("floor: 2 fork/exec/exit of /bin/true", r.bin)
 	}
 }
