@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,6 +38,9 @@ type spawnReq struct {
 
 // spawners is how many spawner threads a pool of n workers has.
 func spawners(n int) int {
+	if K > 0 {
+		return K
+	}
 	return max(1, min(n, runtime.NumCPU()))
 }
 
@@ -97,7 +99,7 @@ func (p *Pool) start(slot int) (*worker, error) {
 	}
 	w := &worker{
 		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid, out: out,
-		reqW: reqW, repR: repR, bw: bufio.NewWriterSize(reqW, 32<<10),
+		reqW: reqW, repR: repR,
 		room:  make(chan struct{}, p.cfg.prefetch+1),
 		ready: make(chan struct{}), exited: make(chan struct{}), quit: make(chan struct{}),
 	}
@@ -121,3 +123,5 @@ func (p *Pool) start(slot int) (*worker, error) {
 	go w.send()
 	return w, nil
 }
+
+var K int

@@ -107,6 +107,9 @@ func (w *worker) sendCancel(id uint64) {
 	}
 	defer w.wmu.Unlock()
 	frame, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindCancel, ID: id})
+	if w.bw == nil {
+		return // not ready: it has no call to cancel
+	}
 	if _, err := w.bw.Write(frame); err == nil {
 		w.bw.Flush()
 	}
@@ -175,6 +178,10 @@ func (w *worker) send() {
 	case <-w.quit:
 		return
 	}
+	// The buffer comes after the hello, off the pool's start-up path.
+	w.wmu.Lock()
+	w.bw = bufio.NewWriterSize(w.reqW, 32<<10)
+	w.wmu.Unlock()
 	sent := 0
 	for {
 		select {
@@ -247,7 +254,10 @@ var errCanceled = errors.New("proc: call canceled")
 // worker's tasks.
 func (w *worker) read() {
 	defer w.p.wg.Done()
-	br := bufio.NewReaderSize(w.repR, 64<<10)
+	// The hello is read through a small buffer and the big one allocated
+	// after it, off the pool's start-up path.
+	small := bufio.NewReaderSize(w.repR, 16)
+	br := small
 	var cause error
 	for cause == nil {
 		body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
@@ -265,6 +275,15 @@ func (w *worker) read() {
 		switch m.Kind {
 		case wire.KindHello:
 			w.helloOnce.Do(func() { close(w.ready) })
+			if br == small {
+				// Whatever the small buffer holds beyond the hello is read
+				// through it; it passes large reads straight to the pipe.
+				src := io.Reader(w.repR)
+				if small.Buffered() > 0 {
+					src = small
+				}
+				br = bufio.NewReaderSize(src, 64<<10)
+			}
 		case wire.KindReply:
 			w.fmu.Lock()
 			if len(w.fifo) == 0 || w.fifo[0].id != m.ID {
