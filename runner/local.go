@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +68,13 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 		stderr = io.Discard
 	}
 	out := &countWriter{w: stdout}
+	// The kernel sends Pdeathsig when the thread that forked the child
+	// exits, not the process (go.dev/issue/27505). Keeping this goroutine
+	// on its thread until the child is reaped stops the scheduler from
+	// ending that thread under a live job; it costs one idle OS thread per
+	// running job.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	res.Start = time.Now()
 	cmd, err := l.start(job, out, stderr)
 	if err != nil && len(job.Argv) > 0 {
