@@ -430,3 +430,37 @@ func TestInsecure(t *testing.T) {
 		}
 	}
 }
+
+// TestHandBack: jobs a worker prefetched behind a job that turns out long
+// go back to the queue and run on an idle worker instead of waiting.
+func TestHandBack(t *testing.T) {
+	s := natstest.Start(t)
+	e := newExecutor(t, s.URL)
+	dir := t.TempDir()
+	startWorker(t, s.URL, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := make(chan []outcome, 1)
+	go func() {
+		first <- execAll(ctx, e, []*runner.Job{{Seq: 1, Command: "touch " + filepath.Join(dir, "ran.1") + "; sleep 3"}})
+	}()
+	// The short jobs reach the busy worker first: its pull for them is
+	// already open.
+	waitFiles(t, dir, 1)
+	rest := make(chan []outcome, 1)
+	go func() {
+		rest <- execAll(ctx, e, []*runner.Job{{Seq: 2, Command: "echo short"}, {Seq: 3, Command: "echo short"}})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	startWorker(t, s.URL, 1)
+	got := append(<-first, <-rest...)
+	long := got[0].res.Host
+	for i, g := range got {
+		if g.res.Exit != 0 || g.res.Err != nil {
+			t.Errorf("job %d: %+v", i+1, g.res)
+		}
+		if i > 0 && g.res.Host == long {
+			t.Errorf("job %d waited behind the long job on %s", i+1, long)
+		}
+	}
+}

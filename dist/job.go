@@ -34,6 +34,11 @@ type entry struct {
 	object string // output stored in the object store, if any
 	tries  int
 	back   backoff
+
+	delivered uint64 // deliveries so far, this one included
+	// Guarded by Worker.mu:
+	started  bool // a slot took it
+	returned bool // handed back to the queue unstarted
 }
 
 // accept takes a delivered job into the worker: heartbeated from now on,
@@ -45,10 +50,20 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	e0 := uint64(1)
+	if meta, err := msg.Metadata(); err == nil {
+		e0 = meta.NumDelivered
+	}
+	if w.lastLong.Load() && w.held.Load() >= int64(w.slots) && e0+1 < uint64(w.maxDeliver()) {
+		// A pull issued before a job turned out long brought a job that
+		// would wait behind it.
+		_ = msg.Nak()
+		return
+	}
 	// Jobs run on a context detached from Run's, so draining lets them
 	// finish; only a cancel message stops one.
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	e := &entry{msg: msg, job: m, ctx: jctx, stop: stop}
+	e := &entry{msg: msg, job: m, ctx: jctx, stop: stop, delivered: e0}
 	w.open.Add(1)
 	w.mu.Lock()
 	w.entries[e] = struct{}{}
@@ -116,13 +131,19 @@ func (w *Worker) onCancel(m *nats.Msg) {
 // storing its result. The slot is free again as soon as the job's process
 // is over: Concurrency bounds running jobs, not network round trips.
 func (w *Worker) handle(e *entry) {
-	if w.draining.Load() {
-		_ = e.msg.Nak()
+	w.mu.Lock()
+	e.started = true
+	returned := e.returned
+	w.mu.Unlock()
+	if returned || w.draining.Load() {
+		if !returned {
+			_ = e.msg.Nak()
+		}
 		w.free(false)
 		w.finish(e)
 		return
 	}
-	if meta, err := e.msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+	if e.delivered > 1 {
 		// A worker may have stored the result and died before its ack.
 		if _, err := w.sp.results.Get(e.ctx, e.job.Key); err == nil {
 			_ = e.msg.Ack()
@@ -131,11 +152,39 @@ func (w *Worker) handle(e *entry) {
 			return
 		}
 	}
+	var long *time.Timer
+	if w.prefetch > 0 {
+		long = time.AfterFunc(PrefetchBelow, w.handBack)
+	}
 	res := w.run(e.ctx, e.job)
+	if long != nil {
+		long.Stop()
+	}
 	w.free(res.Runtime >= PrefetchBelow)
 	if err := w.store(e, res); err != nil {
 		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", e.job.Key, "err", err)
 		w.finish(e)
+	}
+}
+
+// handBack runs when a job turns out long: the jobs prefetched behind it
+// go back to the queue, where an idle worker can take them, instead of
+// waiting for it. A hand-back counts as a delivery, so a job near its
+// last delivery is kept rather than risk dead-lettering one that never
+// ran.
+func (w *Worker) handBack() {
+	w.lastLong.Store(true)
+	var back []*entry
+	w.mu.Lock()
+	for e := range w.entries {
+		if !e.started && !e.returned && e.delivered+1 < uint64(w.maxDeliver()) {
+			e.returned = true
+			back = append(back, e)
+		}
+	}
+	w.mu.Unlock()
+	for _, e := range back {
+		_ = e.msg.Nak()
 	}
 }
 

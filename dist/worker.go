@@ -34,9 +34,11 @@ import (
 // worker also holds up to Prefetch jobs beyond Concurrency, ready to start
 // the moment a slot frees: the pull round trip then hides behind the
 // running job. A prefetched job is heartbeated like a running one, so it
-// is not redelivered, but it waits for a slot on this worker even if
-// another worker is idle; that wait is what Prefetch trades for
-// throughput, and why it stops after a long job.
+// is not redelivered. It waits for a slot on this worker even if another
+// worker is idle, but not for long: once a running job reaches
+// PrefetchBelow, the worker hands its prefetched jobs back to the queue
+// (a Nak, which counts as a delivery) and prefetches no more until a
+// short job ends.
 type Worker struct {
 	Config
 	// Executor runs each job, normally a runner.Local.
@@ -44,7 +46,7 @@ type Worker struct {
 	// Concurrency is how many jobs run at once; default 1.
 	Concurrency int
 	// Prefetch is how many jobs beyond Concurrency the worker holds while
-	// its jobs are short; 0 means the default, 1, and a negative value
+	// its jobs are short; 0 means DefaultPrefetch, and a negative value
 	// turns prefetching off.
 	Prefetch int
 	// Host names this worker in results (the joblog's Host column);
@@ -58,6 +60,8 @@ type Worker struct {
 	cons     jetstream.Consumer
 	rjs      jetstream.JetStream // publishes results; its callbacks ack jobs
 	maxIn    int
+	prefetch int
+	slots    int
 	ready    chan *entry
 	wake     chan struct{} // a slot freed or a long job ended
 	held     atomic.Int64  // jobs received and not yet past their process
@@ -71,8 +75,14 @@ type Worker struct {
 }
 
 // PrefetchBelow is the run time under which a job counts as short: a
-// worker prefetches only after short jobs.
+// worker prefetches only after short jobs, and hands its prefetched jobs
+// back to the queue once a running job reaches it.
 const PrefetchBelow = time.Second
+
+// DefaultPrefetch is Worker.Prefetch's default. One prefetched job is not
+// enough on a busy machine: the pull of the next job often takes longer
+// than a short job runs.
+const DefaultPrefetch = 4
 
 // Run connects and runs jobs until ctx is cancelled, then drains: it pulls
 // no more jobs, hands back the prefetched ones, lets the running ones
@@ -100,10 +110,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	prefetch := w.Prefetch
 	switch {
 	case prefetch == 0:
-		prefetch = 1
+		prefetch = DefaultPrefetch
 	case prefetch < 0:
 		prefetch = 0
 	}
+	w.prefetch, w.slots = prefetch, n
 	w.entries = map[*entry]struct{}{}
 	w.storing = map[*nats.Msg]*entry{}
 	w.ready = make(chan *entry, n+prefetch)

@@ -31,7 +31,7 @@ func (noop) Exec(_ context.Context, job *runner.Job, _, _ io.Writer) runner.Resu
 
 // cluster starts an embedded broker and workers, returning an executor
 // connected to it.
-func cluster(b *testing.B, ex runner.Executor, workers, perWorker int) (*dist.Executor, string) {
+func cluster(b testing.TB, ex runner.Executor, workers, perWorker int) (*dist.Executor, string) {
 	b.Helper()
 	br, err := dist.StartBroker(dist.BrokerConfig{StoreDir: b.TempDir(), Listen: "127.0.0.1:0"})
 	if err != nil {
