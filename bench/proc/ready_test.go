@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,47 +30,57 @@ func probeMain() {
 	os.Exit(0)
 }
 
-// startBoth starts n copies of argv with the attributes proc gives its
-// workers, from one locked thread as proc's spawner does, and returns the
-// time until each has written a byte on fd 3 (or, with answer false, has
-// exited).
-func startBoth(b *testing.B, n int, answer bool, argv ...string) time.Duration {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cmds := make([]*exec.Cmd, n)
-	rs := make([]*os.File, n)
+// startAll starts n copies of argv with the attributes proc gives its
+// workers, each from its own locked thread as proc's spawners do, and
+// returns the time until each has written a byte on fd 3 (or, with answer
+// false, has exited).
+func startAll(b *testing.B, n int, answer bool, argv ...string) time.Duration {
+	type child struct {
+		cmd *exec.Cmd
+		r   *os.File
+		err error
+	}
+	cs := make([]child, n)
+	var wg sync.WaitGroup
 	t := time.Now()
-	for i := range cmds {
-		r, w, err := os.Pipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), envProbe+"=1")
-		cmd.ExtraFiles = []*os.File{w}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		w.Close()
-		cmds[i], rs[i] = cmd, r
-	}
-	for i, cmd := range cmds {
-		if answer {
-			var one [1]byte
-			if _, err := rs[i].Read(one[:]); err != nil {
-				b.Fatalf("probe %d: %v", i, err)
+	for i := range cs {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := &cs[i]
+			r, w, err := os.Pipe()
+			if err != nil {
+				c.err = err
+				return
 			}
-		} else if err := cmd.Wait(); err != nil {
-			b.Fatal(err)
-		}
+			c.r = r
+			c.cmd = exec.Command(argv[0], argv[1:]...)
+			c.cmd.Env = append(os.Environ(), envProbe+"=1")
+			c.cmd.ExtraFiles = []*os.File{w}
+			c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			c.err = c.cmd.Start()
+			w.Close()
+			if c.err != nil {
+				return
+			}
+			if answer {
+				var one [1]byte
+				_, c.err = r.Read(one[:])
+			} else {
+				c.err = c.cmd.Wait()
+			}
+		})
 	}
+	wg.Wait()
 	d := time.Since(t)
-	for i, cmd := range cmds {
-		if answer {
-			cmd.Wait()
+	for i, c := range cs {
+		if c.err != nil {
+			b.Fatalf("probe %d: %v", i, c.err)
 		}
-		rs[i].Close()
+		if answer {
+			c.cmd.Wait()
+		}
+		c.r.Close()
 	}
 	return d
 }
@@ -77,14 +88,14 @@ func startBoth(b *testing.B, n int, answer bool, argv ...string) time.Duration {
 // readyTimes measures 2-worker start-up: crew's, Python's fork Pool's and
 // the two floors, interleaved in rounds so that load from elsewhere on the
 // machine falls on all of them alike. Each figure is a median in seconds.
-type readyTimes struct{ crew, python, probe, bin float64 }
+type readyTimes struct{ crew, python, probe1, probe, bin float64 }
 
 func measureReady(b *testing.B, rounds, per int) readyTimes {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var crew, probe, bin, py []float64
+	var crew, probe1, probe, bin, py []float64
 	for range rounds {
 		for range per {
 			t := time.Now()
@@ -94,12 +105,13 @@ func measureReady(b *testing.B, rounds, per int) readyTimes {
 			}
 			crew = append(crew, time.Since(t).Seconds())
 			p.Terminate()
-			probe = append(probe, startBoth(b, 2, true, exe).Seconds())
-			bin = append(bin, startBoth(b, 2, false, "/bin/true").Seconds())
+			probe1 = append(probe1, startAll(b, 1, true, exe).Seconds())
+			probe = append(probe, startAll(b, 2, true, exe).Seconds())
+			bin = append(bin, startAll(b, 2, false, "/bin/true").Seconds())
 		}
 		py = append(py, python(b, "startup-fork", per)["seconds"])
 	}
-	return readyTimes{median(crew), median(py), median(probe), median(bin)}
+	return readyTimes{median(crew), median(py), median(probe1), median(probe), median(bin)}
 }
 
 // BenchmarkReady breaks a 2-worker pool's start-up down against its floors
@@ -118,6 +130,7 @@ func BenchmarkReady(b *testing.B) {
 		line("python Pool(2) fork + 2-item map", r.python)
 		line("crew proc.New(Workers(2))", r.crew)
 		line("floor: 2 re-execs of this binary answering", r.probe)
+		line("floor: 1 re-exec of this binary answering", r.probe1)
 		line("floor: 2 fork/exec/exit of /bin/true", r.bin)
 	}
 }
