@@ -14,7 +14,7 @@ import (
 
 // runDirect sends n jobs through e.Exec with at most window in flight,
 // as a program using the library (not runner's engine) would.
-func runDirect(b *testing.B, e *dist.Executor, n, window int) time.Duration {
+func runDirect(b testing.TB, e *dist.Executor, n, window int) time.Duration {
 	b.Helper()
 	start := time.Now()
 	sem := make(chan struct{}, window)
