@@ -38,9 +38,6 @@ type spawnReq struct {
 
 // spawners is how many spawner threads a pool of n workers has.
 func spawners(n int) int {
-	if K > 0 {
-		return K
-	}
 	return max(1, min(n, runtime.NumCPU()))
 }
 
@@ -123,5 +120,3 @@ func (p *Pool) start(slot int) (*worker, error) {
 	go w.send()
 	return w, nil
 }
-
-var K int
