@@ -24,16 +24,19 @@
 //
 // Exec publishes the job to the work-queue stream JobsStream (WorkQueue
 // retention, DiscardNew: a full queue refuses new jobs instead of dropping
-// queued ones). Its Nats-Msg-Id is the job id, run id + sequence +
-// attempt, so a repeated publish is stored once. All workers share one
-// durable pull consumer, WorkersConsumer; a worker pulls only as many jobs
-// as it has free slots. While a job runs the worker sends a heartbeat
-// (InProgress) every AckWait/3. When the job ends the worker stores the
-// result in the key-value bucket ResultsBucket under the job id, with
-// create-only semantics, and only then acknowledges the job. The submitter
-// watches the bucket for its run's keys and hands each result to the
-// waiting Exec. Output (or stdin) larger than about half a message goes to
-// the object store OutputBucket.
+// queued ones) without waiting for the server in between; its Nats-Msg-Id
+// is the job id, run id + sequence + attempt, so a repeated publish is
+// stored once. All workers share one durable pull consumer,
+// WorkersConsumer; a worker pulls only as many jobs as it has free slots,
+// plus a few prefetched ones while its jobs are short (see Worker). Every
+// job a worker holds gets a heartbeat (InProgress) every AckWait/3. When
+// the job ends the worker publishes the result into the key-value bucket
+// ResultsBucket under the job id, as a create (a write that the server
+// refuses when the key already has a value), and acknowledges the job
+// only when the server has confirmed the result. The submitter watches
+// the bucket for its run's keys and hands each result to the waiting
+// Exec. Output (or stdin) larger than about half a message goes to the
+// object store OutputBucket.
 //
 // # Guarantees
 //
@@ -63,8 +66,12 @@
 //
 // # Costs
 //
-// A job costs the submitter one publish round trip and the worker one pull
-// (shared by a batch when several slots are free), one create in the
-// results bucket and one ack. Output is delivered when the job ends, not
-// streamed.
+// A job is two messages stored by JetStream (the job, its result) and
+// three deliveries or acks (job to worker, the worker's ack, result to
+// submitter), against one stored message and one ack for a bare work
+// queue. Neither side waits for a round trip per job: the submitter
+// publishes asynchronously, workers pull in batches sized to their free
+// slots and ack on the server's confirmation of the result. A worker
+// spends no goroutine or timer per job. Output is delivered when the job
+// ends, not streamed.
 package dist
