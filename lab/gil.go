@@ -149,7 +149,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Holds, res.Verdict = gilVerdict(fig)
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round) so one Go thread is busy about as long as Python's plain sum; the notes' plain sum takes Go tens of ms", rounds, n),
+		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round), chosen so one Go thread stays busy for at least 0.5 s; the notes' plain sum of i takes Go only tens of ms", rounds, n),
 		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
 		fmt.Sprintf("processes: crew proc pool of %d workers, results gathered through a queue; the time includes starting the workers", w),
 		fmt.Sprintf("each mode ran %d times, interleaved; the table shows each mode's fastest run", reps),
