@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"crew/pool"
 	"crew/queue"
 )
 
@@ -42,26 +43,30 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	q := queue.New[int](items)
 	fig := queueFigures{Items: items, Seen: make([]int, items), Workers: workers}
+	// The worker threads are a crew pool of exactly as many workers as
+	// tasks: each task is one long-lived worker loop, as in the notes.
+	pl, err := pool.New(workers)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		mu    sync.Mutex
 		spans []Span
 		done  atomic.Int64
 		exits atomic.Int64
-		wg    sync.WaitGroup
 	)
 	epoch := time.Now()
-	workErr := make(chan error, workers)
-	for w := 1; w <= workers; w++ {
-		wg.Go(func() {
+	for range workers {
+		pl.Go(func(ctx context.Context) error {
+			w := pool.WorkerID(ctx)
 			for {
 				item, err := q.Get(ctx)
 				if errors.Is(err, queue.ErrClosed) {
 					exits.Add(1)
-					return
+					return nil
 				}
 				if err != nil {
-					workErr <- err
-					return
+					return err
 				}
 				start := time.Now()
 				time.Sleep(work) // the work the notes' print stands for
@@ -76,13 +81,11 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 				mu.Unlock()
 				done.Add(1)
 				if err := q.TaskDone(); err != nil {
-					workErr <- err
-					return
+					return err
 				}
 			}
 		})
 	}
-	var err error
 	for item := range items {
 		if err = q.Put(ctx, item); err != nil {
 			break
@@ -93,10 +96,8 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	fig.DoneAtJoin = int(done.Load())
 	q.Close()
-	wg.Wait()
-	close(workErr)
-	if err == nil {
-		err = <-workErr
+	if werr := pl.Wait(); err == nil {
+		err = werr
 	}
 	if err != nil {
 		return nil, err
