@@ -424,7 +424,9 @@ func isSep(a string) bool {
 }
 
 // barProgress shows --bar, --eta and --progress with progressbar; the
-// bar is a spinner until the number of jobs is known.
+// bar is a spinner until the number of jobs is known. The finished bar
+// stays on screen, as GNU parallel's does, so the user sees that every
+// job ran.
 type barProgress struct {
 	mu  sync.Mutex
 	bar *progressbar.ProgressBar
@@ -438,7 +440,7 @@ func newBarProgress(w io.Writer, eta bool) *barProgress {
 		progressbar.OptionSetPredictTime(eta),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)}
 }
 
