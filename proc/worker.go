@@ -43,7 +43,7 @@ type worker struct {
 	dead     bool
 	deadline time.Time
 	timer    *time.Timer
-	timedOut bool
+	expired  *task // the task whose deadline had the worker killed
 
 	killMu sync.Mutex
 	reaped bool
@@ -154,7 +154,7 @@ func (w *worker) armLocked() {
 
 func (w *worker) onTimeout() {
 	w.fmu.Lock()
-	if w.dead || len(w.fifo) == 0 {
+	if w.dead || w.expired != nil || len(w.fifo) == 0 {
 		w.fmu.Unlock()
 		return
 	}
@@ -163,7 +163,10 @@ func (w *worker) onTimeout() {
 		w.fmu.Unlock()
 		return
 	}
-	w.timedOut = true
+	// The task is remembered rather than assumed to be the head of the
+	// FIFO when the worker dies: its reply may already be in the pipe, and
+	// the worker, when the kill lands, running the next one.
+	w.expired = w.fifo[0]
 	w.fmu.Unlock()
 	w.kill()
 }
@@ -343,7 +346,7 @@ func (w *worker) die(cause error) {
 	w.dead = true
 	fifo := w.fifo
 	w.fifo = nil
-	timedOut := w.timedOut
+	expired := w.expired
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -355,15 +358,26 @@ func (w *worker) die(cause error) {
 	p.mu.Unlock()
 	close(w.exited)
 
+	// Every reply the worker wrote has been read (the pipe is at EOF), and
+	// a worker answers its calls in order and flushes each reply before it
+	// starts the next call, so the head of the FIFO is the call that was
+	// running and the rest were never started: only the head fails, the
+	// rest go to other workers. Hence a poison task is never sent again,
+	// and no call is sent twice unless the pool killed its worker itself.
 	switch {
 	case len(fifo) == 0:
 	case stopping:
 		for _, t := range fifo {
 			p.finish(t, p.failErr())
 		}
-	case timedOut:
+	case expired == fifo[0]:
 		p.finish(fifo[0], fmt.Errorf("%w after %v (worker %d killed)", ErrTimeout, p.cfg.timeout, w.slot+1))
 		p.requeue(fifo[1:])
+	case expired != nil:
+		// The late task answered just before the kill landed: the worker
+		// died under the next one, which had barely started and did
+		// nothing wrong. It runs again, from the start, elsewhere.
+		p.requeue(fifo)
 	default:
 		p.finish(fifo[0], crash)
 		p.requeue(fifo[1:])
