@@ -93,6 +93,9 @@ func total(xs []int) int {
 }
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == fakeWorkerArg {
+		os.Exit(fakeWorker())
+	}
 	proc.Main()
 	// Under -race every process sleeps a second at exit by default; the
 	// workers of these tests exit hundreds of times.
