@@ -33,7 +33,10 @@
 // returns a *CrashError (errors.Is ErrWorkerCrashed); a task past Timeout
 // returns ErrTimeout. Either way the worker's whole process group is killed,
 // a new worker takes its place, and every other task carries on: tasks that
-// were queued on the dead worker but not started go to another one.
+// were queued on the dead worker but not started go to another one, once,
+// whatever Prefetch is. Only the task that was running fails (with its
+// whole chunk, if Map chunked it), and it is never sent again, so a task
+// that always crashes costs one worker, not a cascade of them.
 //
 // Workers run in their own process group with a parent-death signal, so a
 // dead parent leaves no worker behind. Close finishes queued work; Terminate,
@@ -59,8 +62,13 @@
 //
 // The JSON errors are an array of {"i": index, "msg": text} with optional
 // "panic": true and "stack"; index -1 fails the whole batch. A worker
-// answers calls one at a time, in the order received, and exits when fd 3
-// reaches end of file. (Go workers use codec 'b', a binary encoding, for
+// answers calls one at a time, in the order received, writes each reply
+// out (no buffering) before it starts the next call, and exits when fd 3
+// reaches end of file. The pool relies on that order when a worker dies:
+// having read every reply up to end of file, it takes the first unanswered
+// call for the one that was running and sends the later ones elsewhere. A
+// worker that held replies back would get a finished call blamed for its
+// crash and the crashing one sent to another worker. (Go workers use codec 'b', a binary encoding, for
 // scalar types; pools started with Command always use 'j'.)
 //
 // # Costs

@@ -58,7 +58,10 @@ func Initializer(name string) Option {
 
 // Timeout bounds each task's run time in the worker, counted from the
 // moment the worker starts it. A task past it returns ErrTimeout and its
-// worker's process group is killed and replaced. Zero means no limit.
+// worker's process group is killed and replaced. A task that answers at its
+// deadline, as the kill is on its way, keeps its result; the task its
+// worker had just started in the meantime is then run again, from the
+// start, on another worker. Zero means no limit.
 func Timeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
