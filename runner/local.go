@@ -34,7 +34,9 @@ var DefaultTermSeq = []TermStep{
 // Local is an Executor that runs jobs on this machine. Each job runs in a
 // process group of its own, so a timeout or a cancellation reaches
 // everything the job started, including processes it left in the
-// background. A job with Argv is executed directly; any other job runs
+// background, and so does crew's own death when the program calls Main
+// (a guard process then kills the groups of the jobs still running, even
+// after kill -9). A job with Argv is executed directly; any other job runs
 // through "sh -c". If a direct exec cannot start the program, the job is
 // handed to the shell instead, so the error message and the exit status
 // (127, 126) are the ones users know from the shell.
@@ -75,6 +77,9 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	// running job.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// The first job of the program starts the guard (see Main), before
+	// any job could be left without one.
+	guard.once.Do(startGuard)
 	res.Start = time.Now()
 	cmd, err := l.start(job, out, stderr)
 	if err != nil && len(job.Argv) > 0 {
@@ -101,6 +106,10 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 		timeout = t.C
 	}
 	pgid := cmd.Process.Pid
+	guardTell('+', pgid)
+	// Forgotten only once the leader is reaped: until then its pid, and so
+	// the group id, cannot be reused by an unrelated process.
+	defer guardTell('-', pgid)
 	select {
 	case err = <-waitErr:
 	case <-ctx.Done():

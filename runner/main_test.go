@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"crew/internal/cli"
+	"crew/runner"
 )
 
 // crewEnv makes the test binary act as the crew CLI: the os/exec pattern
@@ -18,6 +19,7 @@ import (
 const crewEnv = "CREW_RUNNER_TEST_MAIN"
 
 func TestMain(m *testing.M) {
+	runner.Main()
 	if os.Getenv(crewEnv) == "1" {
 		os.Exit(cli.MainArgs(os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 	}

@@ -201,3 +201,76 @@ func TestHangupDrains(t *testing.T) {
 		t.Errorf("after SIGHUP, output %q; want the two running jobs' lines", out.String())
 	}
 }
+
+// procsWith lists the marked processes whose environment also holds env.
+func procsWith(t testing.TB, marker, env string) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range markedProcs(t, marker) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && strings.Contains("\x00"+string(b), "\x00"+env+"\x00") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procsNamed lists the marked processes running the program name.
+func procsNamed(t testing.TB, marker, name string) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range markedProcs(t, marker) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(b)) == name {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killMarked makes sure a failing test leaves no sleeping processes behind.
+func killMarked(t *testing.T, marker string) {
+	t.Cleanup(func() {
+		for _, pid := range markedProcs(t, marker) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+}
+
+// TestSigkillLeavesNothing kills crew with SIGKILL while its jobs sleep
+// with a second sleep in the background. Pdeathsig reaches only each job's
+// leader; the guard process must take the rest of every job's process group
+// down, and then go itself.
+func TestSigkillLeavesNothing(t *testing.T) {
+	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	killMarked(t, marker)
+	cmd := crewCmd([]string{marker}, "run", "-j3", "sh -c 'sleep 1000 & sleep 1000' job{}", ":::", "1", "2", "3", "4")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(procsNamed(t, marker, "sleep")) >= 2*3 }, "three jobs with both sleeps")
+	if g := procsWith(t, marker, runner.GuardEnv); len(g) != 1 {
+		t.Fatalf("%d guard processes running, want 1", len(g))
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "every job process and the guard to go")
+}
+
+// TestGuardEndsWithCrew checks that the guard does not outlive a run that
+// ends normally.
+func TestGuardEndsWithCrew(t *testing.T) {
+	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	killMarked(t, marker)
+	cmd := crewCmd([]string{marker}, "run", "-j2", "sleep 0.3; echo {}", ":::", "1", "2")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(procsWith(t, marker, runner.GuardEnv)) == 1 }, "the guard to start")
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "the guard to go")
+}

@@ -1,0 +1,11 @@
+package runner
+
+// GuardEnv marks the guard process in its environment, so tests can find it.
+const GuardEnv = guardEnv + "=1"
+
+// ReadGuard and GuardRecord expose the guard's record decoder and encoder
+// to the fuzz test.
+var (
+	ReadGuard   = readGuard
+	GuardRecord = guardRecord
+)
