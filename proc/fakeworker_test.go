@@ -6,18 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"crew/internal/wire"
 	"crew/proc"
 )
 
 // fakeWorkerArg, as the first argument, makes the test binary the scripted
-// wire-protocol worker below instead of a Go worker (see TestMain).
-const fakeWorkerArg = "crew-fake-worker"
+// wire-protocol worker below instead of a Go worker (see TestMain), and
+// fakeLateArg its helper that answers a call after the worker's death.
+const (
+	fakeWorkerArg = "crew-fake-worker"
+	fakeLateArg   = "crew-fake-late"
+)
 
 // fake is served by fakeWorker only.
 var fake = proc.Declare[string, string]("fake")
@@ -26,7 +33,10 @@ var fake = proc.Declare[string, string]("fake")
 // answers each call with its argument, except that it holds back the
 // replies to "hold:..." calls and, on "die", writes the held replies and
 // exits with status 3 in the same breath: replies the parent has not read
-// when the worker dies, which must count as answered.
+// when the worker dies, which must count as answered. On "late" it hands
+// its reply pipe to a helper outside its process group, which answers once
+// the pool has killed the worker, and waits to be killed: a reply that
+// arrives after the timeout's kill, as one written just before it does.
 func fakeWorker() int {
 	in := bufio.NewReader(os.NewFile(3, "calls"))
 	out := os.NewFile(4, "replies")
@@ -49,9 +59,18 @@ func fakeWorker() int {
 		if m.Kind != wire.KindCall || json.Unmarshal(m.Payload, &args) != nil || len(args) != 1 {
 			continue
 		}
-		if args[0] == "die" {
+		switch args[0] {
+		case "die":
 			out.Write(buf)
 			syscall.Exit(3)
+		case "late":
+			late := exec.Command(os.Args[0], fakeLateArg, strconv.FormatUint(m.ID, 10), strconv.Itoa(os.Getpid()))
+			late.ExtraFiles = []*os.File{out}
+			late.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if late.Start() != nil {
+				return 4
+			}
+			time.Sleep(time.Hour)
 		}
 		res, _ := json.Marshal(args)
 		buf, _ = wire.AppendFrame(buf, &wire.Message{Kind: wire.KindReply, ID: m.ID, Codec: wire.CodecJSON, Payload: res})
@@ -61,6 +80,56 @@ func fakeWorker() int {
 			}
 			buf = buf[:0]
 		}
+	}
+}
+
+// fakeLate answers call args[0] with "late" on fd 3 once process args[1]
+// is gone.
+func fakeLate(args []string) int {
+	id, _ := strconv.ParseUint(args[0], 10, 64)
+	for deadline := time.Now().Add(10 * time.Second); os.Getppid() == atoi(args[1]); {
+		if time.Now().After(deadline) {
+			return 1
+		}
+		time.Sleep(time.Millisecond)
+	}
+	frame, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindReply, ID: id, Codec: wire.CodecJSON, Payload: []byte(`["late"]`)})
+	os.NewFile(3, "replies").Write(frame)
+	return 0
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// When a task past its deadline answers as its worker is being killed, the
+// worker dies under the next call, which had not timed out: it must run
+// again elsewhere, not fail with ErrTimeout, and the late task keeps its
+// result.
+func TestTimeoutLateReplyBlamesNoInnocent(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, proc.Workers(1), proc.Prefetch(2), proc.Timeout(100*time.Millisecond),
+		proc.Command(exe, fakeWorkerArg), proc.Stderr(nil))
+	ins := []string{"late", "a", "b", "c"}
+	before := p.PIDs()
+	got := map[string]string{}
+	for r := range fake.MapUnordered(context.Background(), p, slices.Values(ins)) {
+		if r.Err != nil {
+			t.Errorf("input %d (%s): %v", r.Index, ins[r.Index], r.Err)
+		}
+		got[ins[r.Index]] = r.Out
+	}
+	for _, in := range ins {
+		if got[in] != in {
+			t.Errorf("input %s: got %q", in, got[in])
+		}
+	}
+	if slices.Equal(p.PIDs(), before) {
+		t.Errorf("worker %v was not replaced: the timeout never fired", before)
 	}
 }
 

@@ -93,8 +93,13 @@ func total(xs []int) int {
 }
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == fakeWorkerArg {
-		os.Exit(fakeWorker())
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case fakeWorkerArg:
+			os.Exit(fakeWorker())
+		case fakeLateArg:
+			os.Exit(fakeLate(os.Args[2:]))
+		}
 	}
 	proc.Main()
 	// Under -race every process sleeps a second at exit by default; the
