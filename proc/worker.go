@@ -358,9 +358,10 @@ func (w *worker) die(cause error) {
 	p.mu.Unlock()
 	close(w.exited)
 
-	// Every reply the worker wrote has been read (the pipe is at EOF), and
-	// a worker answers its calls in order and flushes each reply before it
-	// starts the next call, so the head of the FIFO is the call that was
+	// Unless the stream broke (cause), every reply the worker wrote has
+	// been read, up to end of file; a worker answers its calls in order and
+	// writes each reply before it starts the next call, so the head of the
+	// FIFO is the call that was
 	// running and the rest were never started: only the head fails, the
 	// rest go to other workers. Hence a poison task is never sent again,
 	// and no call is sent twice unless the pool killed its worker itself.
