@@ -81,7 +81,7 @@ func runCrash(ctx context.Context, cfg Config) (*Result, error) {
 		"exit_status": ce.ExitCode, "detail": line})
 
 	// A pool whose tasks 3 and 7 exit or get SIGKILLed: the rest finish.
-	pool, err = proc.New(ctx, proc.Workers(w), proc.Stderr(&stderr), proc.Prefetch(0))
+	pool, err = proc.New(ctx, proc.Workers(w), proc.Stderr(&stderr))
 	if err != nil {
 		return nil, err
 	}
