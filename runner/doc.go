@@ -35,5 +35,8 @@
 // Every job runs in its own process group. Cancelling the context passed
 // to Run starts no new job and signals the running jobs' groups along the
 // termination sequence (TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL),
-// so nothing a job started outlives it.
+// so nothing a job started outlives it. A program that calls Main first
+// thing in main also keeps that promise when it dies itself, even by
+// kill -9: a small guard process, started with the first job, then kills
+// the process groups of the jobs that were still running.
 package runner

@@ -39,6 +39,14 @@ func Main() {
 		guard.enabled = true
 		return
 	}
+	os.Unsetenv(guardEnv)
+	// The variable alone, inherited or typed by a user, does not make a
+	// guard: the pipe from the program must be there too.
+	var st syscall.Stat_t
+	if syscall.Fstat(3, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+		guard.enabled = true
+		return
+	}
 	os.Exit(serveGuard(os.NewFile(3, "crew-guard")))
 }
 
