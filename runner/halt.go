@@ -2,7 +2,6 @@ package runner
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -58,7 +57,7 @@ func ParseHalt(s string) (Halt, error) {
 		return Halt{When: HaltNow, Count: 1}, nil
 	}
 	bad := func() (Halt, error) {
-		return Halt{}, fmt.Errorf("%w: %q (want now|soon,fail|success|done=N|N%%)", ErrBadHalt, s)
+		return Halt{}, badValue(ErrBadHalt, "%q (want now|soon,fail|success|done=N|N%%)", s)
 	}
 	when, cond, ok := strings.Cut(s, ",")
 	if !ok {
@@ -108,7 +107,7 @@ func (h Halt) validate() error {
 		return nil
 	}
 	if h.Count < 1 && !(h.Percent > 0 && h.Percent <= 100) {
-		return fmt.Errorf("%w: needs a count or a percentage", ErrBadHalt)
+		return badValue(ErrBadHalt, "needs a count or a percentage")
 	}
 	return nil
 }

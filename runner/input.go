@@ -36,8 +36,12 @@ type InputError struct {
 	Err  error
 }
 
-func (e *InputError) Error() string {
-	return fmt.Sprintf("runner: %s: record %d: %v", e.Name, e.Line, e.Err)
+func (e *InputError) Error() string { return "runner: " + e.Message() }
+
+// Message is the error's text without the package prefix, for a
+// command-line tool that puts its own name in front.
+func (e *InputError) Message() string {
+	return fmt.Sprintf("%s: record %d: %v", e.Name, e.Line, e.Err)
 }
 
 func (e *InputError) Unwrap() error { return e.Err }
@@ -86,7 +90,7 @@ func (s *lineSource) next() ([]string, error) {
 			return nil, io.EOF
 		}
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("runner: reading %s: %w", s.name, err)
+			return nil, usageErr("reading "+s.name, err)
 		}
 		break
 	}

@@ -90,7 +90,7 @@ func openJoblog(path string, resume, resumeFailed bool) (*os.File, seqSet, error
 			done, err = readJoblog(f, resumeFailed)
 			f.Close()
 			if err != nil {
-				return nil, nil, fmt.Errorf("runner: reading joblog: %w", err)
+				return nil, nil, usageErr("reading joblog "+path, err)
 			}
 		}
 	} else {
@@ -98,12 +98,12 @@ func openJoblog(path string, resume, resumeFailed bool) (*os.File, seqSet, error
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("runner: joblog: %w", err)
+		return nil, nil, usageErr("joblog", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("runner: joblog: %w", err)
+		return nil, nil, usageErr("joblog", err)
 	}
 	if st.Size() == 0 {
 		_, err = f.WriteString(joblogHeader)
@@ -113,7 +113,7 @@ func openJoblog(path string, resume, resumeFailed bool) (*os.File, seqSet, error
 	}
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("runner: joblog: %w", err)
+		return nil, nil, usageErr("joblog", err)
 	}
 	return f, done, nil
 }

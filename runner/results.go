@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,22 +15,22 @@ func writeResults(dir string, seq int64, args []string, out, errb *spillBuffer) 
 		p = filepath.Join(p, strconv.Itoa(i+1), resultName(a))
 	}
 	if err := os.MkdirAll(p, 0o755); err != nil {
-		return fmt.Errorf("runner: results: %w", err)
+		return usageErr("results", err)
 	}
 	if err := os.WriteFile(filepath.Join(p, "seq"), []byte(strconv.FormatInt(seq, 10)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("runner: results: %w", err)
+		return usageErr("results", err)
 	}
 	for name, b := range map[string]*spillBuffer{"stdout": out, "stderr": errb} {
 		f, err := os.Create(filepath.Join(p, name))
 		if err != nil {
-			return fmt.Errorf("runner: results: %w", err)
+			return usageErr("results", err)
 		}
 		err = b.writeTo(f, "")
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("runner: results: %w", err)
+			return usageErr("results", err)
 		}
 	}
 	return nil

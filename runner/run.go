@@ -167,7 +167,7 @@ type run struct {
 
 func newRun(cfg Config) (*run, error) {
 	if cfg.Jobs < 1 {
-		return nil, fmt.Errorf("runner: jobs must be at least 1, got %d", cfg.Jobs)
+		return nil, badValue(ErrBadJobs, "jobs must be at least 1, got %d", cfg.Jobs)
 	}
 	tmpl, err := ParseTemplate(cfg.Command, cfg.Quote)
 	if err != nil {

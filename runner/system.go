@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -16,6 +15,9 @@ import (
 // ErrBadJobs is wrapped by the error ParseJobs returns for a malformed -j.
 var ErrBadJobs = errors.New("runner: bad -j value")
 
+// ErrBadSize is wrapped by the error ParseSize returns for a malformed size.
+var ErrBadSize = errors.New("runner: bad size")
+
 // MaxJobs bounds -j 0 ("as many as possible"): each job costs a process
 // and a few file descriptors, so the bound also follows RLIMIT_NOFILE.
 const MaxJobs = 1024
@@ -24,7 +26,7 @@ const MaxJobs = 1024
 // N, 0 (as many as possible, bounded by MaxJobs and the open-file limit),
 // N% of the CPUs, +N or -N CPUs more or fewer. The result is at least 1.
 func ParseJobs(s string, ncpu int) (int, error) {
-	bad := func() (int, error) { return 0, fmt.Errorf("%w: %q (want N, 0, N%%, +N or -N)", ErrBadJobs, s) }
+	bad := func() (int, error) { return 0, badValue(ErrBadJobs, "%q (want N, 0, N%%, +N or -N)", s) }
 	if s == "" {
 		return bad()
 	}
@@ -111,7 +113,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("runner: bad size %q", s)
+		return 0, badValue(ErrBadSize, "%q (want a number with an optional k, M, G or T)", s)
 	}
 	return int64(f * float64(mult)), nil
 }

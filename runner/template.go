@@ -46,7 +46,7 @@ type part struct {
 // string stays literal, as in GNU parallel.
 func ParseTemplate(words []string, quote bool) (*Template, error) {
 	if len(words) == 0 {
-		return nil, fmt.Errorf("%w: no command", ErrBadTemplate)
+		return nil, badValue(ErrBadTemplate, "no command")
 	}
 	t := &Template{quote: quote}
 	for _, w := range words {

@@ -134,7 +134,7 @@ func newRunCmd(s Streams) *cobra.Command {
 func runRun(ctx context.Context, s Streams, opts *runOptions, args []string) error {
 	cfg, err := opts.config(s, args)
 	if err != nil {
-		return &exitStatusError{Code: exitError, Err: err}
+		return &exitStatusError{Code: exitError, Err: plain("", err)}
 	}
 	for _, c := range cfg.closers {
 		defer c()
@@ -177,14 +177,41 @@ func runRun(ctx context.Context, s Streams, opts *runOptions, args []string) err
 	}
 	if err != nil {
 		if errors.Is(err, runner.ErrInterrupted) {
-			err = errors.New("run: interrupted; running jobs were stopped")
+			err = &userError{msg: "interrupted; running jobs were stopped", err: err}
 		}
-		return &exitStatusError{Code: exitError, Err: err}
+		return &exitStatusError{Code: exitError, Err: plain("", err)}
 	}
 	if code := sum.ExitStatus(); code != 0 {
 		return &exitStatusError{Code: code}
 	}
 	return nil
+}
+
+// userError is an error whose text is meant for crew's user as it is.
+type userError struct {
+	msg string
+	err error
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.err }
+
+// plain drops the "runner: " prefix from the runner's errors about what it
+// was given (they have a Message without it), since the user reads "crew: "
+// in front already; flag, when set, names the flag at fault. Other errors,
+// which may be crew's own failures, keep saying where they came from.
+func plain(flag string, err error) error {
+	msg := err.Error()
+	if m, ok := err.(interface{ Message() string }); ok {
+		msg = m.Message()
+	}
+	if flag != "" {
+		msg = flag + ": " + msg
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &userError{msg: msg, err: err}
 }
 
 type runConfig struct {
@@ -202,7 +229,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		return nil, err
 	}
 	if len(command) == 0 {
-		return nil, errors.New("run: no command given (usage: crew run COMMAND ::: INPUTS)")
+		return nil, errors.New("no command given (usage: crew run COMMAND ::: INPUTS)")
 	}
 	c.Command = command
 	c.Quote = o.quote
@@ -223,7 +250,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		}
 		if in.file == "-" {
 			if usedStdin {
-				return nil, errors.New("run: standard input (-) given twice")
+				return nil, errors.New("standard input (-) given twice")
 			}
 			usedStdin = true
 			c.Inputs = append(c.Inputs, runner.Input{Reader: s.In, Name: "stdin", Linked: in.linked})
@@ -232,7 +259,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		f, err := os.Open(in.file)
 		if err != nil {
 			rc.close()
-			return nil, fmt.Errorf("run: input file: %w", err)
+			return nil, fmt.Errorf("input file: %w", err)
 		}
 		rc.closers = append(rc.closers, func() { f.Close() })
 		c.Inputs = append(c.Inputs, runner.Input{Reader: f, Name: in.file, Linked: in.linked})
@@ -245,7 +272,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		re, err := regexp.Compile(o.colsep)
 		if err != nil {
 			rc.close()
-			return nil, fmt.Errorf("run: --colsep: %w", err)
+			return nil, fmt.Errorf("--colsep: %w", err)
 		}
 		c.ColSep = re
 	}
@@ -273,11 +300,11 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 	c.JobLog, c.Resume, c.ResumeFailed = o.joblog, o.resume, o.resumeFailed
 	if (o.resume || o.resumeFailed) && o.joblog == "" {
 		rc.close()
-		return nil, errors.New("run: --resume and --resume-failed need --joblog")
+		return nil, errors.New("--resume and --resume-failed need --joblog")
 	}
 	if o.retries < 0 {
 		rc.close()
-		return nil, fmt.Errorf("run: --retries must not be negative, got %d", o.retries)
+		return nil, fmt.Errorf("--retries must not be negative, got %d", o.retries)
 	}
 	c.Retries = o.retries
 	c.DryRun, c.Results = o.dryRun, o.results
@@ -296,22 +323,22 @@ func (o *runOptions) timing(c *runner.Config) error {
 	var err error
 	if o.delay != "" {
 		if c.Delay, err = parseSeconds(o.delay); err != nil {
-			return fmt.Errorf("run: --delay: %w", err)
+			return fmt.Errorf("--delay: %w", err)
 		}
 	}
 	if o.memfree != "" {
 		if c.MemFree, err = runner.ParseSize(o.memfree); err != nil {
-			return fmt.Errorf("run: --memfree: %w", err)
+			return plain("--memfree", err)
 		}
 	}
 	if o.timeout != "" {
 		if p, ok := strings.CutSuffix(o.timeout, "%"); ok {
 			c.TimeoutPercent, err = strconv.ParseFloat(p, 64)
 			if err != nil || !(c.TimeoutPercent > 0) {
-				return fmt.Errorf("run: --timeout: bad percentage %q", o.timeout)
+				return fmt.Errorf("--timeout: bad percentage %q", o.timeout)
 			}
 		} else if c.Timeout, err = parseSeconds(o.timeout); err != nil || c.Timeout <= 0 {
-			return fmt.Errorf("run: --timeout: bad duration %q", o.timeout)
+			return fmt.Errorf("--timeout: bad duration %q", o.timeout)
 		}
 	}
 	if o.halt != "" {
@@ -341,14 +368,14 @@ func parseSeconds(v string) (time.Duration, error) {
 func parseTermSeq(v string) ([]runner.TermStep, error) {
 	parts := strings.Split(v, ",")
 	if len(parts)%2 != 0 {
-		return nil, fmt.Errorf("run: --term-seq %q: want SIGNAL,MS pairs", v)
+		return nil, fmt.Errorf("--term-seq %q: want SIGNAL,MS pairs", v)
 	}
 	var seq []runner.TermStep
 	for i := 0; i < len(parts); i += 2 {
 		sig := signalNumber(parts[i])
 		ms, err := strconv.Atoi(parts[i+1])
 		if sig == 0 || err != nil || ms < 0 {
-			return nil, fmt.Errorf("run: --term-seq %q: bad step %s,%s", v, parts[i], parts[i+1])
+			return nil, fmt.Errorf("--term-seq %q: bad step %s,%s", v, parts[i], parts[i+1])
 		}
 		seq = append(seq, runner.TermStep{Signal: sig, Wait: time.Duration(ms) * time.Millisecond})
 	}
@@ -406,7 +433,7 @@ func splitRunArgs(args []string) (command []string, inputs []runInput, err error
 		linked := strings.HasSuffix(sep, "+")
 		if strings.HasPrefix(sep, "::::") {
 			if len(vals) == 0 {
-				return nil, nil, fmt.Errorf("run: %s needs at least one file", sep)
+				return nil, nil, fmt.Errorf("%s needs at least one file", sep)
 			}
 			for k, f := range vals {
 				inputs = append(inputs, runInput{file: f, isFile: true, linked: linked && k == 0})
