@@ -34,6 +34,14 @@ const guardEnv = "CREW_RUNNER_GUARD"
 // once, and two small pipe writes per job. A program that does not call
 // Main runs no guard, and its jobs' background processes survive it if it
 // is killed.
+//
+// What the guard does not cover: a job's group is registered just after
+// its exec, so a program killed in those microseconds leaves whatever the
+// job started in them; a job that ended is forgotten, so what it left in
+// the background lives on as GNU parallel leaves it (once such a group is
+// empty its id may be reused by an unrelated process, which the guard
+// must never kill); and if the guard itself is killed, jobs carry on
+// guarded by Pdeathsig only.
 func Main() {
 	if os.Getenv(guardEnv) == "" {
 		guard.enabled = true
