@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"crew/proc"
+	"crew/runner"
 )
 
 // Streams are the standard streams a command reads and writes, so tests can
@@ -25,9 +26,11 @@ type Streams struct {
 // Main runs crew with os.Args and returns the process exit status. When the
 // process was started as a worker of a proc.Pool (the lab's experiments
 // start crew itself as their worker processes), it serves tasks instead and
-// exits there.
+// exits there; when started as crew run's guard (which kills running jobs
+// if crew dies, even by SIGKILL), it guards and exits there.
 func Main() int {
 	proc.Main()
+	runner.Main()
 	return MainArgs(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 }
 
