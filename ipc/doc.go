@@ -17,9 +17,10 @@
 // A [Semaphore] admits up to n holders at once, machine-wide; it is what
 // "crew sem -j N" is built on.
 //
-// Both are made of flock(2) locks on small files in a lock directory
-// (by default $XDG_RUNTIME_DIR/crew/locks, or the user cache directory when
-// that is unset; see [DefaultDir] and [Dir]). The kernel releases a flock
+// Both are made of flock(2) locks on small files in a lock directory: by
+// default $XDG_RUNTIME_DIR/crew/locks, else crew/locks in the user cache
+// directory, else a private crew-<uid>/locks in the temporary directory for
+// users with no usable home (see [DefaultDir] and [Dir]). The kernel releases a flock
 // when the last descriptor of its open file is closed, which happens when
 // the holding process exits for any reason, including SIGKILL: a crashed
 // holder never leaves a lock stuck. Lock files are never deleted by this

@@ -184,6 +184,11 @@ func TestSemaphoreSlotCountMustAgree(t *testing.T) {
 	if !errors.Is(err, ipc.ErrSlots) {
 		t.Fatalf("NewSemaphore with another count = %v, want ErrSlots", err)
 	}
+	newSemaphore(t, dir, "one", 1)
+	_, err = ipc.NewSemaphore("one", 2, ipc.Dir(dir))
+	if !errors.Is(err, ipc.ErrSlots) || !strings.Contains(err.Error(), `"one" has 1 slot, not 2`) {
+		t.Fatalf("NewSemaphore with another count = %v, want ErrSlots saying it has 1 slot", err)
+	}
 	for _, n := range []int{0, -1, 1025} {
 		if _, err := ipc.NewSemaphore("bad", n, ipc.Dir(dir)); err == nil {
 			t.Errorf("NewSemaphore(n=%d) succeeded", n)

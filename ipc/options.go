@@ -3,8 +3,6 @@ package ipc
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -58,35 +56,4 @@ func applyOptions(opts []Option) (options, error) {
 		}
 	}
 	return o, nil
-}
-
-// DefaultDir returns the directory lock files live in when no Dir option is
-// given: $XDG_RUNTIME_DIR/crew/locks (a per-user tmpfs cleared at logout)
-// or, when that is unset, crew/locks under os.UserCacheDir.
-func DefaultDir() (string, error) {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "crew", "locks"), nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("ipc: no lock directory: %w", err)
-	}
-	return filepath.Join(d, "crew", "locks"), nil
-}
-
-// lockDir returns the lock directory, creating it 0700 when missing.
-func (o *options) lockDir() (string, error) {
-	dir := o.dir
-	if dir == "" {
-		var err error
-		if dir, err = DefaultDir(); err != nil {
-			return "", err
-		}
-	}
-	// MkdirAll leaves existing directories alone; new ones get 0700 less the
-	// umask, which can only make them stricter.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("ipc: lock directory: %w", err)
-	}
-	return dir, nil
 }

@@ -115,10 +115,18 @@ func agreeSlots(dir, name string, n int) error {
 		return fmt.Errorf("ipc: semaphore %q: header %s: %w", name, path, err)
 	}
 	if have != n {
-		return fmt.Errorf("ipc: semaphore %q has %d slots, not %d (remove %s to change it): %w",
-			name, have, n, path, ErrSlots)
+		return fmt.Errorf("ipc: semaphore %q has %s, not %d (remove %s to change it): %w",
+			name, slots(have), n, path, ErrSlots)
 	}
 	return nil
+}
+
+// slots says "1 slot" or "n slots".
+func slots(n int) string {
+	if n == 1 {
+		return "1 slot"
+	}
+	return strconv.Itoa(n) + " slots"
 }
 
 // parseSlots reads a header file: a decimal slot count and a newline.
