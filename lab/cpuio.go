@@ -13,10 +13,13 @@ import (
 	"crew/proc"
 )
 
+var cpuIOParams = []Param{{"tasks", ParamInt}, {"items", ParamInt}, {"rounds", ParamInt}, {"trips", ParamInt}, {"delay", ParamDuration}, {"pyitems", ParamInt}, {"reps", ParamInt}, {"maxworkers", ParamInt}, {"switch", ParamDuration}}
+
 var cpuIOExperiment = Experiment{
-	Name:  "cpu-vs-io",
-	Claim: "Threads under the GIL help I/O-bound work but not CPU-bound work; processes help both; concurrency without parallelism (async) still helps I/O.",
-	Run:   runCPUIO,
+	Name:   "cpu-vs-io",
+	Claim:  "Threads under the GIL help I/O-bound work but not CPU-bound work; processes help both; concurrency without parallelism (async) still helps I/O.",
+	Run:    runCPUIO,
+	Params: cpuIOParams,
 }
 
 const (
@@ -54,7 +57,7 @@ func (f *cpuIOFigures) gain(work, mode string) float64 {
 }
 
 func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("cpu-vs-io", cfg)
+	p := newParams("cpu-vs-io", cpuIOParams, cfg)
 	tasks := p.Int("tasks", 8, 16)
 	items := p.Int("items", 3_000_000, 10_000_000)
 	rounds := p.Int("rounds", 3, 3)

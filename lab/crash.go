@@ -12,10 +12,13 @@ import (
 	"crew/proc"
 )
 
+var crashParams = []Param{{"tasks", ParamInt}, {"work", ParamDuration}}
+
 var crashExperiment = Experiment{
-	Name:  "crash",
-	Claim: "A failing thread can take its whole process down, while a failing process does not spread: kill it and the others go on.",
-	Run:   runCrash,
+	Name:   "crash",
+	Claim:  "A failing thread can take its whole process down, while a failing process does not spread: kill it and the others go on.",
+	Run:    runCrash,
+	Params: crashParams,
 }
 
 // crashFigures are what the crash verdict is computed from.
@@ -49,7 +52,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func runCrash(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("crash", cfg)
+	p := newParams("crash", crashParams, cfg)
 	tasks := p.Int("tasks", 12, 40)
 	work := p.Duration("work", 10*time.Millisecond, 20*time.Millisecond)
 	w := cfg.workers()
@@ -159,7 +162,7 @@ func crashVerdict(f crashFigures) (bool, string) {
 		bad = append(bad, "the pool did not serve a call afterwards")
 	}
 	if len(bad) > 0 {
-		return false, fmt.Sprintf("not reproduced: %v", bad)
+		return false, "not reproduced: " + strings.Join(bad, "; ")
 	}
 	return true, fmt.Sprintf("a panic in one goroutine killed its whole process (exit status 2); in the pool %d worker crashes failed only their own tasks, the other %d finished and the pool went on serving",
 		f.Crashed, f.OK)

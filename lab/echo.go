@@ -24,7 +24,7 @@ type echoServer struct {
 func startEcho(delay time.Duration, size int) (*echoServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("lab: echo server: %w", err)
+		return nil, fmt.Errorf("echo server: %w", err)
 	}
 	s := &echoServer{ln: ln, delay: delay, size: size, conns: map[net.Conn]struct{}{}}
 	s.wg.Go(s.accept)
@@ -81,7 +81,7 @@ func echoTrips(ctx context.Context, addr string, trips, size int, g *gil, worker
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("lab: echo: %w", err)
+		return fmt.Errorf("echo: %w", err)
 	}
 	defer c.Close()
 	buf := make([]byte, size)
@@ -92,13 +92,13 @@ func echoTrips(ctx context.Context, addr string, trips, size int, g *gil, worker
 			g.release(worker, since)
 		}
 		if _, err := c.Write(buf); err != nil {
-			return fmt.Errorf("lab: echo: %w", err)
+			return fmt.Errorf("echo: %w", err)
 		}
 		if _, err := io.ReadFull(c, buf); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("lab: echo: %w", err)
+			return fmt.Errorf("echo: %w", err)
 		}
 	}
 	return nil

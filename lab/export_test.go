@@ -17,16 +17,17 @@ type (
 )
 
 var (
-	RaceVerdict  = raceVerdict
-	LockVerdict  = lockVerdict
-	QueueVerdict = queueVerdict
-	ShareVerdict = shareVerdict
-	SemVerdict   = semVerdict
-	GILVerdict   = gilVerdict
-	CPUIOVerdict = cpuIOVerdict
-	IPCVerdict   = ipcVerdict
-	SpawnVerdict = spawnVerdict
-	CrashVerdict = crashVerdict
+	RaceVerdict     = raceVerdict
+	LockVerdict     = lockVerdict
+	QueueVerdict    = queueVerdict
+	ShareVerdict    = shareVerdict
+	SemVerdict      = semVerdict
+	GILVerdict      = gilVerdict
+	GILInconclusive = gilInconclusive
+	CPUIOVerdict    = cpuIOVerdict
+	IPCVerdict      = ipcVerdict
+	SpawnVerdict    = spawnVerdict
+	CrashVerdict    = crashVerdict
 )
 
 // Share modes, for building ShareFigures.

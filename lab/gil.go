@@ -11,10 +11,13 @@ import (
 	"crew/queue"
 )
 
+var gilParams = []Param{{"n", ParamInt}, {"rounds", ParamInt}, {"switch", ParamDuration}, {"pyn", ParamInt}, {"reps", ParamInt}}
+
 var gilExperiment = Experiment{
-	Name:  "gil",
-	Claim: "Under Python's GIL, 2 threads sum 0..100,000,000 no faster than 1 (4.92 s vs 4.85 s in the notes), while 2 processes nearly halve the time (2.60 s).",
-	Run:   runGIL,
+	Name:   "gil",
+	Claim:  "Under Python's GIL, 2 threads sum 0..100,000,000 no faster than 1 (4.92 s vs 4.85 s in the notes), while 2 processes nearly halve the time (2.60 s).",
+	Run:    runGIL,
+	Params: gilParams,
 }
 
 // The notes' and this machine's Python timings: 1 thread, 2 threads,
@@ -31,7 +34,7 @@ type gilFigures struct {
 }
 
 func runGIL(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("gil", cfg)
+	p := newParams("gil", gilParams, cfg)
 	n := uint64(p.Int("n", 100_000_000, 100_000_000))
 	rounds := p.Int("rounds", 4, 4)
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
@@ -148,6 +151,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("python rows sum 0..%d (the notes' plain sum), speed-up against python 1 thread", pyN))
 	}
 	res.Holds, res.Verdict = gilVerdict(fig)
+	res.Inconclusive = gilInconclusive(fig)
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round), chosen so one Go thread stays busy for at least 0.5 s; the notes' plain sum of i takes Go only tens of ms", rounds, n),
 		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
@@ -231,14 +235,18 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 }
 
 // gilVerdict holds when the emulated GIL gains at most 1.2x over one thread
-// and processes gain at least 0.9x per usable core (1.8x for 2), which needs
-// at least 2 CPUs.
+// and processes gain at least 0.9x per usable core (1.8x for 2). With one
+// CPU or one worker nothing runs in parallel, so it cannot hold either way;
+// gilInconclusive tells that case apart.
 func gilVerdict(f gilFigures) (bool, string) {
 	par := min(f.Workers, f.CPUs)
 	gilX, procX, thrX := speedup(f.One, f.GIL), speedup(f.One, f.Procs), speedup(f.One, f.Threads)
 	seen := fmt.Sprintf("emulated GIL %.2fx, %d processes %.2fx, %d Go threads %.2fx over one thread", gilX, f.Workers, procX, f.Workers, thrX)
-	if par < 2 {
-		return false, "parallel speed-up cannot show: this machine has 1 CPU, so no mode can run in parallel; " + seen
+	switch {
+	case f.CPUs < 2:
+		return false, "cannot show on 1 CPU: this machine runs one thing at a time, so no mode can speed up and the GIL's cost is invisible; " + seen
+	case f.Workers < 2:
+		return false, "cannot show with 1 worker: the parallel modes ran on a single thread or process, so there was nothing to speed up; " + seen
 	}
 	need := 0.9 * float64(par)
 	holds := gilX <= 1.2 && procX >= need
@@ -252,3 +260,7 @@ func gilVerdict(f gilFigures) (bool, string) {
 	}
 	return holds, fmt.Sprintf("%s: %s; %s", why, seen, threads)
 }
+
+// gilInconclusive reports that f cannot show the claim: without two CPUs
+// and two workers there is no parallelism for the GIL to take away.
+func gilInconclusive(f gilFigures) bool { return min(f.Workers, f.CPUs) < 2 }

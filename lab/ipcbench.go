@@ -15,10 +15,13 @@ import (
 	"crew/proc"
 )
 
+var ipcParams = []Param{{"volume", ParamInt}, {"maxmsgs", ParamInt}}
+
 var ipcExperiment = Experiment{
-	Name:  "ipc",
-	Claim: "Processes must talk through the kernel (pipes, sockets, shared memory); copying through a pipe or socket costs more than sharing memory.",
-	Run:   runIPC,
+	Name:   "ipc",
+	Claim:  "Processes must talk through the kernel (pipes, sockets, shared memory); copying through a pipe or socket costs more than sharing memory.",
+	Run:    runIPC,
+	Params: ipcParams,
 }
 
 // ipcFigures hold MB/s per transport and size.
@@ -30,7 +33,7 @@ type ipcFigures struct {
 var ipcTransports = []string{"pipe", "unix", "shm"}
 
 func runIPC(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("ipc", cfg)
+	p := newParams("ipc", ipcParams, cfg)
 	volume := p.Int("volume", 32<<20, 256<<20)
 	maxMsgs := p.Int("maxmsgs", 2000, 20000)
 	if p.err != nil {
@@ -280,7 +283,7 @@ func ipcReceive(ctx context.Context, in ipcTask) (int, error) {
 		}
 		return in.Count, nil
 	default:
-		return 0, fmt.Errorf("lab: unknown transport %q", in.Transport)
+		return 0, fmt.Errorf("unknown transport %q", in.Transport)
 	}
 	for range in.Count {
 		if _, err := io.ReadFull(r, buf); err != nil {

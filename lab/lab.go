@@ -95,21 +95,18 @@ func NewMachine(ctx context.Context, python string) Machine {
 }
 
 // Run runs the named experiments (all of them when names is empty) one
-// after another and returns the report. An unknown name fails before
-// anything runs. When ctx is cancelled or an experiment fails, Run stops and
+// after another and returns the report; a name given twice runs once. An
+// unknown name, or a setting in cfg.Params that [CheckParams] refuses,
+// fails before anything runs. When ctx is cancelled or an experiment fails, Run stops and
 // returns the results gathered so far with the error; the experiments leave
 // no goroutines or processes behind.
 func Run(ctx context.Context, cfg Config, names ...string) (*Report, error) {
-	exps := Experiments()
-	if len(names) > 0 {
-		exps = exps[:0]
-		for _, n := range names {
-			e, err := Lookup(n)
-			if err != nil {
-				return nil, err
-			}
-			exps = append(exps, e)
-		}
+	exps, err := selectExperiments(names)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckParams(cfg.Params, names...); err != nil {
+		return nil, err
 	}
 	rep := &Report{Machine: NewMachine(ctx, cfg.Python)}
 	for _, e := range exps {
@@ -120,6 +117,27 @@ func Run(ctx context.Context, cfg Config, names ...string) (*Report, error) {
 		rep.Experiments = append(rep.Experiments, res)
 	}
 	return rep, nil
+}
+
+// selectExperiments looks names up in order, each once; no names means
+// every experiment.
+func selectExperiments(names []string) ([]Experiment, error) {
+	if len(names) == 0 {
+		return Experiments(), nil
+	}
+	var exps []Experiment
+	seen := map[string]bool{}
+	for _, n := range names {
+		e, err := Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[n] {
+			seen[n] = true
+			exps = append(exps, e)
+		}
+	}
+	return exps, nil
 }
 
 // RunOne runs a single experiment, fills in its name, claim and elapsed

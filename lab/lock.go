@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,10 +11,13 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
+var lockParams = []Param{{"goroutines", ParamInt}, {"n", ParamInt}, {"pyn", ParamInt}}
+
 var lockExperiment = Experiment{
-	Name:  "lock",
-	Claim: "A lock around the critical section makes the shared counter exact, at some cost in speed.",
-	Run:   runLock,
+	Name:   "lock",
+	Claim:  "A lock around the critical section makes the shared counter exact, at some cost in speed.",
+	Run:    runLock,
+	Params: lockParams,
 }
 
 // A lockKind is one way of making the counter correct: count runs n
@@ -94,7 +98,7 @@ type lockFigures struct {
 }
 
 func runLock(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("lock", cfg)
+	p := newParams("lock", lockParams, cfg)
 	goroutines := p.Int("goroutines", 50, 50)
 	n := p.Int("n", 20_000, 200_000)
 	if p.err != nil {
@@ -177,7 +181,7 @@ func lockVerdict(f lockFigures) (bool, string) {
 		}
 	}
 	if len(wrong) > 0 {
-		return false, fmt.Sprintf("not exact: %v", wrong)
+		return false, "not exact: " + strings.Join(wrong, "; ")
 	}
 	return true, fmt.Sprintf("all %d kinds reached exactly %d; the cost ranges from %.1f ns per increment (%s) to %.1f ns (%s), %.0fx",
 		len(f.Kinds), f.Expected, f.NsPerInc[fast], f.Kinds[fast], f.NsPerInc[slow], f.Kinds[slow], f.NsPerInc[slow]/max(f.NsPerInc[fast], 0.001))

@@ -95,7 +95,7 @@ var procShare = proc.Register("lab.share", func(ctx context.Context, in shmTask)
 			}
 		}
 	default:
-		return 0, fmt.Errorf("lab: unknown share mode %q", in.Mode)
+		return 0, fmt.Errorf("unknown share mode %q", in.Mode)
 	}
 	return c.Load(), nil
 })

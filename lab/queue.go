@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,10 +13,13 @@ import (
 	"crew/queue"
 )
 
+var queueParams = []Param{{"workers", ParamInt}, {"items", ParamInt}, {"work", ParamDuration}}
+
 var queueExperiment = Experiment{
-	Name:  "queue",
-	Claim: "A pool of worker threads fed by a queue processes every item once; join() returns only when every item was marked done, and the workers then stop.",
-	Run:   runQueue,
+	Name:   "queue",
+	Claim:  "A pool of worker threads fed by a queue processes every item once; join() returns only when every item was marked done, and the workers then stop.",
+	Run:    runQueue,
+	Params: queueParams,
 }
 
 // queueFigures are what the queue verdict is computed from.
@@ -30,7 +34,7 @@ type queueFigures struct {
 }
 
 func runQueue(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("queue", cfg)
+	p := newParams("queue", queueParams, cfg)
 	workers := p.Int("workers", 5, 5)
 	items := p.Int("items", 20, 20)
 	work := p.Duration("work", 2*time.Millisecond, 2*time.Millisecond)
@@ -127,7 +131,7 @@ func queueVerdict(f queueFigures) (bool, string) {
 		bad = append(bad, fmt.Sprintf("%d of %d workers stopped after Close", f.Exited, f.Workers))
 	}
 	if len(bad) > 0 {
-		return false, fmt.Sprintf("%v", bad)
+		return false, strings.Join(bad, "; ")
 	}
 	return true, fmt.Sprintf("%d workers processed each of the %d items once, Join returned after all %d were done, and all workers stopped after Close",
 		f.Workers, f.Items, f.Items)

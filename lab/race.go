@@ -5,10 +5,13 @@ import (
 	"fmt"
 )
 
+var raceParams = []Param{{"goroutines", ParamInt}, {"n", ParamInt}, {"trials", ParamInt}, {"pyn", ParamInt}}
+
 var raceExperiment = Experiment{
-	Name:  "race",
-	Claim: "Many threads incrementing a shared counter without a lock lose updates (50 threads x 200,000 increments rarely reach 10,000,000).",
-	Run:   runRace,
+	Name:   "race",
+	Claim:  "Many threads incrementing a shared counter without a lock lose updates (50 threads x 200,000 increments rarely reach 10,000,000).",
+	Run:    runRace,
+	Params: raceParams,
 }
 
 // raceFigures are what the race verdict is computed from.
@@ -23,7 +26,7 @@ type raceFigures struct {
 }
 
 func runRace(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("race", cfg)
+	p := newParams("race", raceParams, cfg)
 	goroutines := p.Int("goroutines", 50, 50)
 	n := p.Int("n", 200_000, 200_000)
 	trials := p.Int("trials", 5, 10)

@@ -14,6 +14,9 @@ type Experiment struct {
 	Claim string
 	// Run performs the experiment and returns its figures and verdict.
 	Run func(ctx context.Context, cfg Config) (*Result, error)
+	// Params declares every parameter Run reads from Config.Params, so
+	// that settings can be checked before anything runs ([CheckParams]).
+	Params []Param
 }
 
 // Config holds the sizes and settings an experiment runs with. The zero
@@ -42,6 +45,11 @@ type Result struct {
 	Holds bool `json:"holds"`
 	// Verdict says, in a sentence or two, what was seen and why.
 	Verdict string `json:"verdict"`
+	// Inconclusive reports that this machine or configuration cannot show
+	// the claim either way (one CPU for a parallel speed-up, say): Holds
+	// is then false because the claim was not reproduced, not because it
+	// was refuted, and Verdict says what was missing.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Columns lists the row keys in display order.
 	Columns []string `json:"columns"`
 	Rows    []Row    `json:"rows"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,10 +15,13 @@ import (
 	"crew/proc"
 )
 
+var semaphoreParams = []Param{{"limit", ParamInt}, {"threads", ParamInt}, {"rounds", ParamInt}, {"hold", ParamDuration}}
+
 var semaphoreExperiment = Experiment{
-	Name:  "semaphore",
-	Claim: "A mutex lets one thread into the critical section at a time; a semaphore of n lets n in at once.",
-	Run:   runSemaphore,
+	Name:   "semaphore",
+	Claim:  "A mutex lets one thread into the critical section at a time; a semaphore of n lets n in at once.",
+	Run:    runSemaphore,
+	Params: semaphoreParams,
 }
 
 // semFigures are the limits and the observed peak concurrency per mode.
@@ -28,7 +32,7 @@ type semFigures struct {
 }
 
 func runSemaphore(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("semaphore", cfg)
+	p := newParams("semaphore", semaphoreParams, cfg)
 	limit := p.Int("limit", 3, 3)
 	workers := p.Int("threads", 8, 10)
 	rounds := p.Int("rounds", 4, 10)
@@ -136,13 +140,13 @@ func semVerdict(f semFigures) (bool, string) {
 	}
 	var bad, seen []string
 	for i, m := range f.Modes {
-		seen = append(seen, fmt.Sprintf("%s %d", m, f.Peaks[i]))
+		seen = append(seen, fmt.Sprintf("%s let in %d at once (limit %d)", m, f.Peaks[i], f.Limits[i]))
 		if f.Peaks[i] != int64(f.Limits[i]) {
-			bad = append(bad, fmt.Sprintf("%s let %d in at once, limit %d", m, f.Peaks[i], f.Limits[i]))
+			bad = append(bad, seen[i])
 		}
 	}
 	if len(bad) > 0 {
-		return false, fmt.Sprintf("not reproduced: %v", bad)
+		return false, "not reproduced: " + strings.Join(bad, "; ")
 	}
-	return true, fmt.Sprintf("the most inside at once matched each limit: %v", seen)
+	return true, "the most inside at once matched each limit: " + strings.Join(seen, "; ")
 }

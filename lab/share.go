@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,10 +12,13 @@ import (
 	"crew/proc"
 )
 
+var shareParams = []Param{{"n", ParamInt}, {"nmutex", ParamInt}}
+
 var shareExperiment = Experiment{
-	Name:  "share",
-	Claim: "Processes cannot share variables: a counter the children increment stays 0 in the parent; sharing needs the kernel (IPC), and shared memory needs a lock or atomics like threads do.",
-	Run:   runShare,
+	Name:   "share",
+	Claim:  "Processes cannot share variables: a counter the children increment stays 0 in the parent; sharing needs the kernel (IPC), and shared memory needs a lock or atomics like threads do.",
+	Run:    runShare,
+	Params: shareParams,
 }
 
 // shareFigures are what the share verdict is computed from: per mode, the
@@ -32,7 +36,7 @@ const (
 )
 
 func runShare(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("share", cfg)
+	p := newParams("share", shareParams, cfg)
 	n := p.Int("n", 1_000_000, 1_000_000)
 	nMutex := p.Int("nmutex", 2_000, 20_000)
 	w := cfg.workers()
@@ -140,7 +144,7 @@ func shareVerdict(f shareFigures) (bool, string) {
 		}
 	}
 	if len(bad) > 0 {
-		return false, fmt.Sprintf("not reproduced: %v", bad)
+		return false, "not reproduced: " + strings.Join(bad, "; ")
 	}
 	v := fmt.Sprintf("the parent saw %d after goroutines and 0 after processes incremented their own copies; through shared memory the count was exact with atomic adds (%d) and with ipc.Mutex (%d)",
 		f.Seen[shareThreads], f.Seen[shareAtomic], f.Seen[shareMutex])

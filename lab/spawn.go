@@ -15,10 +15,13 @@ import (
 	"crew/proc"
 )
 
+var spawnParams = []Param{{"goroutines", ParamInt}, {"threads", ParamInt}, {"processes", ParamInt}}
+
 var spawnExperiment = Experiment{
-	Name:  "spawn",
-	Claim: "A process costs more to start and to keep than a thread, because it has its own address space; threads share theirs.",
-	Run:   runSpawn,
+	Name:   "spawn",
+	Claim:  "A process costs more to start and to keep than a thread, because it has its own address space; threads share theirs.",
+	Run:    runSpawn,
+	Params: spawnParams,
 }
 
 // spawnFigures are the start cost (µs) and memory (KiB) of each kind.
@@ -29,7 +32,7 @@ type spawnFigures struct {
 }
 
 func runSpawn(ctx context.Context, cfg Config) (*Result, error) {
-	p := newParams("spawn", cfg)
+	p := newParams("spawn", spawnParams, cfg)
 	nG := p.Int("goroutines", 10_000, 100_000)
 	nT := p.Int("threads", 100, 500)
 	nP := p.Int("processes", 10, 50)

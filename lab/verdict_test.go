@@ -27,6 +27,9 @@ func checkVerdicts(t *testing.T, cases []verdictCase) {
 			if !strings.Contains(v, c.want) {
 				t.Errorf("verdict %q does not contain %q", v, c.want)
 			}
+			if strings.ContainsAny(v, "[]") {
+				t.Errorf("verdict %q prints a raw Go slice; write a sentence", v)
+			}
 		})
 	}
 }
@@ -95,13 +98,13 @@ func TestShareVerdict(t *testing.T) {
 func TestSemVerdict(t *testing.T) {
 	modes := []string{"mutex", "semaphore(3)"}
 	checkVerdicts(t, []verdictCase{
-		{"limits", true, "semaphore(3) 3", func() (bool, string) {
+		{"limits", true, "mutex let in 1 at once (limit 1); semaphore(3) let in 3 at once (limit 3)", func() (bool, string) {
 			return lab.SemVerdict(lab.SemFigures{Modes: modes, Limits: []int{1, 3}, Peaks: []int64{1, 3}})
 		}},
-		{"too many", false, "mutex let 2 in at once", func() (bool, string) {
+		{"too many", false, "not reproduced: mutex let in 2 at once (limit 1)", func() (bool, string) {
 			return lab.SemVerdict(lab.SemFigures{Modes: modes, Limits: []int{1, 3}, Peaks: []int64{2, 3}})
 		}},
-		{"never full", false, "semaphore(3) let 1 in at once, limit 3", func() (bool, string) {
+		{"never full", false, "semaphore(3) let in 1 at once (limit 3)", func() (bool, string) {
 			return lab.SemVerdict(lab.SemFigures{Modes: modes, Limits: []int{1, 3}, Peaks: []int64{1, 1}})
 		}},
 	})
@@ -119,10 +122,25 @@ func TestGILVerdict(t *testing.T) {
 		{"busy machine", false, "only 0.86x", func() (bool, string) {
 			return lab.GILVerdict(lab.GILFigures{CPUs: 2, Workers: 2, One: 0.956, Threads: 1.117, GIL: 0.941, Procs: 1.334})
 		}},
-		{"one cpu", false, "cannot show", func() (bool, string) {
+		{"one cpu", false, "cannot show on 1 CPU: ", func() (bool, string) {
 			return lab.GILVerdict(lab.GILFigures{CPUs: 1, Workers: 2, One: 1, Threads: 1, GIL: 1, Procs: 1})
 		}},
+		{"one worker on two cpus", false, "cannot show with 1 worker: ", func() (bool, string) {
+			return lab.GILVerdict(lab.GILFigures{CPUs: 2, Workers: 1, One: 1, Threads: 1, GIL: 1, Procs: 1.1})
+		}},
 	})
+	for _, c := range []struct {
+		cpus, workers int
+		want          bool
+	}{{1, 2, true}, {2, 1, true}, {1, 1, true}, {2, 2, false}, {8, 4, false}} {
+		f := lab.GILFigures{CPUs: c.cpus, Workers: c.workers, One: 1, Threads: 1, GIL: 1, Procs: 1}
+		if got := lab.GILInconclusive(f); got != c.want {
+			t.Errorf("GILInconclusive(%d CPUs, %d workers) = %v, want %v", c.cpus, c.workers, got, c.want)
+		}
+		if _, v := lab.GILVerdict(f); strings.Contains(v, "machine has 1 CPU") && c.cpus > 1 {
+			t.Errorf("verdict for %d CPUs blames the CPU count: %s", c.cpus, v)
+		}
+	}
 }
 
 func TestCPUIOVerdict(t *testing.T) {
