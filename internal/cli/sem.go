@@ -25,10 +25,15 @@ type semOptions struct {
 	streams Streams
 }
 
+const (
+	semUse   = "sem [--id NAME] [-j N] [--timeout DUR] [--lock-dir DIR] -- COMMAND [ARGS...]"
+	semUsage = "crew sem [--id NAME] [-j N] -- COMMAND [ARGS...]"
+)
+
 func newSemCmd(s Streams) *cobra.Command {
 	opts := &semOptions{streams: s}
 	cmd := &cobra.Command{
-		Use:   "sem [--id NAME] [-j N] [--timeout DUR] [--lock-dir DIR] -- COMMAND [ARGS...]",
+		Use:   semUse,
 		Short: "Run a command holding one of N machine-wide slots",
 		Long: `Run COMMAND while holding one of N slots of the semaphore named by --id,
 so that at most N commands with the same --id run at once on this machine,
@@ -58,7 +63,15 @@ run).`,
 
   # Give up after a minute rather than queue behind a long backup:
   crew sem --id backup --timeout 1m -- rsync -a ~/ /mnt/backup/`,
-		Args: cobra.MinimumNArgs(1),
+		// The Use line already shows the flags; cobra would append "[flags]"
+		// after COMMAND, where they would be COMMAND's.
+		DisableFlagsInUseLine: true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("sem: no command given; usage: " + semUsage)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.command = args
 			return runSem(cmd.Context(), opts)
@@ -68,9 +81,9 @@ run).`,
 	cmd.Flags().SetInterspersed(false)
 	f := cmd.Flags()
 	f.StringVar(&opts.id, "id", "default", "name of the semaphore; commands with the same `NAME` share its slots")
-	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of `N` slots: how many commands with this --id may run at once")
+	f.IntVarP(&opts.jobs, "jobs", "j", 1, "let at most `N` commands with this --id run at once")
 	f.DurationVar(&opts.timeout, "timeout", 0, "give up (status 255) if no slot frees within `DUR`; 0 waits forever")
-	f.StringVar(&opts.lockDir, "lock-dir", "", "directory of the lock files (`DIR`, default $XDG_RUNTIME_DIR/crew/locks or the user cache dir)")
+	f.StringVar(&opts.lockDir, "lock-dir", "", "keep the lock files in `DIR` (default $XDG_RUNTIME_DIR/crew/locks, else ~/.cache/crew/locks, else $TMPDIR/crew-UID/locks)")
 	return cmd
 }
 
@@ -86,6 +99,9 @@ func runSem(ctx context.Context, opts *semOptions) error {
 		ipcOpts = append(ipcOpts, ipc.Dir(opts.lockDir))
 	}
 	sem, err := ipc.NewSemaphore(opts.id, opts.jobs, ipcOpts...)
+	if errors.Is(err, ipc.ErrNoLockDir) {
+		return fmt.Errorf("sem: %w; choose one with --lock-dir DIR", err)
+	}
 	if err != nil {
 		return fmt.Errorf("sem: %w", err)
 	}
@@ -102,8 +118,8 @@ func runSem(ctx context.Context, opts *semOptions) error {
 		case ctx.Err() != nil:
 			return fmt.Errorf("sem: interrupted while waiting for a slot of %q", opts.id)
 		case errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("sem: timed out after %v waiting for one of the %d slots of %q",
-				opts.timeout, opts.jobs, opts.id)
+			return fmt.Errorf("sem: timed out after %v waiting for %s of %q",
+				opts.timeout, whichSlot(opts.jobs), opts.id)
 		}
 		return fmt.Errorf("sem: %w", err)
 	}
@@ -118,6 +134,14 @@ func runSem(ctx context.Context, opts *semOptions) error {
 		return &exitStatusError{Code: code}
 	}
 	return nil
+}
+
+// whichSlot names the slot a waiter wants, minding the singular.
+func whichSlot(n int) string {
+	if n == 1 {
+		return "the only slot"
+	}
+	return fmt.Sprintf("one of the %d slots", n)
 }
 
 // semExec runs the command in the foreground and returns its exit status
