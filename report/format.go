@@ -155,7 +155,7 @@ func table(res *lab.Result) (cols []string, cells [][]cell, numeric []bool) {
 // machineLine summarises where the run happened in one line.
 func machineLine(m lab.Machine) string {
 	parts := []string{
-		fmt.Sprintf("%d CPUs", m.CPUs),
+		plural(m.CPUs, "CPU"),
 		fmt.Sprintf("GOMAXPROCS %d", m.GOMAXPROCS),
 	}
 	if m.GoVersion != "" {
@@ -170,9 +170,14 @@ func machineLine(m lab.Machine) string {
 	return strings.Join(parts, ", ")
 }
 
-// verdictWord is the word that starts a verdict line.
-func verdictWord(holds bool) string {
-	if holds {
+// verdictWord is the word that starts a verdict line. An inconclusive
+// result is "not shown" rather than "differs", so that a machine that
+// could not test a claim does not read as evidence against it.
+func verdictWord(res *lab.Result) string {
+	switch {
+	case res.Inconclusive:
+		return "not shown"
+	case res.Holds:
 		return "holds"
 	}
 	return "differs"
@@ -192,4 +197,12 @@ func paramsLine(p map[string]any) string {
 		parts[i] = k + "=" + fmt.Sprint(p[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

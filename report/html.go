@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"crew/lab"
@@ -27,6 +29,11 @@ import (
 // each Timeline it draws one lane per worker and one bar per span; all
 // timelines of a result share one time axis.
 //
+// A directory written before is reused: the SVG files an earlier HTML call
+// wrote there (named like "gil-chart1.svg" or "gil-timeline2.svg") are
+// removed first, so no chart of an older run lingers beside the new page.
+// Any other file in dir is left alone.
+//
 // A chart that cannot be drawn (unknown kind, no X or Y column) does not
 // stop the page: HTML writes everything else, marks the gap on the page,
 // and returns the [*ChartError]s joined. Other errors come from creating
@@ -37,6 +44,9 @@ func HTML(dir string, r *lab.Report) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
+	}
+	if err := removeOwnFiles(dir); err != nil {
+		return err
 	}
 	page := pageData{Machine: r.Machine, MachineLine: machineLine(r.Machine)}
 	slugs := map[string]bool{}
@@ -67,6 +77,27 @@ func HTML(dir string, r *lab.Report) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return errors.Join(chartErrs...)
+}
+
+// ownFile matches the names drawAll gives chart files: a slug, then
+// -chartN or -timelineN.
+var ownFile = regexp.MustCompile(`^[a-z0-9_-]+-(chart|timeline)[0-9]+\.svg$`)
+
+// removeOwnFiles deletes the chart files a previous HTML call left in dir.
+func removeOwnFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !ownFile.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
 }
 
 // rendered is a chart ready to write, or the reason it is not there.

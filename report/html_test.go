@@ -258,3 +258,39 @@ func TestHTMLBadDir(t *testing.T) {
 		t.Error("HTML into a path under a regular file succeeded")
 	}
 }
+
+// TestHTMLReusedDir writes a report into a directory that already holds an
+// older run's charts and files of the user's own: the old charts go, the
+// rest stays.
+func TestHTMLReusedDir(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{ // name: whether HTML may remove it
+		"gone-chart3.svg":        true,
+		"cpubound-timeline9.svg": true,
+		"mine.svg":               false,
+		"notes-chart.svg":        false,
+		"cpubound-chart1.png":    false,
+		"README":                 false,
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub-chart1.svg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.HTML(dir, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	for name, removable := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if exists := err == nil; exists == removable {
+			t.Errorf("%s: exists = %v after HTML, want %v", name, exists, !removable)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub-chart1.svg")); err != nil {
+		t.Errorf("a directory named like a chart was touched: %v", err)
+	}
+	checkPage(t, dir)
+}

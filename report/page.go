@@ -2,6 +2,7 @@ package report
 
 import (
 	"html/template"
+	"strings"
 
 	"crew/lab"
 )
@@ -14,7 +15,7 @@ type pageData struct {
 
 type sectionData struct {
 	ID, Name, Claim, Verdict, Params, Elapsed string
-	Holds                                     bool
+	Word                                      string // verdictWord
 	Columns                                   []column
 	Rows                                      [][]cell
 	Notes                                     []string
@@ -37,7 +38,7 @@ func section(res *lab.Result, id string) sectionData {
 		Name:    res.Name,
 		Claim:   res.Claim,
 		Verdict: res.Verdict,
-		Holds:   res.Holds,
+		Word:    verdictWord(res),
 		Params:  paramsLine(res.Params),
 		Elapsed: formatFloat(res.Elapsed.Seconds()),
 		Rows:    cells,
@@ -50,7 +51,7 @@ func section(res *lab.Result, id string) sectionData {
 }
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"verdict": verdictWord,
+	"class": func(word string) string { return strings.ReplaceAll(word, " ", "-") },
 }).Parse(pageHTML))
 
 // The page is plain HTML with inline CSS so it opens from disk, offline,
@@ -73,6 +74,8 @@ h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; padd
 .badge { font-weight: bold; text-transform: uppercase; font-size: .8rem; }
 .holds .badge { color: #2e7d32; }
 .differs .badge { color: #b36200; }
+.verdict.not-shown { background: #eceff1; border-left: 4px solid #607d8b; }
+.not-shown .badge { color: #455a64; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e4e4e4; text-align: left; }
 th { background: #f4f4f4; }
@@ -89,14 +92,14 @@ ul.summary { padding-left: 1.2rem; }
 <h1>crew lab report</h1>
 <p class="machine">Machine: {{.MachineLine}}</p>
 {{if .Experiments}}<ul class="summary">
-{{range .Experiments}}<li class="{{verdict .Holds}}"><a href="#{{.ID}}">{{.Name}}</a> — <span class="badge">{{verdict .Holds}}</span></li>
+{{range .Experiments}}<li class="{{class .Word}}"><a href="#{{.ID}}">{{.Name}}</a> — <span class="badge">{{.Word}}</span></li>
 {{end}}</ul>
 {{else}}<p>No experiments.</p>
 {{end}}
 {{range .Experiments}}<section id="{{.ID}}">
 <h2>{{.Name}}</h2>
 {{if .Claim}}<p class="claim">Claim: {{.Claim}}</p>{{end}}
-<p class="verdict {{verdict .Holds}}"><span class="badge">{{verdict .Holds}}</span> {{.Verdict}}</p>
+<p class="verdict {{class .Word}}"><span class="badge">{{.Word}}</span> {{.Verdict}}</p>
 {{if .Params}}<p class="params">Parameters: {{.Params}}</p>{{end}}
 {{if .Rows}}<table>
 <thead><tr>{{range .Columns}}<th{{if .Numeric}} class="num"{{end}}>{{.Name}}</th>{{end}}</tr></thead>

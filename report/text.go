@@ -35,7 +35,8 @@ func Text(w io.Writer, r *lab.Report) error {
 // TextResult writes one experiment as plain Text: a header with its name
 // and wall time, its claim and parameters, an aligned table of its rows
 // (numbers right-aligned, text left-aligned, in Columns order), its notes,
-// and a verdict line that starts with "holds:" or "differs:". Callers
+// and a verdict line that starts with "holds:", "differs:", or "not shown:"
+// when the result is Inconclusive. Callers
 // print each result as soon as the experiment finishes; [Text] prints the
 // same block for every experiment of a report.
 func TextResult(w io.Writer, res *lab.Result) error {
@@ -59,7 +60,7 @@ func writeResult(w *errWriter, res *lab.Result) {
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "note: %s\n", oneLine(n))
 	}
-	fmt.Fprintf(w, "%s: %s\n", verdictWord(res.Holds), oneLine(res.Verdict))
+	fmt.Fprintf(w, "%s: %s\n", verdictWord(res), oneLine(res.Verdict))
 }
 
 // writeTable aligns the rows itself rather than with text/tabwriter,

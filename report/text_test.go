@@ -97,6 +97,8 @@ func TestTextResultEdgeCases(t *testing.T) {
 		{"no columns", &lab.Result{Name: "cols", Holds: true, Rows: []lab.Row{{"b": 2, "a": "x"}}}, []string{"a  b", "x  2", "holds: "}},
 		{"newlines in text", &lab.Result{Name: "nl\nname", Columns: []string{"m"}, Rows: []lab.Row{{"m": "two\nlines"}}}, []string{"== nl name", "two lines"}},
 		{"missing and odd values", &lab.Result{Name: "odd", Columns: []string{"a", "b"}, Rows: []lab.Row{{"a": 1}, {"a": -12345, "b": []int{1}}, {"a": uint8(7), "b": float32(0.5)}}}, []string{"-12,345", "[1]", "0.500"}},
+		{"inconclusive", &lab.Result{Name: "gil", Inconclusive: true, Verdict: "cannot show on 1 CPU: one core"}, []string{"\nnot shown: cannot show on 1 CPU: one core\n"}},
+		{"inconclusive wins over holds", &lab.Result{Name: "gil", Inconclusive: true, Holds: true, Verdict: "v"}, []string{"\nnot shown: v\n"}},
 		{"negative zero and infinities", &lab.Result{Name: "z", Columns: []string{"a"}, Rows: []lab.Row{{"a": math.Copysign(0, -1)}, {"a": -0.0001}, {"a": -1e-9}, {"a": math.Inf(1)}, {"a": 0.99951}}}, []string{"\n    0.000\n", "-0.000100", "-1.00e-09", "+Inf", "    1.000\n"}},
 	}
 	for _, tt := range tests {
@@ -111,6 +113,46 @@ func TestTextResultEdgeCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMachineLine checks the CPU count's grammar and that an inconclusive
+// result shows in every form: text, JSON and the HTML page.
+func TestMachineLine(t *testing.T) {
+	for _, c := range []struct {
+		cpus int
+		want string
+	}{{1, "machine: 1 CPU, GOMAXPROCS 1"}, {2, "machine: 2 CPUs, GOMAXPROCS 1"}, {0, "machine: 0 CPUs"}} {
+		var b bytes.Buffer
+		r := &lab.Report{Machine: lab.Machine{CPUs: c.cpus, GOMAXPROCS: 1}}
+		if err := report.Text(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(b.String(), c.want) {
+			t.Errorf("%d CPUs: got %q, want prefix %q", c.cpus, b.String(), c.want)
+		}
+	}
+}
+
+func TestInconclusiveEverywhere(t *testing.T) {
+	r := &lab.Report{Experiments: []*lab.Result{{Name: "gil", Inconclusive: true, Verdict: "cannot show on 1 CPU: x"}}}
+	var j bytes.Buffer
+	if err := report.JSON(&j, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(j.String(), `"inconclusive": true`) || !strings.Contains(j.String(), `"holds": false`) {
+		t.Errorf("JSON lacks inconclusive/holds:\n%s", j.String())
+	}
+	dir := t.TempDir()
+	if err := report.HTML(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), `<p class="verdict not-shown"><span class="badge">not shown</span>`) {
+		t.Errorf("page does not mark the verdict not shown:\n%s", page)
 	}
 }
 

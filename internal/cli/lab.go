@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -58,11 +60,7 @@ overrides one experiment parameter; the table header lists them.`,
 
 func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
 	if opts.List {
-		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-		for _, e := range lab.Experiments() {
-			fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Claim)
-		}
-		return tw.Flush()
+		return listLab(s, opts.JSON)
 	}
 	for _, n := range opts.Names {
 		if _, err := lab.Lookup(n); err != nil {
@@ -76,10 +74,20 @@ func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := lab.CheckParams(params, opts.Names...); err != nil {
+		return err
+	}
 	cfg := lab.Config{Full: opts.Full, Workers: opts.Workers, Params: params}
 	if opts.Python {
 		if cfg.Python = lab.FindPython(); cfg.Python == "" {
 			return errors.New("lab: --python: python3 not found on PATH")
+		}
+	}
+	if opts.ReportDir != "" {
+		// The experiments take seconds to minutes; a directory that cannot
+		// be written should fail before they run, not after.
+		if err := checkWritableDir(opts.ReportDir); err != nil {
+			return fmt.Errorf("lab: --report: %w", err)
 		}
 	}
 	if !opts.Quiet {
@@ -92,6 +100,47 @@ func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
 		}
 	}
 	return err
+}
+
+// listLab prints the experiments, their claims and parameters.
+func listLab(s Streams, asJSON bool) error {
+	type entry struct {
+		Name   string   `json:"name"`
+		Claim  string   `json:"claim"`
+		Params []string `json:"params"`
+	}
+	var list []entry
+	for _, e := range lab.Experiments() {
+		en := entry{Name: e.Name, Claim: e.Claim, Params: []string{}}
+		for _, p := range e.Params {
+			en.Params = append(en.Params, p.Key)
+		}
+		list = append(list, en)
+	}
+	if asJSON {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+	for _, e := range list {
+		fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Claim)
+	}
+	return tw.Flush()
+}
+
+// checkWritableDir creates dir if needed and proves a file can be made in
+// it.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".crew-lab-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func printLab(s Streams, opts *labOptions, rep *lab.Report) error {
