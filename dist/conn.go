@@ -53,6 +53,11 @@ var (
 	// ErrInsecure reports a worker asked to take jobs from a server on
 	// another machine with no credentials configured.
 	ErrInsecure = errors.New("dist: refusing a non-loopback server without credentials (use credentials, or Insecure)")
+	// ErrUnauthorized reports a server that refused the credentials (or
+	// their absence). It is final: retrying with the same ones cannot help.
+	ErrUnauthorized = errors.New("dist: the server refused the credentials")
+	// ErrBadURL reports a server URL that names no server.
+	ErrBadURL = errors.New("dist: bad server URL")
 	// ErrAuthRequired reports a broker asked to listen beyond loopback
 	// without a token or user and password.
 	ErrAuthRequired = errors.New("dist: listening beyond loopback requires a token or user and password")
@@ -118,16 +123,103 @@ type Config struct {
 	// Insecure lets a worker take jobs from a non-loopback server without
 	// credentials.
 	Insecure bool
-	// AckWait (read by workers) is how long a delivered job may go without a heartbeat
-	// before it is given to another worker. Workers heartbeat every
-	// AckWait/3. Default DefaultAckWait.
+	// AckWait is how long a delivered job may go without a heartbeat
+	// before it is given to another worker. Only the worker that creates
+	// the shared consumer sets it; later workers use the consumer's (see
+	// Worker.Run). Default DefaultAckWait; negative is an error.
 	AckWait time.Duration
-	// MaxDeliver (read by workers) is how many times a job is delivered before it is
-	// dead-lettered. Default DefaultMaxDeliver.
+	// MaxDeliver is how many times a job is delivered before it is
+	// dead-lettered; set, like AckWait, by the first worker. Default
+	// DefaultMaxDeliver; negative is an error.
 	MaxDeliver int
 	// Name names the connection in the server's monitoring.
 	Name string
+	// ReconnectWindow (read by executors) is how long an Executor that
+	// lost the server waits for it to come back; when the window passes,
+	// its waiting and later Execs fail with ErrUnreachable. Default
+	// DefaultReconnectWindow.
+	ReconnectWindow time.Duration
+	// OnConnection, if set, is told when an Executor loses the server
+	// (lost is true) and when it is back (lost false); url has its
+	// password redacted. It runs on the connection's callback goroutine
+	// and must not block.
+	OnConnection func(lost bool, url string)
 }
+
+// DefaultReconnectWindow is Config.ReconnectWindow's default.
+const DefaultReconnectWindow = 2 * time.Minute
+
+func (c Config) reconnectWindow() time.Duration {
+	if c.ReconnectWindow > 0 {
+		return c.ReconnectWindow
+	}
+	return DefaultReconnectWindow
+}
+
+// checkURL reports an URL list naming no server: each entry is
+// scheme://host[:port] with a NATS scheme, or host:port.
+func checkURL(urls string) error {
+	if strings.TrimSpace(urls) == "" {
+		return fmt.Errorf("%w: empty", ErrBadURL)
+	}
+	for _, s := range strings.Split(urls, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return fmt.Errorf("%w %q: want nats://host:port", ErrBadURL, Redact(s))
+			}
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("%w %q: want nats://host:port", ErrBadURL, Redact(s))
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%w %q: scheme %q, want nats, tls, ws or wss", ErrBadURL, Redact(s), u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("%w %q: no host", ErrBadURL, Redact(s))
+		}
+	}
+	return nil
+}
+
+// Redact returns urls (one URL or a comma-separated list) with every
+// password replaced by ***, for messages and logs: nats://u:p@h becomes
+// nats://u:***@h. A token given as the user part is redacted too.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, s := range parts {
+		at := strings.LastIndexByte(s, '@')
+		scheme := strings.Index(s, "://")
+		if at < 0 || scheme < 0 || at < scheme {
+			continue
+		}
+		user := s[scheme+3 : at]
+		if c := strings.IndexByte(user, ':'); c >= 0 {
+			user = user[:c+1] + "***"
+		} else {
+			user = "***" // nats://TOKEN@host
+		}
+		parts[i] = s[:scheme+3] + user + s[at:]
+	}
+	return strings.Join(parts, ",")
+}
+
+// isAuthErr reports the server refusing the connection's credentials.
+func isAuthErr(err error) bool {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) {
+		return true
+	}
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+}
+
+// quiet swallows the library's asynchronous errors, which it would
+// otherwise print raw on stderr; crew reports connection trouble itself.
+var quiet = nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
 
 func (c Config) ackWait() time.Duration {
 	if c.AckWait > 0 {
@@ -197,15 +289,18 @@ func (c Config) natsOptions() []nats.Option {
 
 // connect dials once, failing fast when nothing listens.
 func (c Config) connect(extra ...nats.Option) (*nats.Conn, error) {
-	if c.URL == "" {
-		return nil, errors.New("dist: no server URL")
+	if err := checkURL(c.URL); err != nil {
+		return nil, err
 	}
-	nc, err := nats.Connect(c.URL, append(c.natsOptions(), extra...)...)
+	nc, err := nats.Connect(c.URL, append(append(c.natsOptions(), quiet), extra...)...)
 	if err != nil {
-		if errors.Is(err, nats.ErrNoServers) || isNetErr(err) {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, c.URL, err)
+		switch {
+		case isAuthErr(err):
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnauthorized, Redact(c.URL), err)
+		case errors.Is(err, nats.ErrNoServers) || isNetErr(err):
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, Redact(c.URL), err)
 		}
-		return nil, fmt.Errorf("dist: connect %s: %w", c.URL, err)
+		return nil, fmt.Errorf("dist: connect %s: %w", Redact(c.URL), err)
 	}
 	return nc, nil
 }

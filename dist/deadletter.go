@@ -50,6 +50,15 @@ func (w *Worker) bury(ctx context.Context, adv maxDeliveries) error {
 		_ = w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq)
 		return err
 	}
+	// A job whose result is stored ran to the end; only its ack was
+	// lost (the worker died, or the ack raced the last redelivery).
+	if _, err := w.sp.results.Get(ctx, job.Key); err == nil {
+		w.Logger.Info("dist: job reached its last delivery with its result stored; removing it", "job", job.Key)
+		if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+		return nil
+	}
 	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+job.Key, raw.Data, jetstream.WithMsgID(job.Key)); err != nil {
 		return fmt.Errorf("dist: publish dead letter: %w", err)
 	}

@@ -43,8 +43,9 @@ func workerMain() int {
 	n, _ := strconv.Atoi(os.Getenv("CREW_DIST_J"))
 	w := &dist.Worker{
 		Config: dist.Config{
-			URL: os.Getenv("CREW_DIST_URL"), AckWait: testAckWait,
-			MaxDeliver: atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
+			URL: os.Getenv("CREW_DIST_URL"), AckWait: durationOr(os.Getenv("CREW_DIST_ACKWAIT"), testAckWait),
+			MaxDeliver:  atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
+			Credentials: dist.CredentialsFromEnv(),
 		},
 		Executor:    crashExecutor{},
 		Concurrency: n,
@@ -52,7 +53,7 @@ func workerMain() int {
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	if err := w.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "worker failed:", err)
 		return 1
 	}
 	return 0
@@ -72,6 +73,13 @@ func brokerMain() int {
 	<-ctx.Done()
 	b.Close()
 	return 0
+}
+
+func durationOr(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d
+	}
+	return def
 }
 
 func atoiOr(s string, def int) int {
@@ -162,6 +170,19 @@ func (p *proc) Stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
+}
+
+// sawStderr reports whether the helper's stderr comes to contain s
+// within d.
+func (p *proc) sawStderr(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.Stderr(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // waitStderr waits until the helper's stderr contains s.

@@ -54,7 +54,7 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	if meta, err := msg.Metadata(); err == nil {
 		e0 = meta.NumDelivered
 	}
-	if w.lastLong.Load() && w.held.Load() >= int64(w.slots) && e0+1 < uint64(w.maxDeliver()) {
+	if w.lastLong.Load() && w.held.Load() >= int64(w.slots) && !w.nearLast(e0) {
 		// A pull issued before a job turned out long brought a job that
 		// would wait behind it.
 		_ = msg.Nak()
@@ -92,10 +92,12 @@ func (w *Worker) free(long bool) {
 	}
 }
 
-// heartbeat tells the server, every AckWait/3, that each held job, queued
+// heartbeat tells the server, every third of the consumer's AckWait, that each held job, queued
 // or running, is still being worked on.
 func (w *Worker) heartbeat(done <-chan struct{}) {
-	t := time.NewTicker(w.ackWait() / 3)
+	// The period follows the consumer, which a reconnect may replace.
+	period := w.curAckWait() / 3
+	t := time.NewTicker(period)
 	defer t.Stop()
 	var held []*entry
 	for {
@@ -103,6 +105,10 @@ func (w *Worker) heartbeat(done <-chan struct{}) {
 		case <-t.C:
 		case <-done:
 			return
+		}
+		if p := w.curAckWait() / 3; p != period {
+			period = p
+			t.Reset(p)
 		}
 		held = held[:0]
 		w.mu.Lock()
@@ -177,7 +183,7 @@ func (w *Worker) handBack() {
 	var back []*entry
 	w.mu.Lock()
 	for e := range w.entries {
-		if !e.started && !e.returned && e.delivered+1 < uint64(w.maxDeliver()) {
+		if !e.started && !e.returned && !w.nearLast(e.delivered) {
 			e.returned = true
 			back = append(back, e)
 		}

@@ -24,7 +24,8 @@ import (
 //
 // A worker runs at most Concurrency jobs at a time, each on one of
 // Concurrency long-lived goroutines; one more goroutine heartbeats every
-// job the worker holds (InProgress every AckWait/3), so the server does
+// job the worker holds (InProgress every third of the shared consumer's
+// AckWait), so the server does
 // not give a held job to another worker; if the worker dies, its jobs are
 // redelivered after AckWait. Results are published asynchronously and the
 // job is acknowledged when the server confirms the result, so a job costs
@@ -68,6 +69,11 @@ type Worker struct {
 	lastLong atomic.Bool   // the last job ran PrefetchBelow or longer
 	draining atomic.Bool
 	open     sync.WaitGroup
+	// The shared consumer's own settings, which may differ from Config's:
+	// the first worker's settings rule (see Run).
+	ackWaitNow    atomic.Int64
+	maxDeliverNow atomic.Int64
+	warned        atomic.Bool
 
 	mu      sync.Mutex
 	entries map[*entry]struct{}  // every held job, heartbeated
@@ -93,12 +99,21 @@ const DefaultPrefetch = 4
 // Run refuses (ErrInsecure) a server that is not on this machine when no
 // credentials are configured, unless Insecure is set: anyone who can
 // publish to such a server would run commands as this worker's user.
+//
+// All workers share one consumer, and its settings are the first
+// worker's: a worker whose AckWait or MaxDeliver differ from the existing
+// consumer's uses the consumer as it is and logs a warning, because
+// changing it would change the deal for every worker (a job heartbeated
+// for a longer wait would be redelivered while it runs). Heartbeats
+// follow the consumer's AckWait, not Config's. To change the settings,
+// stop all workers and delete the consumer (nats consumer rm CREW_JOBS
+// crew-workers).
+//
+// Run returns ErrUnauthorized at once when the server refuses the
+// credentials, and the errors of Check before connecting.
 func (w *Worker) Run(ctx context.Context) error {
-	if w.Executor == nil {
-		return errors.New("dist: worker has no executor")
-	}
-	if !loopbackOnly(w.URL) && !w.hasCredentials() && !w.Insecure {
-		return fmt.Errorf("%w: %s", ErrInsecure, w.URL)
+	if err := w.Check(); err != nil {
+		return err
 	}
 	if w.Logger == nil {
 		w.Logger = slog.Default()
@@ -122,6 +137,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	nc, err := w.dial(ctx)
 	if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			return err
+		}
 		return nil // cancelled while waiting for the server
 	}
 	defer nc.Close()
@@ -169,6 +187,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.open.Wait()
 	close(beatDone)
 	beats.Wait()
+	return nil
+}
+
+// Check reports what Run would refuse before connecting: no Executor, a
+// bad URL (ErrBadURL), a negative AckWait or MaxDeliver, or a server on
+// another machine with no credentials and Insecure unset (ErrInsecure).
+func (w *Worker) Check() error {
+	if w.Executor == nil {
+		return errors.New("dist: worker has no executor")
+	}
+	if err := checkURL(w.URL); err != nil {
+		return err
+	}
+	if w.AckWait < 0 {
+		return fmt.Errorf("dist: ack wait %v: must be positive", w.AckWait)
+	}
+	if w.MaxDeliver < 0 {
+		return fmt.Errorf("dist: max deliver %d: must be positive", w.MaxDeliver)
+	}
+	if !loopbackOnly(w.URL) && !w.hasCredentials() && !w.Insecure {
+		return fmt.Errorf("%w: %s", ErrInsecure, Redact(w.URL))
+	}
 	return nil
 }
 
@@ -221,17 +261,20 @@ func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
 			nats.ReconnectWait(time.Second),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				if err != nil {
-					w.Logger.Warn("dist: lost the server; reconnecting", "url", w.URL, "err", err)
+					w.Logger.Warn("dist: lost the server; reconnecting", "url", Redact(w.URL), "err", err)
 				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				w.Logger.Info("dist: reconnected", "url", nc.ConnectedUrl())
+				w.Logger.Info("dist: reconnected", "url", Redact(nc.ConnectedUrlRedacted()))
 			}),
 		)
 		if err == nil {
 			return nc, nil
 		}
-		w.Logger.Warn("dist: cannot reach the server; retrying", "url", w.URL, "err", err, "in", back.peek())
+		if errors.Is(err, ErrUnauthorized) {
+			return nil, err
+		}
+		w.Logger.Warn("dist: cannot reach the server; retrying", "url", Redact(w.URL), "err", err, "in", back.peek())
 		if !back.sleep(ctx) {
 			return nil, ctx.Err()
 		}
@@ -261,17 +304,55 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 	if err != nil {
 		return nil, nil, err
 	}
-	cons, err := sp.js.CreateOrUpdateConsumer(sctx, JobsStream, jetstream.ConsumerConfig{
-		Durable:       WorkersConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       w.ackWait(),
-		MaxDeliver:    w.maxDeliver(),
-		MaxAckPending: -1,
-	})
+	// Never an update: see Run.
+	cons, err := sp.js.Consumer(sctx, JobsStream, WorkersConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = sp.js.CreateConsumer(sctx, JobsStream, jetstream.ConsumerConfig{
+			Durable:       WorkersConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       w.ackWait(),
+			MaxDeliver:    w.maxDeliver(),
+			MaxAckPending: -1,
+		})
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			// Another worker created it first, with other settings.
+			cons, err = sp.js.Consumer(sctx, JobsStream, WorkersConsumer)
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("dist: workers consumer: %w", err)
 	}
+	w.adopt(cons.CachedInfo().Config)
 	return sp, cons, nil
+}
+
+// adopt takes the shared consumer's settings as the worker's own, and
+// says so when they differ from Config's.
+func (w *Worker) adopt(c jetstream.ConsumerConfig) {
+	ack, maxd := c.AckWait, c.MaxDeliver
+	if ack <= 0 {
+		ack = DefaultAckWait // the server's own default too
+	}
+	if maxd == 0 {
+		maxd = -1 // unlimited
+	}
+	w.ackWaitNow.Store(int64(ack))
+	w.maxDeliverNow.Store(int64(maxd))
+	if (ack != w.ackWait() || maxd != w.maxDeliver()) && !w.warned.Swap(true) {
+		w.Logger.Warn("dist: the shared workers consumer has other settings; using them, not this worker's",
+			"ack_wait", ack, "max_deliver", maxd, "wanted_ack_wait", w.ackWait(), "wanted_max_deliver", w.maxDeliver())
+	}
+}
+
+// curAckWait and curMaxDeliver are the shared consumer's settings; a
+// negative MaxDeliver means unlimited.
+func (w *Worker) curAckWait() time.Duration { return time.Duration(w.ackWaitNow.Load()) }
+
+// nearLast reports whether one more delivery of a job delivered n times
+// could be its last, so it must not be handed back.
+func (w *Worker) nearLast(n uint64) bool {
+	m := w.maxDeliverNow.Load()
+	return m > 0 && n+1 >= uint64(m)
 }
 
 // backoff doubles a delay from 100 ms up to 30 s.
