@@ -28,6 +28,12 @@ import (
 // the workers busy across network latency, for a few microseconds of CPU
 // each. Close releases the connection; Execs still waiting return
 // ErrClosed.
+//
+// When the connection to the server is lost, the Executor reconnects on
+// its own and tells Config.OnConnection. Results that arrived meanwhile
+// are replayed, so a broker restarted on the same store loses nothing.
+// If no server is back within Config.ReconnectWindow, the Executor gives
+// up for good: waiting and later Execs fail with ErrUnreachable.
 type Executor struct {
 	cfg     Config
 	nc      *nats.Conn
@@ -38,11 +44,19 @@ type Executor struct {
 	w       jetstream.KeyWatcher
 	done    chan struct{}
 	maxIn   int // largest inline payload
+	// life ends with Close; broken when the server stayed away longer
+	// than the reconnect window, and brokenErr says so.
+	life      context.Context
+	end       context.CancelFunc
+	broken    context.Context
+	giveUp    context.CancelFunc
+	brokenErr error
 
 	mu      sync.Mutex
 	waiters map[string]chan []byte
 	tries   map[int64]int
 	closed  bool
+	absent  *time.Timer // runs giveUp unless the server comes back
 }
 
 var _ runner.Executor = (*Executor)(nil)
@@ -56,11 +70,16 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
 		waiters: map[string]chan []byte{}, tries: map[int64]int{},
 	}
-	// After a reconnect the watcher's server-side consumer may be gone
-	// (a restarted broker); a fresh watcher replays this run's results,
-	// and the ones already delivered find no waiter.
-	nc, err := cfg.connect(nats.Timeout(3*time.Second), nats.ReconnectHandler(func(*nats.Conn) { e.rewatch() }))
+	e.life, e.end = context.WithCancel(context.Background())
+	e.broken, e.giveUp = context.WithCancel(context.Background())
+	nc, err := cfg.connect(nats.Timeout(3*time.Second),
+		// The reconnect window, not the library, decides when to stop.
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { e.lost() }),
+		nats.ReconnectHandler(e.back))
 	if err != nil {
+		e.end()
+		e.giveUp()
 		return nil, err
 	}
 	sp, err := setup(ctx, nc)
@@ -105,6 +124,59 @@ func (e *Executor) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 	return w, nil
 }
 
+// lost starts the reconnect window.
+func (e *Executor) lost() {
+	e.mu.Lock()
+	if e.closed || e.absent != nil || e.broken.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
+	window := e.cfg.reconnectWindow()
+	e.absent = time.AfterFunc(window, func() {
+		e.mu.Lock()
+		if e.absent == nil { // back in the meantime
+			e.mu.Unlock()
+			return
+		}
+		e.brokenErr = fmt.Errorf("%w: %s: no server for %v", ErrUnreachable, Redact(e.cfg.URL), window)
+		e.mu.Unlock()
+		e.giveUp()
+	})
+	e.mu.Unlock()
+	if f := e.cfg.OnConnection; f != nil {
+		f(true, Redact(e.cfg.URL))
+	}
+}
+
+// back ends the reconnect window. After a reconnect the watcher's
+// server-side consumer may be gone (a restarted broker); a fresh watcher
+// replays this run's results, and the ones already delivered find no
+// waiter.
+func (e *Executor) back(nc *nats.Conn) {
+	e.mu.Lock()
+	if e.absent != nil {
+		e.absent.Stop()
+		e.absent = nil
+	}
+	gone := e.broken.Err() != nil
+	e.mu.Unlock()
+	if f := e.cfg.OnConnection; f != nil && !gone {
+		f(false, Redact(nc.ConnectedUrlRedacted()))
+	}
+	e.rewatch()
+}
+
+// unreachable returns why the Executor gave up on the server, or
+// ErrClosed when it was closed instead.
+func (e *Executor) unreachable() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.brokenErr == nil {
+		return ErrClosed
+	}
+	return e.brokenErr
+}
+
 // rewatch stops the current watcher; dispatch then starts a new one.
 func (e *Executor) rewatch() {
 	e.mu.Lock()
@@ -138,7 +210,7 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 			if closed {
 				return
 			}
-			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, stop := context.WithTimeout(e.life, 5*time.Second)
 			nw, err := e.watch(ctx)
 			stop()
 			if err == nil {
@@ -153,7 +225,7 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 				back.reset()
 				break
 			}
-			back.sleep(context.Background())
+			back.sleep(e.life)
 		}
 	}
 }
@@ -194,6 +266,9 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	fail := func(err error) runner.Result {
 		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
 	}
+	if e.broken.Err() != nil {
+		return fail(e.unreachable())
+	}
 	k, ch, err := e.key(job.Seq)
 	if err != nil {
 		return fail(err)
@@ -225,6 +300,10 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	}
 	var seq uint64 // the job's stream sequence, once acknowledged
 	var back backoff
+	// Back-off sleeps end when the Executor gives up on the server.
+	sctx, stopSleep := context.WithCancel(ctx)
+	defer stopSleep()
+	defer context.AfterFunc(e.broken, stopSleep)()
 	for {
 		select {
 		case v := <-ch:
@@ -234,11 +313,15 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 		case err := <-paf.Err():
 			// Lost connection or ack: the Nats-Msg-Id makes a repeat
 			// harmless. A refusal by the stream (say, full) is final.
+			// While the server is away, the reconnect window decides.
 			var ae *jetstream.APIError
-			if errors.As(err, &ae) || back.peek() > 5*time.Second || !back.sleep(ctx) {
+			if errors.As(err, &ae) || (back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(sctx) {
 				e.forget(k)
-				if ctx.Err() != nil {
+				switch {
+				case ctx.Err() != nil:
 					return fail(ctx.Err())
+				case e.broken.Err() != nil:
+					return fail(e.unreachable())
 				}
 				return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
 			}
@@ -250,6 +333,9 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 			e.forget(k)
 			e.cancel(k, seq)
 			return fail(ctx.Err())
+		case <-e.broken.Done():
+			e.forget(k)
+			return fail(e.unreachable())
 		case <-e.done:
 			return fail(ErrClosed)
 		}
@@ -320,10 +406,16 @@ func (e *Executor) Close() error {
 	}
 	e.closed = true
 	w := e.w
+	if e.absent != nil {
+		e.absent.Stop()
+		e.absent = nil
+	}
 	e.mu.Unlock()
+	e.end()
 	err := w.Stop()
 	<-e.done
 	e.nc.Close()
+	e.giveUp()
 	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		return fmt.Errorf("dist: close: %w", err)
 	}
