@@ -35,6 +35,18 @@ var tiny = map[string]string{
 	"crash.tasks": "8", "crash.work": "1ms",
 }
 
+// tinyFor keeps the tiny settings of one experiment: Run refuses settings
+// for experiments it was not asked to run.
+func tinyFor(name string) map[string]string {
+	m := map[string]string{}
+	for k, v := range tiny {
+		if strings.HasPrefix(k, name+".") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
 func TestExperimentsTiny(t *testing.T) {
 	for _, e := range lab.Experiments() {
 		t.Run(e.Name, func(t *testing.T) {
@@ -93,7 +105,7 @@ func hasColumn(rows []lab.Row, key string) bool {
 func TestExactModes(t *testing.T) {
 	for _, name := range []string{"lock", "queue", "share", "semaphore", "crash"} {
 		t.Run(name, func(t *testing.T) {
-			rep, err := lab.Run(context.Background(), lab.Config{Params: tiny, Workers: 2}, name)
+			rep, err := lab.Run(context.Background(), lab.Config{Params: tinyFor(name), Workers: 2}, name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +139,7 @@ func TestLookupUnknown(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	var b strings.Builder
-	if _, err := lab.Run(context.Background(), lab.Config{Params: tiny, Progress: &b}, "queue"); err != nil {
+	if _, err := lab.Run(context.Background(), lab.Config{Params: tinyFor("queue"), Progress: &b}, "queue"); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "lab: queue: running") || !strings.Contains(b.String(), "lab: queue: done") {

@@ -73,8 +73,11 @@ func runRace(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Holds, res.Verdict = raceVerdict(fig)
 	res.Notes = append(res.Notes,
-		"go x++ is a plain load, add and store on a shared int64 by goroutines running on every core",
-		"python g = inc(g) reads the global, calls a function (a point where CPython may switch threads), then stores")
+		"go x++ is a plain load, add and store on a shared int64 by goroutines running on every core")
+	if cfg.Python != "" {
+		res.Notes = append(res.Notes,
+			"python g = inc(g) reads the global, calls a function (a point where CPython may switch threads), then stores")
+	}
 	res.Charts = []Chart{{Title: "lost updates per trial", Kind: "bar", X: "mode", Y: "lost", YLabel: "lost updates"}}
 	return res, nil
 }

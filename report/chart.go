@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/color"
 	"math"
 	"reflect"
 	"slices"
@@ -145,7 +146,7 @@ const chartWidth = 16 * vg.Centimeter
 // long mode names stay readable. Log scales are ignored: a bar's length
 // from zero has no meaning on a log axis.
 func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
-	var labels []string
+	var labels, texts []string
 	var values plotter.Values
 	skipped := 0
 	for _, row := range res.Rows {
@@ -155,8 +156,11 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 			continue
 		}
 		labels = append(labels, oneLine(formatValue(row[ch.X]).Text))
+		// The row's own value, so an integer count is not shown as a float.
+		texts = append(texts, formatValue(row[ch.Y]).Text)
 		values = append(values, y)
 	}
+	numberRepeats(labels)
 	if len(values) == 0 {
 		return nil, skipped, nil
 	}
@@ -164,6 +168,7 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 	// reads top to bottom like the table.
 	slices.Reverse(labels)
 	slices.Reverse(values)
+	slices.Reverse(texts)
 
 	p := newPlot(ch.Title, cmp.Or(ch.YLabel, ch.Y), "")
 	bars, err := plotter.NewBarChart(values, 0.6*vg.Centimeter)
@@ -178,12 +183,11 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 	// An invisible tick keeps the labels off the bars.
 	p.Y.Tick.Length = vg.Points(5)
 
+	p.X.Tick.Marker = numberTicks{}
 	xys := make(plotter.XYs, len(values))
-	texts := make([]string, len(values))
 	lo, hi := 0.0, 0.0
 	for i, v := range values {
 		xys[i] = plotter.XY{X: max(v, 0), Y: float64(i)}
-		texts[i] = formatValue(v).Text
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	vals, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
@@ -254,10 +258,10 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 		if err != nil {
 			return nil, skipped, err
 		}
-		line.Color = plotutil.Color(i)
+		line.Color = seriesColor(i)
 		line.Width = vg.Points(1.5)
 		line.Dashes = plotutil.Dashes(i)
-		points.Color = plotutil.Color(i)
+		points.Color = seriesColor(i)
 		points.Shape = plotutil.Shape(i)
 		points.Radius = vg.Points(3)
 		p.Add(line, points)
@@ -265,15 +269,104 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 			p.Legend.Add(s.name, line, points)
 		}
 	}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(6)
-	p.Legend.YOffs = -vg.Points(6)
 	setScale(&p.X, xs, ch.LogX)
 	setScale(&p.Y, ys, ch.LogY)
-
-	out, err := svg(p, chartWidth, 10*vg.Centimeter)
+	if !ch.LogX {
+		p.X.Tick.Marker = numberTicks{}
+	}
+	if !ch.LogY {
+		p.Y.Tick.Marker = numberTicks{}
+	}
+	var names []string
+	if ch.Series != "" {
+		for _, s := range all {
+			names = append(names, s.name)
+		}
+	}
+	out, err := svgWithLegend(p, names, chartWidth, 10*vg.Centimeter)
 	return out, skipped, err
+}
+
+// svgWithLegend renders p with its legend in a column right of the plot
+// rather than over it, where it would hide lines that run through the
+// corner it sits in.
+func svgWithLegend(p *plot.Plot, names []string, w, h vg.Length) ([]byte, error) {
+	if len(names) == 0 {
+		return svg(p, w, h)
+	}
+	var textW vg.Length
+	for _, n := range names {
+		textW = max(textW, p.Legend.TextStyle.Width(n))
+	}
+	legendW := textW + p.Legend.ThumbnailWidth + 2*p.Legend.Padding + vg.Points(12)
+	legend := p.Legend
+	legend.Top, legend.Left = true, true
+	legend.YOffs = -p.Title.TextStyle.Height(p.Title.Text) - 2*p.Title.Padding
+	p.Legend = plot.NewLegend() // the plot itself draws none
+	c := vgsvg.New(w+legendW, h)
+	const m = 0.4 * vg.Centimeter
+	whole := draw.New(c)
+	// The plot paints only its own area; the legend column needs a ground
+	// too, or its black text vanishes on a dark viewer.
+	whole.FillPolygon(p.BackgroundColor, whole.ClipPolygonXY([]vg.Point{
+		whole.Min, {X: whole.Max.X, Y: whole.Min.Y}, whole.Max, {X: whole.Min.X, Y: whole.Max.Y}}))
+	dc := draw.Crop(whole, m, -m, 0, 0)
+	p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
+	legend.Draw(draw.Crop(dc, w-m, 0, 0, 0))
+	p.Legend = legend
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"),
+		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")), nil
+}
+
+// palette holds ten colours far enough apart to tell lines apart (the
+// Tableau 10 set); dash patterns vary alongside, for print and for readers
+// who do not see every hue.
+var palette = []color.RGBA{
+	{0x4e, 0x79, 0xa7, 0xff}, {0xf2, 0x8e, 0x2b, 0xff}, {0x59, 0xa1, 0x4f, 0xff}, {0xe1, 0x57, 0x59, 0xff},
+	{0xb0, 0x7a, 0xa1, 0xff}, {0x76, 0xb7, 0xb2, 0xff}, {0x9c, 0x75, 0x5f, 0xff}, {0xed, 0xc9, 0x48, 0xff},
+	{0xff, 0x9d, 0xa7, 0xff}, {0x79, 0x70, 0x6e, 0xff},
+}
+
+func seriesColor(i int) color.Color { return palette[i%len(palette)] }
+
+// numberRepeats appends " #1", " #2", ... to labels that occur more than
+// once, so bars of repeated trials can be told apart.
+func numberRepeats(labels []string) {
+	count := map[string]int{}
+	for _, l := range labels {
+		count[l]++
+	}
+	seen := map[string]int{}
+	for i, l := range labels {
+		if count[l] > 1 {
+			seen[l]++
+			labels[i] = fmt.Sprintf("%s #%d", l, seen[l])
+		}
+	}
+}
+
+// numberTicks places ticks as the library does but labels them the way
+// the tables print numbers: 2,500,000 rather than 2500000.00.
+type numberTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (numberTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label == "" {
+			continue
+		}
+		if t.Value == math.Trunc(t.Value) && math.Abs(t.Value) < 1e15 {
+			ticks[i].Label = formatValue(int64(t.Value)).Text
+		} else {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'g', 4, 64)
+		}
+	}
+	return ticks
 }
 
 // setScale makes an axis logarithmic when asked, and fixes its range when

@@ -294,3 +294,30 @@ func TestHTMLReusedDir(t *testing.T) {
 	}
 	checkPage(t, dir)
 }
+
+// TestBarChartLabels checks that repeated row labels are numbered, integer
+// figures are printed as integers, and axis ticks use separators.
+func TestBarChartLabels(t *testing.T) {
+	r := &lab.Report{Experiments: []*lab.Result{{
+		Name:    "race",
+		Columns: []string{"mode", "lost"},
+		Rows:    []lab.Row{{"mode": "go x++", "lost": int64(4249815)}, {"mode": "go x++", "lost": int64(2500000)}, {"mode": "other", "lost": int64(7)}},
+		Charts:  []lab.Chart{{Title: "lost", Kind: "bar", X: "mode", Y: "lost"}},
+	}}}
+	dir := t.TempDir()
+	if err := report.HTML(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "race-chart1.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">go x++ #1<", ">go x++ #2<", ">other<", ">4,249,815<", ">5,000,000<"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("chart lacks %q; texts: %s", want, regexp.MustCompile(`>[^<>\s][^<>]*<`).FindAll(svg, -1))
+		}
+	}
+	if bytes.Contains(svg, []byte("4,249,815.000")) || bytes.Contains(svg, []byte("000000.00")) {
+		t.Errorf("chart prints an integer as a float")
+	}
+}
