@@ -2,18 +2,44 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"time"
 
 	"crew/dist"
 	"crew/runner"
 )
 
+// reconnectWindowEnv names the variable that bounds how long crew run
+// waits for a lost server before failing the outstanding jobs.
+const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
+
 // newClusterExecutor connects to the NATS server at url and returns an
 // executor that runs jobs on crew workers, and a function that releases it.
 // Credentials come from CREW_NATS_TOKEN, CREW_NATS_USER, CREW_NATS_PASSWORD
 // and CREW_NATS_CA, so they stay out of the process list.
+//
+// Connection trouble goes to the process's stderr: crew run does not pass
+// its Streams here.
 func newClusterExecutor(ctx context.Context, url string) (runner.Executor, func() error, error) {
+	window := dist.DefaultReconnectWindow
+	if v := os.Getenv(reconnectWindowEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("%s wants a positive duration such as 30s, not %q", reconnectWindowEnv, v)
+		}
+		window = d
+	}
 	e, err := dist.NewExecutor(ctx, dist.Config{
 		URL: url, Credentials: dist.CredentialsFromEnv(), Name: "crew run",
+		ReconnectWindow: window,
+		OnConnection: func(lost bool, u string) {
+			if lost {
+				fmt.Fprintf(os.Stderr, "crew: lost the server at %s; reconnecting (jobs fail if it is not back within %v, see %s)\n", u, window, reconnectWindowEnv)
+			} else {
+				fmt.Fprintf(os.Stderr, "crew: reconnected to the server at %s\n", u)
+			}
+		},
 	})
 	if err != nil {
 		return nil, nil, err
