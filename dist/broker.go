@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,8 +41,9 @@ type BrokerConfig struct {
 // Create one with StartBroker and stop it with Close; the zero value is
 // not usable. Its methods are safe for concurrent use.
 type Broker struct {
-	srv     *server.Server
-	tempDir string
+	srv         *server.Server
+	tempDir     string
+	unspecified bool // listening on 0.0.0.0 or ::
 }
 
 // StartBroker starts a broker and returns once it accepts connections.
@@ -95,6 +98,26 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		}
 		opts.TLSConfig, opts.TLS = tc, true
 	}
+	// The server reports a busy port or an unusable store only in its
+	// log, after a while: find out first, in words the user can act on.
+	if port != server.RANDOM_PORT {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("dist: broker: %w", err)
+		}
+		l.Close()
+	}
+	if opts.StoreDir != "" {
+		if err := os.MkdirAll(opts.StoreDir, 0o750); err != nil {
+			return nil, fmt.Errorf("dist: broker: store: %w", err)
+		}
+		probe, err := os.CreateTemp(opts.StoreDir, ".crew-probe-")
+		if err != nil {
+			return nil, fmt.Errorf("dist: broker: store: %w", err)
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
 	b := &Broker{}
 	if opts.StoreDir == "" {
 		if b.tempDir, err = os.MkdirTemp("", "crew-broker-"); err != nil {
@@ -106,16 +129,67 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		b.removeTemp()
 		return nil, fmt.Errorf("dist: broker: %w", err)
 	}
+	var log startLog
+	b.srv.SetLoggerV2(&log, false, false, false)
 	b.srv.Start()
-	if !b.srv.ReadyForConnections(10 * time.Second) {
-		b.Close()
-		return nil, fmt.Errorf("dist: broker did not start listening on %s", listen)
+	for deadline := time.Now().Add(10 * time.Second); !b.srv.ReadyForConnections(100 * time.Millisecond); {
+		if err := log.failure(); err != nil || time.Now().After(deadline) {
+			b.Close()
+			if err == nil {
+				err = errors.New("not listening after 10s")
+			}
+			return nil, fmt.Errorf("dist: broker did not start on %s: %w", listen, err)
+		}
 	}
+	b.unspecified = net.ParseIP(host).IsUnspecified()
 	return b, nil
 }
 
-// URL returns the address clients dial, e.g. nats://127.0.0.1:4222.
-func (b *Broker) URL() string { return b.srv.ClientURL() }
+// startLog keeps the server's first error, so a failed start can say why.
+type startLog struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (l *startLog) keep(format string, v ...any) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = fmt.Errorf(format, v...)
+	}
+	l.mu.Unlock()
+}
+
+func (l *startLog) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *startLog) Fatalf(format string, v ...any) { l.keep(format, v...) }
+func (l *startLog) Errorf(string, ...any)          {}
+func (l *startLog) Noticef(string, ...any)         {}
+func (l *startLog) Warnf(string, ...any)           {}
+func (l *startLog) Debugf(string, ...any)          {}
+func (l *startLog) Tracef(string, ...any)          {}
+
+// URL returns the address clients on this machine dial, e.g.
+// nats://127.0.0.1:4222. A broker listening on every interface
+// (0.0.0.0 or ::) is reached here through 127.0.0.1; other machines need
+// one of this machine's own addresses or names instead.
+func (b *Broker) URL() string {
+	u := b.srv.ClientURL()
+	if b.unspecified {
+		if a, ok := b.srv.Addr().(*net.TCPAddr); ok {
+			scheme, _, _ := strings.Cut(u, "://")
+			return scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
+		}
+	}
+	return u
+}
+
+// ListensEverywhere reports whether the broker listens on every
+// interface, so other machines may dial it under this machine's name.
+func (b *Broker) ListensEverywhere() bool { return b.unspecified }
 
 // Close shuts the broker down and waits until it has stopped; JetStream
 // flushes its store first. Close is idempotent.

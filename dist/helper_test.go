@@ -238,3 +238,13 @@ func execAll(ctx context.Context, e runner.Executor, jobs []*runner.Job) []outco
 	wg.Wait()
 	return out
 }
+
+func newExecutorCreds(t *testing.T, url string, cr dist.Credentials) *dist.Executor {
+	t.Helper()
+	e, err := dist.NewExecutor(context.Background(), dist.Config{URL: url, Credentials: cr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
