@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -35,13 +37,24 @@ Workers (crew worker --server URL) and runs (crew run --server URL ...)
 connect to it. A production deployment may use its own NATS cluster instead.
 
 The broker listens on loopback by default. Listening on any other address
-requires --token or --user and --password; add --tls-cert and --tls-key to
+requires a token, or a user and password; add --tls-cert and --tls-key to
 encrypt. Anyone who can publish jobs to the broker runs commands as the
 workers' user.
+
+Give secrets in CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD,
+rather than --token and --password: flags are visible to every user in the
+process list (ps), the environment is not. Flags win over the environment.
 
 JetStream syncs its store to disk every 2 minutes by default: a killed broker
 loses nothing, a power loss may lose jobs accepted since the last sync.
 --sync always syncs every write before accepting it, at a cost in throughput.`,
+		Example: `  # Three terminals on one machine: a broker, a worker, a run.
+  crew broker --store ~/.crew/store
+  crew worker --server nats://127.0.0.1:4222 -j 4
+  crew run --server nats://127.0.0.1:4222 gzip {} ::: *.log
+
+  # A broker other machines can reach, with the token kept out of ps.
+  CREW_NATS_TOKEN=s3cret crew broker --listen 0.0.0.0:4222 --store ~/.crew/store`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBroker(cmd.Context(), s, opts)
@@ -51,9 +64,9 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 	f.StringVar(&opts.store, "store", "", "JetStream store directory (default: a temporary directory, removed on exit)")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:4222", "host:port to listen on; port 0 picks a free port")
 	f.StringVar(&opts.sync, "sync", "", `"always" to sync every write to disk, or a sync interval such as 1s (default 2m)`)
-	f.StringVar(&opts.token, "token", "", "token clients must present")
-	f.StringVar(&opts.user, "user", "", "user name clients must present (with --password)")
-	f.StringVar(&opts.password, "password", "", "password clients must present (with --user)")
+	f.StringVar(&opts.token, "token", "", "token clients must present (default $CREW_NATS_TOKEN, which keeps it out of ps)")
+	f.StringVar(&opts.user, "user", "", "user name clients must present, with a password (default $CREW_NATS_USER)")
+	f.StringVar(&opts.password, "password", "", "password clients must present, with --user (default $CREW_NATS_PASSWORD, which keeps it out of ps)")
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS key file (with --tls-cert)")
 	f.StringVar(&opts.urlFile, "url-file", "", "also write the URL to this file once listening (for scripts)")
@@ -61,6 +74,13 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 }
 
 func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
+	env := dist.CredentialsFromEnv()
+	if opts.token == "" && opts.user == "" {
+		opts.token, opts.user = env.Token, env.User
+	}
+	if opts.password == "" && opts.user != "" && opts.user == env.User {
+		opts.password = env.Password
+	}
 	cfg := dist.BrokerConfig{
 		StoreDir: opts.store, Listen: opts.listen,
 		Token: opts.token, User: opts.user, Password: opts.password,
@@ -83,6 +103,13 @@ func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
 	}
 	defer b.Close()
 	fmt.Fprintln(s.Out, b.URL())
+	if b.ListensEverywhere() {
+		host, _ := os.Hostname()
+		if u, err := url.Parse(b.URL()); err == nil {
+			fmt.Fprintf(s.Err, "crew broker: listening on every interface; other machines dial this one by name or address, e.g. %s://%s\n",
+				u.Scheme, net.JoinHostPort(host, u.Port()))
+		}
+	}
 	if opts.urlFile != "" {
 		// Written whole under a temporary name so a reader never sees half.
 		tmp := opts.urlFile + ".tmp"

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -37,7 +38,19 @@ Credentials come from CREW_NATS_TOKEN, or CREW_NATS_USER and
 CREW_NATS_PASSWORD; CREW_NATS_CA names a CA file for tls:// servers. The
 worker refuses a server that is not on this machine when no credentials are
 set, unless --insecure: whoever can publish jobs to it runs commands as the
-user running this worker.`,
+user running this worker. A server that refuses the credentials stops the
+worker with an error; an unreachable one is retried until it answers.
+
+All workers share one queue consumer, whose settings (--ack-wait) are those
+of the worker that created it: a worker started with another --ack-wait uses
+the existing ones and says so.`,
+		Example: `  # Three terminals on one machine: a broker, a worker, a run.
+  crew broker --store ~/.crew/store
+  crew worker --server nats://127.0.0.1:4222 -j 4
+  crew run --server nats://127.0.0.1:4222 gzip {} ::: *.log
+
+  # A worker on another machine, with the broker's token kept out of ps.
+  CREW_NATS_TOKEN=s3cret crew worker --server nats://buildhost:4222 -j 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWorker(cmd.Context(), s, opts)
@@ -47,7 +60,7 @@ user running this worker.`,
 	f.StringVar(&opts.server, "server", "", "NATS server URL, e.g. nats://host:4222 (required)")
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
-	f.DurationVar(&opts.ackWait, "ack-wait", dist.DefaultAckWait, "redeliver a job whose worker is silent this long (all workers should agree)")
+	f.DurationVar(&opts.ackWait, "ack-wait", dist.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -55,6 +68,9 @@ user running this worker.`,
 func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 	if opts.jobs < 1 {
 		return fmt.Errorf("worker: -j must be at least 1, not %d", opts.jobs)
+	}
+	if opts.ackWait <= 0 {
+		return fmt.Errorf("worker: --ack-wait must be positive, not %v", opts.ackWait)
 	}
 	// Signals stop the pulling only; the running jobs' own process groups
 	// do not see the terminal's Ctrl-C, so they are left to finish.
@@ -67,7 +83,14 @@ func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 		Concurrency: opts.jobs,
 		Logger:      slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	fmt.Fprintf(s.Err, "crew worker: taking jobs from %s, %d at a time\n", brokerURLHint(opts.server), opts.jobs)
+	if err := w.Check(); err != nil {
+		if errors.Is(err, dist.ErrInsecure) {
+			return &userError{err: err, msg: fmt.Sprintf("worker: refusing %s without credentials: it is not on this machine, and whoever can publish jobs to it would run commands here; set CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD, or pass --insecure",
+				dist.Redact(brokerURLHint(opts.server)))}
+		}
+		return fmt.Errorf("worker: %w", err)
+	}
+	fmt.Fprintf(s.Err, "crew worker: taking jobs from %s, %d at a time\n", dist.Redact(brokerURLHint(opts.server)), opts.jobs)
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
