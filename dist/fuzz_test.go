@@ -2,6 +2,7 @@ package dist_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"crew/dist"
@@ -60,4 +61,23 @@ func TestLoopbackOnly(t *testing.T) {
 			t.Errorf("LoopbackOnly(%q) = %v, want %v", c.url, got, c.want)
 		}
 	}
+}
+
+// FuzzRedact: whatever the URL list, a password placed in it never
+// survives redaction.
+func FuzzRedact(f *testing.F) {
+	f.Add("nats://u:p@127.0.0.1:4222", "s3cretpw")
+	f.Add("nats://a:b@h1:1,tls://c:d@h2:2", "hunter22")
+	f.Add("nats://tok@host:4222", "tokentok")
+	f.Fuzz(func(t *testing.T, list, pw string) {
+		if len(pw) < 4 || strings.ContainsAny(pw, "@,/:*") || strings.Contains(list, pw) {
+			return
+		}
+		u := "nats://user:" + pw + "@host:4222"
+		for _, in := range []string{u, list + "," + u, u + "," + list} {
+			if got := dist.Redact(in); strings.Contains(got, pw) {
+				t.Fatalf("Redact(%q) = %q keeps the password", in, got)
+			}
+		}
+	})
 }
