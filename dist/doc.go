@@ -28,8 +28,10 @@
 // is the job id, run id + sequence + attempt, so a repeated publish is
 // stored once. All workers share one durable pull consumer,
 // WorkersConsumer; a worker pulls only as many jobs as it has free slots,
-// plus a few prefetched ones while its jobs are short (see Worker). Every
-// job a worker holds gets a heartbeat (InProgress) every AckWait/3. When
+// plus a few prefetched ones while its jobs are short (see Worker); the
+// consumer's settings are the first worker's, never changed by later
+// ones. Every job a worker holds gets a heartbeat (InProgress) every
+// third of the consumer's AckWait. When
 // the job ends the worker publishes the result into the key-value bucket
 // ResultsBucket under the job id, as a create (a write that the server
 // refuses when the key already has a value), and acknowledges the job
@@ -39,6 +41,10 @@
 // object store OutputBucket.
 //
 // # Guarantees
+//
+// A submitter that loses the server reconnects and tells
+// Config.OnConnection; if no server is back within
+// Config.ReconnectWindow, its jobs fail with ErrUnreachable.
 //
 // Execution is at least once: a worker that dies or loses its connection
 // stops heartbeating, and after AckWait its jobs go to another worker,
