@@ -34,7 +34,7 @@ func TestUsageErrors(t *testing.T) {
 			runner.ErrBadHalt, "bad --halt value: needs a count"},
 		{"size", second(runner.ParseSize("1X")), runner.ErrBadSize, `bad size: "1X"`},
 		{"zero jobs", run(runner.Config{Command: []string{"true"}}), runner.ErrBadJobs, "bad -j value: jobs must be at least 1"},
-		{"no command", run(runner.Config{Jobs: 1}), runner.ErrBadTemplate, "bad command template: no command"},
+		{"no command", second(runner.ParseTemplate(nil, false)), runner.ErrBadTemplate, "bad command template: no command"},
 		{"joblog", run(runner.Config{Command: []string{"true"}, Jobs: 1, JobLog: filepath.Join(t.TempDir(), "no", "such", "dir")}),
 			fs.ErrNotExist, "joblog: open "},
 		{"input", run(runner.Config{Command: []string{"true"}, Jobs: 1, Inputs: []runner.Input{{Reader: iotest.ErrReader(readErr), Name: "in.txt"}}}),

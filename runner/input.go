@@ -15,6 +15,10 @@ import (
 // fastest; an input marked Linked (":::+", "::::+") is instead paired
 // element by element with the one before it, stopping at the shorter.
 //
+// An input with no values at all counts as one empty value, as in GNU
+// parallel, so "echo ::: a :::" runs `echo a ""`; when every input is
+// empty, no job runs.
+//
 // Only the first group of inputs is streamed; the later ones are read
 // into memory once, since the cross product revisits them.
 type Input struct {
@@ -132,8 +136,40 @@ type argIter struct {
 	done  bool
 }
 
+// blankIfEmpty yields the records of a source whose first record (or
+// io.EOF) was read already; an empty source yields one empty value.
+type blankIfEmpty struct {
+	src   source
+	first []string
+	eof   bool
+}
+
+func peek(s source) (*blankIfEmpty, error) {
+	r, err := s.next()
+	if err == io.EOF {
+		return &blankIfEmpty{src: s, first: []string{""}, eof: true}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &blankIfEmpty{src: s, first: r}, nil
+}
+
+func (b *blankIfEmpty) next() ([]string, error) {
+	if b.first != nil {
+		r := b.first
+		b.first = nil
+		return r, nil
+	}
+	if b.eof {
+		return nil, io.EOF
+	}
+	return b.src.next()
+}
+
 func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, error) {
 	var groups []linked
+	allEmpty := true
 	for _, in := range inputs {
 		var s source
 		if in.Reader != nil {
@@ -145,6 +181,12 @@ func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, erro
 		} else {
 			s = &valueSource{vals: in.Values}
 		}
+		b, err := peek(s)
+		if err != nil {
+			return nil, err
+		}
+		allEmpty = allEmpty && b.eof
+		s = b
 		if in.Linked && len(groups) > 0 {
 			groups[len(groups)-1] = append(groups[len(groups)-1], s)
 		} else {
@@ -152,7 +194,7 @@ func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, erro
 		}
 	}
 	it := &argIter{}
-	if len(groups) == 0 {
+	if len(groups) == 0 || allEmpty {
 		it.done = true
 		return it, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,10 @@ var ErrInterrupted = errors.New("runner: interrupted")
 // of every other field means GNU parallel's default.
 type Config struct {
 	// Command holds the command words, joined with spaces into one shell
-	// command line, with replacement strings ({}, {.}, {1}, ...).
+	// command line, with replacement strings ({}, {.}, {1}, ...). When it
+	// is empty the inputs are the commands, as in GNU parallel: each job
+	// runs its arguments, joined with spaces and unquoted (quoted with
+	// Quote), as one shell command line.
 	Command []string
 	// Quote is -q: quote each command word as a whole, so that the shell
 	// receives the words as given.
@@ -81,7 +85,9 @@ type Config struct {
 	Results string
 
 	// Drain, when closed, stops the start of new jobs and lets the
-	// running ones finish (crew run's SIGHUP).
+	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
+	// names the jobs it waits for; the jobs never started are not counted
+	// as failed, so the exit status is that of the jobs that ran.
 	Drain <-chan struct{}
 	// Progress, when set, hears of every job start and end.
 	Progress Progress
@@ -163,17 +169,21 @@ type run struct {
 	stopping atomic.Bool
 	haltNow  context.CancelFunc
 	firstErr error
+	running  map[int64]string // command lines of the jobs running, by seq
 }
 
 func newRun(cfg Config) (*run, error) {
 	if cfg.Jobs < 1 {
 		return nil, badValue(ErrBadJobs, "jobs must be at least 1, got %d", cfg.Jobs)
 	}
-	tmpl, err := ParseTemplate(cfg.Command, cfg.Quote)
-	if err != nil {
-		return nil, err
+	var tmpl *Template
+	if len(cfg.Command) > 0 {
+		var err error
+		if tmpl, err = ParseTemplate(cfg.Command, cfg.Quote); err != nil {
+			return nil, err
+		}
 	}
-	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, prog: cfg.Prog, sep: '\n'}
+	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, prog: cfg.Prog, sep: '\n', running: map[int64]string{}}
 	if cfg.TagString != "" {
 		r.tagT, _ = ParseTemplate([]string{cfg.TagString}, false)
 	}
@@ -248,6 +258,20 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 	defer cancel()
 	r.haltNow = cancel
 
+	if r.cfg.Drain != nil {
+		stopWatch := make(chan struct{})
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-r.cfg.Drain:
+				r.sayDraining()
+			case <-stopWatch:
+			}
+		}()
+		defer func() { close(stopWatch); <-watched }()
+	}
+
 	slots := make(chan int, r.cfg.Jobs)
 	for i := 1; i <= r.cfg.Jobs; i++ {
 		slots <- i
@@ -278,7 +302,7 @@ loop:
 		}
 		if r.cfg.DryRun {
 			slot := int((seq-1)%int64(r.cfg.Jobs)) + 1
-			fmt.Fprintln(r.cfg.Stdout, r.tmpl.Expand(seq, slot, args))
+			fmt.Fprintln(r.cfg.Stdout, r.command(seq, slot, args))
 			continue
 		}
 		var slot int
@@ -298,13 +322,15 @@ loop:
 			break
 		}
 		lastStart = time.Now()
+		command := r.command(seq, slot, args)
 		r.mu.Lock()
 		r.sum.Started++
+		r.running[seq] = command
 		r.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.runJob(runCtx, seq, slot, args)
+			r.runJob(runCtx, seq, slot, args, command)
 			slots <- slot
 		}()
 	}
@@ -354,9 +380,50 @@ func collect(it *argIter) ([][]string, error) {
 	}
 }
 
+// command is the command line of the job seq: the template expanded, or
+// with no template the arguments themselves.
+func (r *run) command(seq int64, slot int, args []string) string {
+	if r.tmpl != nil {
+		return r.tmpl.Expand(seq, slot, args)
+	}
+	if !r.cfg.Quote {
+		return strings.Join(args, " ")
+	}
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = QuoteArg(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// sayDraining tells the user that Drain was heard and which jobs are
+// still awaited, as GNU parallel does on SIGHUP.
+func (r *run) sayDraining() {
+	r.mu.Lock()
+	seqs := make([]int64, 0, len(r.running))
+	for seq := range r.running {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	cmds := make([]string, len(seqs))
+	for i, seq := range seqs {
+		cmds[i] = r.running[seq]
+	}
+	r.mu.Unlock()
+	if len(cmds) == 0 {
+		r.warnf("no new jobs will be started")
+		return
+	}
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	fmt.Fprintf(r.cfg.Stderr, "%s: no new jobs will be started; waiting for these %d jobs to finish:\n", r.prog, len(cmds))
+	for _, c := range cmds {
+		fmt.Fprintf(r.cfg.Stderr, "%s:   %s\n", r.prog, c)
+	}
+}
+
 // runJob runs one job with its retries and hands the outcome on.
-func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string) {
-	command := r.tmpl.Expand(seq, slot, args)
+func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string) {
 	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout}
 	if argv, ok := SimpleArgv(command); ok {
 		job.Argv = argv
@@ -406,7 +473,12 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string) {
 			errb.release()
 		}
 	}
-	r.finish(job, args, res, tag, out, errb)
+	// A job that failed once the run was being stopped (interrupt or
+	// --halt now) was most likely killed by that stop, not by its own
+	// fault: like GNU parallel, crew neither records nor counts it, so
+	// --resume runs it again. A job that succeeded all the same is kept.
+	stopped := ctx.Err() != nil && (res.Err != nil || res.Exit != 0 || res.Signal != 0)
+	r.finish(job, args, res, tag, out, errb, stopped)
 }
 
 func (r *run) tag(seq int64, slot int, args []string) string {
@@ -420,7 +492,17 @@ func (r *run) tag(seq int64, slot int, args []string) string {
 }
 
 // finish records a finished job: joblog, results, counts, halt, output.
-func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb *spillBuffer) {
+func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb *spillBuffer, stopped bool) {
+	r.mu.Lock()
+	delete(r.running, job.Seq)
+	r.mu.Unlock()
+	if stopped {
+		if r.cfg.Progress != nil {
+			r.cfg.Progress.Finished(job, res)
+		}
+		r.order.done(job.Seq, r.pendingOf(out, errb, tag), r)
+		return
+	}
 	if res.Err != nil {
 		r.warnf("job %d: %v", job.Seq, res.Err)
 	}
@@ -454,10 +536,14 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 		r.sum.Failed++
 	}
 	halt, status := r.cfg.Halt.check(r, failed, res)
-	if halt && !r.sum.Halted {
+	// Only the job that made the run halt says so; jobs finishing later
+	// may meet the condition again.
+	halt = halt && !r.sum.Halted
+	if halt {
 		r.sum.Halted = true
 		r.sum.HaltStatus = status
 	}
+	waiting := len(r.running)
 	r.mu.Unlock()
 	if halt {
 		r.stopping.Store(true)
@@ -468,16 +554,21 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 		r.warnf("halting: this job %s: %s", what, job.Command)
 		if r.cfg.Halt.When == HaltNow {
 			r.haltNow()
+		} else if waiting > 0 {
+			r.warnf("starting no more jobs; waiting for %d running jobs to finish", waiting)
 		}
 	}
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.Finished(job, res)
 	}
+	r.order.done(job.Seq, r.pendingOf(out, errb, tag), r)
+}
+
+func (r *run) pendingOf(out, errb *spillBuffer, tag string) *pending {
 	if out == nil {
-		r.order.done(job.Seq, nil, r)
-		return
+		return nil
 	}
-	r.order.done(job.Seq, &pending{out: out, err: errb, tag: tag}, r)
+	return &pending{out: out, err: errb, tag: tag}
 }
 
 func (r *run) setErr(err error) {

@@ -52,6 +52,8 @@ type runOptions struct {
 	termSeq      string
 	server       string
 	argFiles     []string
+	// jobsSet tells an empty -j '' from no -j at all.
+	jobsSet bool
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -94,6 +96,7 @@ func newRunCmd(s Streams) *cobra.Command {
 		Long:    runLong,
 		Example: runExample,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.jobsSet = cmd.Flags().Changed("jobs")
 			return runRun(cmd.Context(), s, &opts, args)
 		},
 	}
@@ -228,9 +231,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(command) == 0 {
-		return nil, errors.New("no command given (usage: crew run COMMAND ::: INPUTS)")
-	}
+	// With no command the inputs are the commands (GNU parallel does so).
 	c.Command = command
 	c.Quote = o.quote
 	if len(o.argFiles) > 0 {
@@ -277,7 +278,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		c.ColSep = re
 	}
 	c.Jobs = runtime.NumCPU()
-	if o.jobs != "" {
+	if o.jobsSet || o.jobs != "" {
 		if c.Jobs, err = runner.ParseJobs(o.jobs, runtime.NumCPU()); err != nil {
 			rc.close()
 			return nil, err
@@ -332,13 +333,15 @@ func (o *runOptions) timing(c *runner.Config) error {
 		}
 	}
 	if o.timeout != "" {
+		// 0 and 0% mean no timeout, as in GNU parallel.
+		bad := fmt.Errorf("--timeout: bad value %q (want seconds, a duration like 1m30s, or N%% of the median run time)", o.timeout)
 		if p, ok := strings.CutSuffix(o.timeout, "%"); ok {
 			c.TimeoutPercent, err = strconv.ParseFloat(p, 64)
-			if err != nil || !(c.TimeoutPercent > 0) {
-				return fmt.Errorf("--timeout: bad percentage %q", o.timeout)
+			if err != nil || !(c.TimeoutPercent >= 0) || c.TimeoutPercent > 1e9 {
+				return bad
 			}
-		} else if c.Timeout, err = parseSeconds(o.timeout); err != nil || c.Timeout <= 0 {
-			return fmt.Errorf("--timeout: bad duration %q", o.timeout)
+		} else if c.Timeout, err = parseSeconds(o.timeout); err != nil {
+			return bad
 		}
 	}
 	if o.halt != "" {
@@ -416,12 +419,21 @@ type runInput struct {
 // splitRunArgs separates the command from the input sources: ":::" starts
 // a group of values, "::::" a group of files (each file one input), and a
 // trailing "+" links the group to the previous one.
+//
+// Empty groups follow GNU parallel: ":::" with no values is an input with
+// no values (the runner makes it one empty value when another input has
+// some), "::::" with no files adds no input, and a lone separator at the
+// very end of the command ("crew run echo :::") is ignored, so standard
+// input is read.
 func splitRunArgs(args []string) (command []string, inputs []runInput, err error) {
 	i := 0
 	for i < len(args) && !isSep(args[i]) {
 		i++
 	}
 	command = args[:i]
+	if i == len(args)-1 {
+		return command, nil, nil
+	}
 	for i < len(args) {
 		sep := args[i]
 		i++
@@ -432,9 +444,6 @@ func splitRunArgs(args []string) (command []string, inputs []runInput, err error
 		vals := args[i:j]
 		linked := strings.HasSuffix(sep, "+")
 		if strings.HasPrefix(sep, "::::") {
-			if len(vals) == 0 {
-				return nil, nil, fmt.Errorf("%s needs at least one file", sep)
-			}
 			for k, f := range vals {
 				inputs = append(inputs, runInput{file: f, isFile: true, linked: linked && k == 0})
 			}
