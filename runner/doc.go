@@ -29,8 +29,11 @@
 // writes it in input order, holding back only jobs that finished early and
 // spilling to temporary files past a memory bound. A JobLog is appended
 // and synced after every job, so Resume after a crash or kill -9 runs
-// exactly the jobs not yet recorded. Retries, Timeout and Halt behave as
-// GNU parallel's --retries, --timeout and --halt.
+// exactly the jobs not yet recorded; jobs killed because the run was
+// stopped (a cancelled context, Halt now) are not recorded either, so
+// Resume runs them again, as GNU parallel does. Retries, Timeout and Halt
+// behave as GNU parallel's --retries, --timeout and --halt. With no
+// Command, the inputs are the commands.
 //
 // Every job runs in its own process group. Cancelling the context passed
 // to Run starts no new job and signals the running jobs' groups along the

@@ -98,3 +98,42 @@ func FuzzInput(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInputGroups crosses ":::" groups cut from arbitrary bytes, some of
+// them empty: as in GNU parallel an empty group counts as one empty value,
+// unless every group is empty, when nothing runs.
+func FuzzInputGroups(f *testing.F) {
+	f.Add("a b|c")
+	f.Add("a||")
+	f.Add("|")
+	f.Add("||x y z|")
+	f.Fuzz(func(t *testing.T, spec string) {
+		var inputs []runner.Input
+		want, allEmpty := 1, true
+		for _, g := range strings.Split(spec, "|") {
+			vals := strings.Fields(g)
+			inputs = append(inputs, runner.Input{Values: vals})
+			want *= max(len(vals), 1)
+			allEmpty = allEmpty && len(vals) == 0
+			if want > 1000 {
+				return
+			}
+		}
+		if allEmpty {
+			want = 0
+		}
+		var out bytes.Buffer
+		_, err := runner.Run(context.Background(), runner.Config{
+			Command: []string{"{#}"}, Jobs: 1, DryRun: true, Inputs: inputs, Stdout: &out,
+		})
+		if err != nil {
+			if strings.ContainsRune(spec, 0) {
+				return // a NUL cannot be an argument, and says so
+			}
+			t.Fatalf("run failed: %v", err)
+		}
+		if got := strings.Count(out.String(), "\n"); got != want {
+			t.Errorf("groups %q gave %d commands, want %d", spec, got, want)
+		}
+	})
+}

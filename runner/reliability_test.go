@@ -183,9 +183,9 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 // running ones finish, and exits as if the run had ended there.
 func TestHangupDrains(t *testing.T) {
 	marker := fmt.Sprintf("CREW_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
-	var out strings.Builder
+	var out, errb strings.Builder
 	cmd := crewCmd([]string{marker}, "run", "-j2", "sleep 0.5; echo {}", ":::", "1", "2", "3", "4", "5", "6")
-	cmd.Stdout = &out
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +199,13 @@ func TestHangupDrains(t *testing.T) {
 	}
 	if lines := strings.Fields(out.String()); len(lines) != 2 {
 		t.Errorf("after SIGHUP, output %q; want the two running jobs' lines", out.String())
+	}
+	// Pending jobs are not dropped silently: crew says so and names the
+	// jobs it waits for, as GNU parallel does.
+	want := "crew: no new jobs will be started; waiting for these 2 jobs to finish:\n" +
+		"crew:   sleep 0.5; echo 1\ncrew:   sleep 0.5; echo 2\n"
+	if errb.String() != want {
+		t.Errorf("stderr after SIGHUP %q, want %q", errb.String(), want)
 	}
 }
 

@@ -65,14 +65,18 @@ pairs a group with the previous one. Replacement strings in the command:
   {//} dirname             {/.} basename without extension
   {#} job number           {%}  job slot             {1} {2}.. input group/column
 With no replacement string the input is appended. Values are shell-quoted.
+With no command at all, each input is itself a command line and runs
+through the shell. An empty ::: group counts as one empty value.
 A simple command with no shell syntax is executed directly (as fast as
 xargs); anything else runs through sh -c.
 
 Exit status: the number of failed jobs (101 if more than 100 failed), 255 on
 other errors; with --halt ...,fail=1 the failing job's own status.
 Ctrl-C (SIGINT) or SIGTERM starts no new jobs, stops the running ones along
---term-seq and exits 255; SIGHUP starts no new jobs and waits for the
-running ones.`
+--term-seq and exits 255; the jobs it stopped are not written to --joblog, so
+--resume runs them again (as do jobs stopped by --halt now). SIGHUP starts no
+new jobs, says which running jobs it waits for, and exits with the number of
+failed jobs among those that ran.`
 
 const runExample = `  # compress every log, 4 at once
   crew run -j4 gzip ::: *.log
@@ -91,7 +95,7 @@ const runExample = `  # compress every log, 4 at once
 func newRunCmd(s Streams) *cobra.Command {
 	var opts runOptions
 	cmd := &cobra.Command{
-		Use:     "run [flags] COMMAND [ARGS...] [::: VALUES...] [:::: FILES...]",
+		Use:     "run [flags] [COMMAND [ARGS...]] [::: VALUES...] [:::: FILES...]",
 		Short:   "Run a command for each input, many at once (GNU parallel syntax)",
 		Long:    runLong,
 		Example: runExample,
@@ -121,7 +125,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	f.BoolVar(&opts.resume, "resume", false, "skip the jobs the --joblog records")
 	f.BoolVar(&opts.resumeFailed, "resume-failed", false, "skip the jobs the --joblog records as succeeded; rerun failed ones")
 	f.IntVar(&opts.retries, "retries", 0, "try a failing job up to this many times in all")
-	f.StringVar(&opts.timeout, "timeout", "", "kill a job's process group after this many seconds, or N% of the median run time")
+	f.StringVar(&opts.timeout, "timeout", "", "kill a job's process group after this many seconds, or N% of the median run time (0: never)")
 	f.StringVar(&opts.halt, "halt", "", "stop early: now|soon,fail|success|done=N|N%")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the commands instead of running them")
 	f.StringVar(&opts.results, "results", "", "store each job's output under this directory")
