@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -17,11 +18,9 @@ const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
 // newClusterExecutor connects to the NATS server at url and returns an
 // executor that runs jobs on crew workers, and a function that releases it.
 // Credentials come from CREW_NATS_TOKEN, CREW_NATS_USER, CREW_NATS_PASSWORD
-// and CREW_NATS_CA, so they stay out of the process list.
-//
-// Connection trouble goes to the process's stderr: crew run does not pass
-// its Streams here.
-func newClusterExecutor(ctx context.Context, url string) (runner.Executor, func() error, error) {
+// and CREW_NATS_CA, so they stay out of the process list. Connection
+// trouble (lost, regained) is reported on errOut.
+func newClusterExecutor(ctx context.Context, url string, errOut io.Writer) (runner.Executor, func() error, error) {
 	window := dist.DefaultReconnectWindow
 	if v := os.Getenv(reconnectWindowEnv); v != "" {
 		d, err := time.ParseDuration(v)
@@ -35,9 +34,9 @@ func newClusterExecutor(ctx context.Context, url string) (runner.Executor, func(
 		ReconnectWindow: window,
 		OnConnection: func(lost bool, u string) {
 			if lost {
-				fmt.Fprintf(os.Stderr, "crew: lost the server at %s; reconnecting (jobs fail if it is not back within %v, see %s)\n", u, window, reconnectWindowEnv)
+				fmt.Fprintf(errOut, "crew: lost the server at %s; reconnecting (jobs fail if it is not back within %v, see %s)\n", u, window, reconnectWindowEnv)
 			} else {
-				fmt.Fprintf(os.Stderr, "crew: reconnected to the server at %s\n", u)
+				fmt.Fprintf(errOut, "crew: reconnected to the server at %s\n", u)
 			}
 		},
 	})

@@ -164,7 +164,7 @@ func runRun(ctx context.Context, s Streams, opts *runOptions, args []string) err
 	cfg.Drain = drain
 
 	if opts.server != "" {
-		ex, release, err := newClusterExecutor(ctx, opts.server)
+		ex, release, err := newClusterExecutor(ctx, opts.server, s.Err)
 		if err != nil {
 			return &exitStatusError{Code: exitError, Err: err}
 		}
