@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A TermStep is one step of a termination sequence: send Signal to the
@@ -81,13 +83,13 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	// any job could be left without one.
 	guard.once.Do(startGuard)
 	res.Start = time.Now()
-	cmd, err := l.start(job, out, stderr)
+	cmd, pidfd, err := l.start(job, out, stderr)
 	if err != nil && len(job.Argv) > 0 {
 		// Let the shell report a missing or unrunnable program exactly
 		// as it would have without the direct-exec shortcut.
 		shJob := *job
 		shJob.Argv = nil
-		cmd, err = l.start(&shJob, out, stderr)
+		cmd, pidfd, err = l.start(&shJob, out, stderr)
 	}
 	if err != nil {
 		res.Runtime = time.Since(res.Start)
@@ -96,27 +98,36 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	}
 	res.Send = int64(len(job.Stdin))
 
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-
-	var timeout <-chan time.Time
-	if job.Timeout > 0 {
-		t := time.NewTimer(job.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
 	pgid := cmd.Process.Pid
 	guardTell('+', pgid)
 	// Forgotten only once the leader is reaped: until then its pid, and so
 	// the group id, cannot be reused by an unrelated process.
 	defer guardTell('-', pgid)
-	select {
-	case err = <-waitErr:
-	case <-ctx.Done():
-		err = l.terminate(pgid, waitErr)
-	case <-timeout:
+	switch awaitExit(ctx, pidfd, job.Timeout) {
+	case exitReady:
+		// The leader is a zombie already: Wait reaps it without blocking.
+		err = cmd.Wait()
+	case exitCancelled:
+		err = l.terminate(pgid, waitAsync(cmd))
+	case exitTimedOut:
 		res.TimedOut = true
-		err = l.terminate(pgid, waitErr)
+		err = l.terminate(pgid, waitAsync(cmd))
+	default:
+		waitErr := waitAsync(cmd)
+		var timeout <-chan time.Time
+		if job.Timeout > 0 {
+			t := time.NewTimer(job.Timeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case err = <-waitErr:
+		case <-ctx.Done():
+			err = l.terminate(pgid, waitErr)
+		case <-timeout:
+			res.TimedOut = true
+			err = l.terminate(pgid, waitErr)
+		}
 	}
 	res.Runtime = time.Since(res.Start)
 	res.Receive = out.n
@@ -135,12 +146,14 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	return res
 }
 
-func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
+// start starts job and returns it with a pidfd for it, or a nil pidfd
+// where the kernel gives none.
+func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, *os.File, error) {
 	var cmd *exec.Cmd
 	if len(job.Argv) > 0 {
 		path, err := lookPath(job.Argv[0])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// Built by hand: exec.Command would search PATH again for every job.
 		cmd = &exec.Cmd{Path: path, Args: job.Argv}
@@ -159,9 +172,78 @@ func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
 	// Pdeathsig takes the job's leader down with crew even on kill -9.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cmd, nil
+	// A pidfd of our own lets Exec wait for the job in the netpoller: no
+	// thread blocked in wait(2) per job, and no hand-off from one. It is
+	// opened here rather than through SysProcAttr.PidFD because os/exec
+	// shares that one's file description and its Wait must keep blocking.
+	// Nobody reaps the child before Exec does, so its pid cannot be reused
+	// meanwhile.
+	fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return cmd, nil, nil
+	}
+	return cmd, os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// exitWait is what awaitExit saw.
+type exitWait int
+
+const (
+	exitUnknown   exitWait = iota // no pollable pidfd: wait the slow way
+	exitReady                     // the leader exited and awaits reaping
+	exitCancelled                 // ctx was cancelled first
+	exitTimedOut                  // the job's timeout expired first
+)
+
+// awaitExit parks until the process behind pidfd exits, ctx is cancelled
+// or timeout (if positive) expires, and closes pidfd. A pidfd becomes
+// readable when its process exits, so the netpoller does the waiting.
+func awaitExit(ctx context.Context, pidfd *os.File, timeout time.Duration) exitWait {
+	if pidfd == nil {
+		return exitUnknown
+	}
+	defer pidfd.Close()
+	rc, err := pidfd.SyscallConn()
+	if err != nil {
+		return exitUnknown
+	}
+	if timeout > 0 {
+		if pidfd.SetReadDeadline(time.Now().Add(timeout)) != nil {
+			return exitUnknown // not in the netpoller
+		}
+	}
+	// A deadline in the past wakes the parked Read. Should the callback
+	// run after the Close below, it fails harmlessly on the closed file.
+	stop := context.AfterFunc(ctx, func() { _ = pidfd.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	exited := false
+	err = rc.Read(func(fd uintptr) bool {
+		// WNOWAIT leaves the zombie for cmd.Wait to reap.
+		var info unix.Siginfo
+		e := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		exited = e == nil && info.Signo != 0
+		return exited || (e != nil && e != unix.EAGAIN)
+	})
+	switch {
+	case exited:
+		return exitReady
+	case err == nil:
+		return exitUnknown // waitid failed: let cmd.Wait say why
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		return exitCancelled
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return exitTimedOut
+	}
+	return exitUnknown
+}
+
+// waitAsync reaps cmd in a goroutine of its own and hands on the result.
+func waitAsync(cmd *exec.Cmd) <-chan error {
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	return waitErr
 }
 
 // terminate walks the termination sequence over the process group pgid
