@@ -39,7 +39,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	rounds := p.Int("rounds", 4, 4)
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	pyN := p.Int("pyn", 10_000_000, 100_000_000)
-	reps := p.Int("reps", 2, 3)
+	reps := p.Int("reps", 3, 5)
 	w := 2
 	if cfg.Workers > 0 {
 		w = cfg.Workers
