@@ -224,7 +224,10 @@ func cpuIOLocal(ctx context.Context, mode string, w, tasks int, interval time.Du
 
 // cpuIOProcs runs tasks on a pool of w worker processes.
 func cpuIOProcs(ctx context.Context, w, tasks int, task func(int) cpuIOTask) (float64, error) {
-	pool, err := proc.New(ctx, proc.Workers(w))
+	// Prefetch(0): a worker takes a task only when it is free, so one long
+	// task per worker lands on each worker instead of queueing two on the
+	// worker that said hello first while the other is still starting.
+	pool, err := proc.New(ctx, proc.Workers(w), proc.Prefetch(0))
 	if err != nil {
 		return 0, err
 	}
