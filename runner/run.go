@@ -131,7 +131,7 @@ func (s Summary) ExitStatus() int {
 // counted in the Summary. Run returns an error for a bad configuration, an
 // unreadable input or joblog, or (wrapping ErrInterrupted) a cancelled
 // ctx; the Summary still counts what ran. Run starts one goroutine per
-// running job and none survive it.
+// job slot and none survive it.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	r, err := newRun(cfg)
 	if err != nil {
@@ -272,12 +272,20 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		defer func() { close(stopWatch); <-watched }()
 	}
 
-	slots := make(chan int, r.cfg.Jobs)
-	for i := 1; i <= r.cfg.Jobs; i++ {
-		slots <- i
-	}
+	// One goroutine per slot for the whole run: a slot goes from reaping
+	// one job straight to starting the next on the same goroutine, with no
+	// hand-off through this loop, which only reads the input ahead.
+	g := &gate{ready: make(chan ready, r.cfg.Jobs), quit: make(chan struct{})}
 	var wg sync.WaitGroup
-	var lastStart time.Time
+	if !r.cfg.DryRun {
+		for slot := 1; slot <= r.cfg.Jobs; slot++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.slot(runCtx, g, slot)
+			}()
+		}
+	}
 	var loopErr error
 loop:
 	for seq := int64(1); ; seq++ {
@@ -305,35 +313,19 @@ loop:
 			fmt.Fprintln(r.cfg.Stdout, r.command(seq, slot, args))
 			continue
 		}
-		var slot int
 		select {
-		case slot = <-slots:
+		case g.ready <- ready{seq, args}:
+		case <-g.quit:
+			break loop
 		case <-runCtx.Done():
 			break loop
 		case <-r.cfg.Drain:
 			break loop
 		}
-		if r.stopping.Load() || runCtx.Err() != nil || closed(r.cfg.Drain) {
-			slots <- slot
-			break
-		}
-		if !r.wait(runCtx, lastStart) {
-			slots <- slot
-			break
-		}
-		lastStart = time.Now()
-		command := r.command(seq, slot, args)
-		r.mu.Lock()
-		r.sum.Started++
-		r.running[seq] = command
-		r.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.runJob(runCtx, seq, slot, args, command)
-			slots <- slot
-		}()
 	}
+	// Jobs already handed over still start unless the run is stopping,
+	// as they would have had this loop waited for their slots.
+	close(g.ready)
 	wg.Wait()
 	r.mu.Lock()
 	sum := r.sum
@@ -346,6 +338,62 @@ loop:
 		return sum, loopErr
 	}
 	return sum, jerr
+}
+
+// ready is a job read from the input and waiting for a slot.
+type ready struct {
+	seq  int64
+	args []string
+}
+
+// gate lets the slots start jobs one at a time and in input order, so the
+// stop conditions, --delay and --load/--memfree are checked between two
+// starts exactly as a single loop would.
+type gate struct {
+	mu        sync.Mutex
+	ready     chan ready
+	lastStart time.Time
+	quit      chan struct{} // closed once no more jobs may start
+	quitOnce  sync.Once
+}
+
+func (g *gate) stop() { g.quitOnce.Do(func() { close(g.quit) }) }
+
+// slot runs jobs in one job slot until the input is used up or the run
+// stops starting jobs.
+func (r *run) slot(ctx context.Context, g *gate, slot int) {
+	for {
+		j, command, ok := r.next(ctx, g, slot)
+		if !ok {
+			return
+		}
+		r.runJob(ctx, j.seq, slot, j.args, command)
+	}
+}
+
+// next waits for the next job to start in slot and marks it started.
+func (r *run) next(ctx context.Context, g *gate, slot int) (ready, string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var j ready
+	var ok bool
+	select {
+	case j, ok = <-g.ready:
+	case <-g.quit:
+	case <-ctx.Done():
+	case <-r.cfg.Drain:
+	}
+	if !ok || r.stopping.Load() || ctx.Err() != nil || closed(r.cfg.Drain) || !r.wait(ctx, g.lastStart) {
+		g.stop()
+		return ready{}, "", false
+	}
+	g.lastStart = time.Now()
+	command := r.command(j.seq, slot, j.args)
+	r.mu.Lock()
+	r.sum.Started++
+	r.running[j.seq] = command
+	r.mu.Unlock()
+	return j, command, true
 }
 
 func closed(c <-chan struct{}) bool {
