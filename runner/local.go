@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // A TermStep is one step of a termination sequence: send Signal to the
@@ -83,13 +81,13 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	// any job could be left without one.
 	guard.once.Do(startGuard)
 	res.Start = time.Now()
-	cmd, pidfd, err := l.start(job, out, stderr)
+	cmd, err := l.start(job, out, stderr)
 	if err != nil && len(job.Argv) > 0 {
 		// Let the shell report a missing or unrunnable program exactly
 		// as it would have without the direct-exec shortcut.
 		shJob := *job
 		shJob.Argv = nil
-		cmd, pidfd, err = l.start(&shJob, out, stderr)
+		cmd, err = l.start(&shJob, out, stderr)
 	}
 	if err != nil {
 		res.Runtime = time.Since(res.Start)
@@ -103,32 +101,7 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	// Forgotten only once the leader is reaped: until then its pid, and so
 	// the group id, cannot be reused by an unrelated process.
 	defer guardTell('-', pgid)
-	switch awaitExit(ctx, pidfd, job.Timeout) {
-	case exitReady:
-		// The leader is a zombie already: Wait reaps it without blocking.
-		err = cmd.Wait()
-	case exitCancelled:
-		err = l.terminate(pgid, waitAsync(cmd))
-	case exitTimedOut:
-		res.TimedOut = true
-		err = l.terminate(pgid, waitAsync(cmd))
-	default:
-		waitErr := waitAsync(cmd)
-		var timeout <-chan time.Time
-		if job.Timeout > 0 {
-			t := time.NewTimer(job.Timeout)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case err = <-waitErr:
-		case <-ctx.Done():
-			err = l.terminate(pgid, waitErr)
-		case <-timeout:
-			res.TimedOut = true
-			err = l.terminate(pgid, waitErr)
-		}
-	}
+	err, res.TimedOut = l.wait(ctx, cmd, pgid, job.Timeout)
 	res.Runtime = time.Since(res.Start)
 	res.Receive = out.n
 	st, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -146,14 +119,13 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	return res
 }
 
-// start starts job and returns it with a pidfd for it, or a nil pidfd
-// where the kernel gives none.
-func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, *os.File, error) {
+// start starts job.
+func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
 	var cmd *exec.Cmd
 	if len(job.Argv) > 0 {
 		path, err := lookPath(job.Argv[0])
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		// Built by hand: exec.Command would search PATH again for every job.
 		cmd = &exec.Cmd{Path: path, Args: job.Argv}
@@ -172,78 +144,61 @@ func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, *os.File, e
 	// Pdeathsig takes the job's leader down with crew even on kill -9.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	// A pidfd of our own lets Exec wait for the job in the netpoller: no
-	// thread blocked in wait(2) per job, and no hand-off from one. It is
-	// opened here rather than through SysProcAttr.PidFD because os/exec
-	// shares that one's file description and its Wait must keep blocking.
-	// Nobody reaps the child before Exec does, so its pid cannot be reused
-	// meanwhile.
-	fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return cmd, nil, nil
-	}
-	return cmd, os.NewFile(uintptr(fd), "pidfd"), nil
+	return cmd, nil
 }
 
-// exitWait is what awaitExit saw.
-type exitWait int
-
-const (
-	exitUnknown   exitWait = iota // no pollable pidfd: wait the slow way
-	exitReady                     // the leader exited and awaits reaping
-	exitCancelled                 // ctx was cancelled first
-	exitTimedOut                  // the job's timeout expired first
-)
-
-// awaitExit parks until the process behind pidfd exits, ctx is cancelled
-// or timeout (if positive) expires, and closes pidfd. A pidfd becomes
-// readable when its process exits, so the netpoller does the waiting.
-func awaitExit(ctx context.Context, pidfd *os.File, timeout time.Duration) exitWait {
-	if pidfd == nil {
-		return exitUnknown
-	}
-	defer pidfd.Close()
-	rc, err := pidfd.SyscallConn()
-	if err != nil {
-		return exitUnknown
-	}
-	if timeout > 0 {
-		if pidfd.SetReadDeadline(time.Now().Add(timeout)) != nil {
-			return exitUnknown // not in the netpoller
+// wait reaps cmd, blocked in wait(2) on this goroutine's own locked
+// thread: the kernel wakes that very thread when the job exits, so no
+// other thread has to be woken to hand the job back (a futex wake of tens
+// of microseconds per job on a small VM, the gap to xargs on short jobs).
+// A cancelled ctx or an expired timeout runs the termination sequence
+// from a goroutine of its own; the sequence ends with the group killed,
+// which ends the wait. wait returns once that sequence is over too.
+func (l Local) wait(ctx context.Context, cmd *exec.Cmd, pgid int, timeout time.Duration) (err error, timedOut bool) {
+	reaped := make(chan error, 1)
+	var (
+		mu       sync.Mutex
+		termDone chan struct{} // non-nil once the sequence has begun
+		termErr  error
+	)
+	terminate := func(byTimeout bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if termDone != nil {
+			return
 		}
+		timedOut = byTimeout
+		done := make(chan struct{})
+		termDone = done
+		go func() {
+			termErr = l.terminate(pgid, reaped)
+			close(done)
+		}()
 	}
-	// A deadline in the past wakes the parked Read. Should the callback
-	// run after the Close below, it fails harmlessly on the closed file.
-	stop := context.AfterFunc(ctx, func() { _ = pidfd.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	exited := false
-	err = rc.Read(func(fd uintptr) bool {
-		// WNOWAIT leaves the zombie for cmd.Wait to reap.
-		var info unix.Siginfo
-		e := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		exited = e == nil && info.Signo != 0
-		return exited || (e != nil && e != unix.EAGAIN)
-	})
-	switch {
-	case exited:
-		return exitReady
-	case err == nil:
-		return exitUnknown // waitid failed: let cmd.Wait say why
-	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
-		return exitCancelled
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return exitTimedOut
+	stop := context.AfterFunc(ctx, func() { terminate(false) })
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() { terminate(true) })
 	}
-	return exitUnknown
-}
-
-// waitAsync reaps cmd in a goroutine of its own and hands on the result.
-func waitAsync(cmd *exec.Cmd) <-chan error {
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	return waitErr
+	err = cmd.Wait()
+	stop()
+	if timer != nil {
+		timer.Stop()
+	}
+	mu.Lock()
+	done := termDone
+	// A sequence starting from now on finds the job already over, as if
+	// it had lost the race by a hair.
+	termDone = make(chan struct{})
+	mu.Unlock()
+	if done == nil {
+		return err, false
+	}
+	reaped <- err
+	<-done
+	return termErr, timedOut
 }
 
 // terminate walks the termination sequence over the process group pgid
