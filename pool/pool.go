@@ -305,7 +305,7 @@ func (p *Pool) Wait() error {
 			abandoned += w.abandoned.Load()
 		}
 		cause := context.Cause(p.ctx)
-		p.cancel(nil)
+		p.cancel(ErrClosed) // so streams started on a closed pool report ErrClosed, whichever path sees it first
 		errs := p.errs
 		if ce, ok := cause.(*cancelError); abandoned > 0 && !(ok && ce.pool == p) {
 			errs = append(errs, fmt.Errorf("pool: %d queued tasks not run: %w", abandoned, cause))
