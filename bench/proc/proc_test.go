@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,13 +19,7 @@ type span struct{ Lo, Hi int }
 
 var (
 	add1     = proc.Register("add1", func(_ context.Context, x int) (int, error) { return x + 1, nil })
-	sumRange = proc.Register("sumRange", func(_ context.Context, s span) (int, error) {
-		t := 0
-		for i := s.Lo; i < s.Hi; i++ {
-			t += i
-		}
-		return t, nil
-	})
+	sumRange = proc.Register("sumRange", func(_ context.Context, s span) (int, error) { return sumSpan(s), nil })
 )
 
 func TestMain(m *testing.M) {
@@ -102,38 +95,18 @@ func BenchmarkVsPython(b *testing.B) {
 		fmt.Printf("%-36s %12.2fms %12.2fms %8.2fx faster\n", "ready vs Pool(spawn)", start*1e3, spawn*1e3, spawn/start)
 		fmt.Printf("%-36s %12.2fms %12.2fms %8.2fx faster\n", "floor: 2 bare re-execs vs Pool(fork)", ready.probe*1e3, fork*1e3, fork/ready.probe)
 
-		// One and two workers take turns, round by round, so that a change
-		// in the neighbours' load hits both alike; each keeps its fastest
-		// round (the sum takes Go only tens of milliseconds, so one
-		// descheduling can double a round).
-		const n = 100_000_000
-		p1, p2 := pool(b, 1), pool(b, 2)
-		sum := func(p *proc.Pool, workers int) float64 {
-			var spans []span
-			for i := range workers {
-				spans = append(spans, span{i * n / workers, (i + 1) * n / workers})
-			}
-			t := time.Now()
-			out, err := sumRange.Map(context.Background(), p, spans)
-			if err != nil {
-				b.Fatal(err)
-			}
-			total := 0
-			for _, v := range out {
-				total += v
-			}
-			if total != n*(n-1)/2 {
-				b.Fatalf("sum = %d", total)
-			}
-			return time.Since(t).Seconds()
+		c := measureCPU(b, 9)
+		fast, _ := c.fastTwo()
+		fmt.Printf("\n%-36s %12s %12s %10s %10s\n", "sum 0..1e8, fastest of 9 rounds", "time", "speed-up", "bound", "target")
+		for i, cpu := range c.cpus {
+			fmt.Printf("%-36s %10.1fms %8s %.2f of the fastest\n", fmt.Sprintf("cpu %d alone (this process, pinned)", cpu), c.pinned[i]*1e3, "speed", fast/c.pinned[i])
 		}
-		t1, t2 := math.Inf(1), math.Inf(1)
-		for range 9 {
-			t1 = min(t1, sum(p1, 1))
-			t2 = min(t2, sum(p2, 2))
-		}
-		p1.Close()
-		p2.Close()
-		fmt.Printf("%-36s %12.1fms %12.1fms %8.2fx speed-up\n", "sum 0..1e8: 2 workers vs 1", t2*1e3, t1*1e3, t1/t2)
+		fmt.Printf("%-36s %10.1fms\n", "1 worker", c.one*1e3)
+		fmt.Printf("%-36s %10.1fms %11.2fx %9.2fx %9.2fx\n", "2 workers, 2 equal spans", c.two*1e3, c.one/c.two, c.equalBound(), 1.85)
+		fmt.Printf("%-36s %10.1fms %11.2fx %9.2fx %9.2fx\n", "16 spans over 2 workers", c.sixteen*1e3, c.one/c.sixteen, c.balancedBound(), 1.85)
+		fmt.Println("  bound: 2 equal spans 2·t_fast/t_slow; any split (1/t0 + 1/t1) / (1/t_fast),")
+		fmt.Println("  the single worker assumed on the fast CPU")
+		py := python(b, "cpu", 10_000_000)
+		fmt.Printf("%-36s %10.0fms %11.2fx (Pool(1) %.0fms)\n", "python 0..1e7: Pool(2) vs Pool(1)", py["two"]*1e3, py["one"]/py["two"], py["one"]*1e3)
 	}
 }
