@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,6 +35,16 @@ import (
 // are replayed, so a broker restarted on the same store loses nothing.
 // If no server is back within Config.ReconnectWindow, the Executor gives
 // up for good: waiting and later Execs fail with ErrUnreachable.
+//
+// Short jobs travel in batches. Every job goes alone until the first
+// result shows how long jobs run; from then on, jobs queued at the same
+// moment share a message, up to Config.Batch of them, as many as run
+// one after another in about 10 ms by the average so far, and never
+// more than an eighth of the jobs in flight. While the server has not
+// confirmed the previous message, or while the workers have at least
+// 40 ms of jobs queued, a job waits up to 10 ms for its batch to fill;
+// otherwise it leaves at once. A batch runs on one worker, is redelivered
+// whole if that worker dies, and its results come back together.
 type Executor struct {
 	cfg     Config
 	nc      *nats.Conn
@@ -52,8 +63,20 @@ type Executor struct {
 	giveUp    context.CancelFunc
 	brokenErr error
 
+	// Execs queue their jobs; one goroutine (batcher) sends them, alone
+	// or, while jobs are short, several to a message.
+	qmu        sync.Mutex
+	queue      []*pending
+	kick       chan struct{}
+	batches    atomic.Int64 // batch keys handed out
+	unfinished atomic.Int64 // jobs sent and not yet answered
+	unacked    atomic.Int64 // messages the server has not confirmed
+	sentJobs   atomic.Int64
+	sentMsgs   atomic.Int64
+	runtime    atomic.Int64 // moving average of jobs' run time in ns; -1 before the first
+
 	mu      sync.Mutex
-	waiters map[string]chan []byte
+	waiters map[string]*waiter
 	tries   map[int64]int
 	closed  bool
 	absent  *time.Timer // runs giveUp unless the server comes back
@@ -66,10 +89,15 @@ var _ runner.Executor = (*Executor)(nil)
 // with ErrUnreachable when no server answers. Cancelling ctx aborts the
 // setup; it does not affect the returned Executor.
 func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
+	if cfg.Batch < 0 {
+		return nil, fmt.Errorf("dist: batch %d: must not be negative", cfg.Batch)
+	}
 	e := &Executor{
 		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
-		waiters: map[string]chan []byte{}, tries: map[int64]int{},
+		waiters: map[string]*waiter{}, tries: map[int64]int{},
+		kick: make(chan struct{}, 1),
 	}
+	e.runtime.Store(-1)
 	e.life, e.end = context.WithCancel(context.Background())
 	e.broken, e.giveUp = context.WithCancel(context.Background())
 	nc, err := cfg.connect(nats.Timeout(3*time.Second),
@@ -104,6 +132,7 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 	e.w = w
 	e.mu.Unlock()
 	go e.dispatch(w)
+	go e.batcher()
 	return e, nil
 }
 
@@ -196,11 +225,13 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 				continue
 			}
 			e.mu.Lock()
-			ch, ok := e.waiters[entry.Key()]
+			wt, ok := e.waiters[entry.Key()]
 			delete(e.waiters, entry.Key())
 			e.mu.Unlock()
 			if ok {
-				ch <- entry.Value()
+				wt.answer(entry.Value())
+				e.unfinished.Add(-int64(len(wt.chs)))
+				e.wake()
 			}
 		}
 		for {
@@ -232,23 +263,27 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 
 // key names one attempt of a job. The attempt number keeps a retried job
 // (runner's --retries) from being taken for a duplicate of its first try.
-func (e *Executor) key(seq int64) (string, chan []byte, error) {
+func (e *Executor) key(seq int64) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return "", nil, ErrClosed
+		return "", ErrClosed
 	}
 	e.tries[seq]++
-	k := e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq])
-	ch := make(chan []byte, 1)
-	e.waiters[k] = ch
-	return k, ch, nil
+	return e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq]), nil
 }
 
+// forget drops the waiter of a job sent alone; a batch's waiter stays
+// until the batch's result comes.
 func (e *Executor) forget(k string) {
 	e.mu.Lock()
+	_, ok := e.waiters[k]
 	delete(e.waiters, k)
 	e.mu.Unlock()
+	if ok {
+		e.unfinished.Add(-1)
+		e.wake()
+	}
 }
 
 // Exec publishes job, waits for a worker's result and copies the job's
@@ -269,7 +304,7 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	if e.broken.Err() != nil {
 		return fail(e.unreachable())
 	}
-	k, ch, err := e.key(job.Seq)
+	k, err := e.key(job.Seq)
 	if err != nil {
 		return fail(err)
 	}
@@ -280,65 +315,34 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	if len(job.Stdin) > e.maxIn {
 		m.Stdin, m.StdinOb = nil, "in."+k
 		if _, err := e.sp.output.PutBytes(ctx, m.StdinOb, job.Stdin); err != nil {
-			e.forget(k)
 			return fail(fmt.Errorf("dist: store input of job %d: %w", job.Seq, err))
 		}
 	}
 	data, err := json.Marshal(&m)
 	if err != nil {
-		e.forget(k)
 		return fail(fmt.Errorf("dist: encode job %d: %w", job.Seq, err))
 	}
-	msg := &nats.Msg{Subject: e.subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, k)
-	// The publish is asynchronous: Exec waits for the server's ack and
-	// the result at once, so a job costs no round trip of its own.
-	paf, err := e.publish(ctx, msg)
-	if err != nil {
-		e.forget(k)
-		return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
-	}
-	var seq uint64 // the job's stream sequence, once acknowledged
-	var back backoff
-	// Back-off sleeps end when the Executor gives up on the server.
-	sctx, stopSleep := context.WithCancel(ctx)
-	defer stopSleep()
-	defer context.AfterFunc(e.broken, stopSleep)()
-	for {
-		select {
-		case v := <-ch:
-			return e.finish(ctx, job, v, stdout, stderr)
-		case ack := <-paf.Ok():
-			seq = ack.Sequence
-		case err := <-paf.Err():
-			// Lost connection or ack: the Nats-Msg-Id makes a repeat
-			// harmless. A refusal by the stream (say, full) is final.
-			// While the server is away, the reconnect window decides.
-			var ae *jetstream.APIError
-			if errors.As(err, &ae) || (back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(sctx) {
-				e.forget(k)
-				switch {
-				case ctx.Err() != nil:
-					return fail(ctx.Err())
-				case e.broken.Err() != nil:
-					return fail(e.unreachable())
-				}
-				return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
+	p := &pending{key: k, data: data, ch: make(chan answer, 1), at: time.Now()}
+	e.enqueue(p)
+	select {
+	case a := <-p.ch:
+		if a.err != nil {
+			if e.broken.Err() != nil {
+				return fail(e.unreachable())
 			}
-			if paf, err = e.publish(ctx, msg); err != nil {
-				e.forget(k)
-				return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, err))
-			}
-		case <-ctx.Done():
-			e.forget(k)
-			e.cancel(k, seq)
-			return fail(ctx.Err())
-		case <-e.broken.Done():
-			e.forget(k)
-			return fail(e.unreachable())
-		case <-e.done:
-			return fail(ErrClosed)
+			return fail(fmt.Errorf("dist: submit job %d: %w", job.Seq, a.err))
 		}
+		return e.finish(ctx, job, a.data, stdout, stderr)
+	case <-ctx.Done():
+		p.dropped.Store(true)
+		e.forget(k)
+		e.cancel(k, p.stored.Load())
+		return fail(ctx.Err())
+	case <-e.broken.Done():
+		e.forget(k)
+		return fail(e.unreachable())
+	case <-e.done:
+		return fail(ErrClosed)
 	}
 }
 
@@ -385,6 +389,7 @@ func (e *Executor) finish(ctx context.Context, job *runner.Job, v []byte, stdout
 		}
 		_ = e.sp.output.Delete(ctx, m.Object)
 	}
+	e.observe(m.Runtime)
 	r := m.result()
 	r.Seq = job.Seq
 	if _, err := stdout.Write(out); err != nil && r.Err == nil {

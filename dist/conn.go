@@ -139,6 +139,10 @@ type Config struct {
 	// its waiting and later Execs fail with ErrUnreachable. Default
 	// DefaultReconnectWindow.
 	ReconnectWindow time.Duration
+	// Batch (read by executors) is the most jobs an Executor puts in one
+	// message while jobs are short; see Executor. 0 means DefaultBatch,
+	// 1 sends every job alone; negative is an error.
+	Batch int
 	// OnConnection, if set, is told when an Executor loses the server
 	// (lost is true) and when it is back (lost false); url has its
 	// password redacted. It runs on the connection's callback goroutine

@@ -45,35 +45,43 @@ func (w *Worker) bury(ctx context.Context, adv maxDeliveries) error {
 	if err != nil {
 		return err
 	}
-	job, err := decodeJob(raw.Data)
+	key, jobs, batch, err := decodeJobs(raw.Data)
 	if err != nil {
 		_ = w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq)
 		return err
 	}
 	// A job whose result is stored ran to the end; only its ack was
 	// lost (the worker died, or the ack raced the last redelivery).
-	if _, err := w.sp.results.Get(ctx, job.Key); err == nil {
-		w.Logger.Info("dist: job reached its last delivery with its result stored; removing it", "job", job.Key)
+	if _, err := w.sp.results.Get(ctx, key); err == nil {
+		w.Logger.Info("dist: job reached its last delivery with its result stored; removing it", "job", key)
 		if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
 		return nil
 	}
-	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+job.Key, raw.Data, jetstream.WithMsgID(job.Key)); err != nil {
+	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+key, raw.Data, jetstream.WithMsgID(key)); err != nil {
 		return fmt.Errorf("dist: publish dead letter: %w", err)
 	}
-	res := &resultMsg{
-		Seq: job.Seq, Host: w.Host, Start: time.Now(), Exit: -1, Dead: true,
-		Err: fmt.Sprintf("no result after %d deliveries", adv.Deliveries),
+	dead := make([]resultMsg, len(jobs))
+	for i, j := range jobs {
+		dead[i] = resultMsg{
+			Seq: j.Seq, Host: w.Host, Start: time.Now(), Exit: -1, Dead: true,
+			Err: fmt.Sprintf("no result after %d deliveries", adv.Deliveries),
+		}
 	}
-	data, err := json.Marshal(res)
+	var data []byte
+	if batch {
+		data, err = json.Marshal(&batchResultMsg{Results: dead})
+	} else {
+		data, err = json.Marshal(&dead[0])
+	}
 	if err != nil {
 		return err
 	}
-	if _, err := w.sp.results.Create(ctx, job.Key, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	if _, err := w.sp.results.Create(ctx, key, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("dist: record dead job: %w", err)
 	}
-	w.Logger.Warn("dist: job dead-lettered", "job", job.Key, "deliveries", adv.Deliveries)
+	w.Logger.Warn("dist: job dead-lettered", "job", key, "deliveries", adv.Deliveries)
 	if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return err
 	}

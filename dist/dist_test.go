@@ -314,9 +314,17 @@ wait:
 	if info, _ := st.Info(ctx); info == nil || info.State.Msgs != 1 {
 		t.Errorf("dead-letter stream: %+v", info)
 	}
+	// The job is removed after its dead result is recorded, which is
+	// what ended Exec: give the removal a moment.
 	jobs, _ := js.Stream(ctx, dist.JobsStream)
-	if info, _ := jobs.Info(ctx); info == nil || info.State.Msgs != 0 {
-		t.Errorf("jobs stream still holds the dead job: %+v", info)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, _ := jobs.Info(ctx)
+		if info != nil && info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs stream still holds the dead job: %+v", info)
+		}
 	}
 }
 

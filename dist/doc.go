@@ -26,7 +26,11 @@
 // retention, DiscardNew: a full queue refuses new jobs instead of dropping
 // queued ones) without waiting for the server in between; its Nats-Msg-Id
 // is the job id, run id + sequence + attempt, so a repeated publish is
-// stored once. All workers share one durable pull consumer,
+// stored once. Once jobs are known to be short, several that are waiting
+// at the same moment travel as one message, a batch with an id of its
+// own (see Executor and Config.Batch); a batch is delivered, run,
+// recorded and acknowledged as a unit, and each job's result still
+// reaches its own Exec. All workers share one durable pull consumer,
 // WorkersConsumer; a worker pulls only as many jobs as it has free slots,
 // plus a few prefetched ones while its jobs are short (see Worker); the
 // consumer's settings are the first worker's, never changed by later
@@ -72,10 +76,11 @@
 //
 // # Costs
 //
-// A job is two messages stored by JetStream (the job, its result) and
-// three deliveries or acks (job to worker, the worker's ack, result to
-// submitter), against one stored message and one ack for a bare work
-// queue. Neither side waits for a round trip per job: the submitter
+// A message is two writes stored by JetStream (the message, its result)
+// and three deliveries or acks (message to worker, the worker's ack,
+// result to submitter), against one stored message and one ack for a bare
+// work queue. Batching spreads that over the jobs of a batch: short jobs
+// submitted many at a time cost a fraction of a message each. Neither side waits for a round trip per job: the submitter
 // publishes asynchronously, workers pull in batches sized to their free
 // slots and ack on the server's confirmation of the result. A worker
 // spends no goroutine or timer per job. Output is delivered when the job

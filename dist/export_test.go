@@ -2,7 +2,7 @@ package dist
 
 // Decoders reached by the fuzz tests.
 var (
-	DecodeJob    = func(b []byte) error { _, err := decodeJob(b); return err }
+	DecodeJob    = func(b []byte) error { _, _, _, err := decodeJobs(b); return err }
 	DecodeResult = func(b []byte) error { _, err := decodeResult(b); return err }
 	UnpackOutput = unpackOutput
 	PackOutput   = packOutput

@@ -14,6 +14,9 @@ func FuzzDecodeJob(f *testing.F) {
 	f.Add([]byte(`{"key":"run.1.1","seq":1,"command":"echo hi"}`))
 	f.Add([]byte(`{"key":"run.2.1","seq":2,"argv":["ls","-l"],"stdin":"aGk=","timeout":1000000000}`))
 	f.Add([]byte(`{"key":"..","command":"x"}`))
+	f.Add([]byte(`{"key":"run.b1","jobs":[{"key":"run.1.1","seq":1,"command":"true"},{"key":"run.2.1","seq":2,"argv":["ls"]}]}`))
+	f.Add([]byte(`{"key":"run.b2","jobs":[]}`))
+	f.Add([]byte(`{"key":"run.b3","jobs":[{"key":"","command":"x"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = dist.DecodeJob(b)
 	})

@@ -43,20 +43,81 @@ type resultMsg struct {
 	Object   string        `json:"object,omitempty"`
 }
 
+// batchMsg is several short jobs travelling as one message (see
+// Config.Batch). The batch has a key of its own, under which the worker
+// stores one batchResultMsg; each job keeps its key for cancellation.
+type batchMsg struct {
+	Key  string   `json:"key"`
+	Jobs []jobMsg `json:"jobs"`
+}
+
+// batchResultMsg holds the results of a batch's jobs, in the batch's order.
+type batchResultMsg struct {
+	Results []resultMsg `json:"results"`
+}
+
+// maxBatch bounds the jobs a worker accepts in one message, whatever a
+// submitter sends.
+const maxBatch = 1024
+
 var errMalformed = errors.New("dist: malformed message")
 
-func decodeJob(data []byte) (*jobMsg, error) {
-	var m jobMsg
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: job: %v", errMalformed, err)
+// decodeJobs decodes a message of the jobs stream: one job, or a batch of
+// them. key is what its result is stored under: the job's key, or the
+// batch's.
+func decodeJobs(data []byte) (key string, jobs []*jobMsg, batch bool, err error) {
+	var m struct {
+		jobMsg
+		Jobs []jobMsg `json:"jobs"`
 	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return "", nil, false, fmt.Errorf("%w: job: %v", errMalformed, err)
+	}
+	if m.Jobs == nil {
+		j, err := checkJob(&m.jobMsg)
+		if err != nil {
+			return "", nil, false, err
+		}
+		return j.Key, []*jobMsg{j}, false, nil
+	}
+	if !validKey(m.Key) {
+		return "", nil, false, fmt.Errorf("%w: batch: bad key %q", errMalformed, m.Key)
+	}
+	if len(m.Jobs) == 0 || len(m.Jobs) > maxBatch {
+		return "", nil, false, fmt.Errorf("%w: batch %s of %d jobs", errMalformed, m.Key, len(m.Jobs))
+	}
+	jobs = make([]*jobMsg, len(m.Jobs))
+	for i := range m.Jobs {
+		if jobs[i], err = checkJob(&m.Jobs[i]); err != nil {
+			return "", nil, false, err
+		}
+	}
+	return m.Key, jobs, true, nil
+}
+
+// decodeBatchResult splits a batch's stored result into its jobs' results,
+// still encoded, for n jobs.
+func decodeBatchResult(data []byte, n int) ([]json.RawMessage, error) {
+	var m struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: batch result: %v", errMalformed, err)
+	}
+	if len(m.Results) != n {
+		return nil, fmt.Errorf("%w: batch result: %d results for %d jobs", errMalformed, len(m.Results), n)
+	}
+	return m.Results, nil
+}
+
+func checkJob(m *jobMsg) (*jobMsg, error) {
 	if !validKey(m.Key) {
 		return nil, fmt.Errorf("%w: job: bad key %q", errMalformed, m.Key)
 	}
 	if m.Command == "" && len(m.Argv) == 0 {
 		return nil, fmt.Errorf("%w: job %s: no command", errMalformed, m.Key)
 	}
-	return &m, nil
+	return m, nil
 }
 
 func decodeResult(data []byte) (*resultMsg, error) {

@@ -23,7 +23,9 @@ import (
 // Run once; a Worker must not be copied or reused after Run starts.
 //
 // A worker runs at most Concurrency jobs at a time, each on one of
-// Concurrency long-lived goroutines; one more goroutine heartbeats every
+// Concurrency long-lived goroutines; the jobs of a batch (see Executor)
+// spread over them, and the batch's results are stored, and the batch
+// acknowledged, when its last job ends; one more goroutine heartbeats every
 // job the worker holds (InProgress every third of the shared consumer's
 // AckWait), so the server does
 // not give a held job to another worker; if the worker dies, its jobs are
@@ -63,12 +65,15 @@ type Worker struct {
 	maxIn    int
 	prefetch int
 	slots    int
-	ready    chan *entry
+	ready    chan task
 	wake     chan struct{} // a slot freed or a long job ended
 	held     atomic.Int64  // jobs received and not yet past their process
-	lastLong atomic.Bool   // the last job ran PrefetchBelow or longer
-	draining atomic.Bool
-	open     sync.WaitGroup
+	// batchSeen is the size of the last message's batch: pulls ask for
+	// messages, room is counted in jobs.
+	batchSeen atomic.Int64
+	lastLong  atomic.Bool // the last job ran PrefetchBelow or longer
+	draining  atomic.Bool
+	open      sync.WaitGroup
 	// The shared consumer's own settings, which may differ from Config's:
 	// the first worker's settings rule (see Run).
 	ackWaitNow    atomic.Int64
@@ -132,7 +137,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.prefetch, w.slots = prefetch, n
 	w.entries = map[*entry]struct{}{}
 	w.storing = map[*nats.Msg]*entry{}
-	w.ready = make(chan *entry, n+prefetch)
+	w.ready = make(chan task, n+prefetch)
 	w.wake = make(chan struct{}, 1)
 
 	nc, err := w.dial(ctx)
@@ -169,8 +174,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	var slots sync.WaitGroup
 	for range n {
 		slots.Go(func() {
-			for e := range w.ready {
-				w.handle(e)
+			for t := range w.ready {
+				w.handle(t)
 			}
 		})
 	}
@@ -230,6 +235,9 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
 			}
 			continue
 		}
+		// Messages may carry batches of jobs: ask for as many as would
+		// fill the room if they are like the last one.
+		want = max(1, want/int(max(w.batchSeen.Load(), 1)))
 		batch, err := w.cons.Fetch(want, jetstream.FetchMaxWait(time.Second))
 		if err == nil {
 			for msg := range batch.Messages() {

@@ -1,0 +1,288 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultInFlight is how many jobs crew run --server keeps submitted at
+// once when not told (-j): enough to keep a few dozen worker slots busy
+// and to let short jobs travel in batches. Each worker's Concurrency
+// bounds what runs on it.
+const DefaultInFlight = 256
+
+// DefaultBatch is Config.Batch's default: the most jobs an Executor puts
+// in one message.
+const DefaultBatch = 64
+
+// Batching rules. A batch's jobs run on one worker and their results come
+// back together, so only jobs expected to end quickly are batched: a
+// batch is sized so that its jobs, one after another, take about
+// batchSpan by the average run time seen so far. A batch never holds more
+// than an eighth of the jobs in flight, so the work still spreads over
+// the workers. Jobs wait, up to maxHold, for a batch to fill while the
+// server has not yet confirmed the last message (it is busy: sending more
+// messages would only queue them), or while the jobs sent and unanswered
+// amount to at least queuedWork of run time (the workers have plenty to
+// do); otherwise they leave at once.
+const (
+	batchSpan  = 30 * time.Millisecond
+	maxHold    = batchSpan
+	queuedWork = 4 * batchSpan
+)
+
+// A pending job waits in the Executor's queue, then for its result.
+type pending struct {
+	key     string
+	data    []byte      // the job's encoding
+	ch      chan answer // its result or why it could not be sent; one value
+	at      time.Time   // when it was queued
+	stored  atomic.Uint64
+	dropped atomic.Bool // its Exec gave up before it was sent
+}
+
+// An answer is a job's encoded result, or the error that kept the job
+// from the queue.
+type answer struct {
+	data []byte
+	err  error
+}
+
+// A waiter waits for the result stored under one key: a job's, or a
+// batch's with one channel per job.
+type waiter struct {
+	batch bool
+	chs   []chan answer
+}
+
+func (wt *waiter) answer(v []byte) {
+	if !wt.batch {
+		wt.chs[0] <- answer{data: v}
+		return
+	}
+	parts, err := decodeBatchResult(v, len(wt.chs))
+	for i, ch := range wt.chs {
+		if err != nil {
+			ch <- answer{err: err}
+			continue
+		}
+		ch <- answer{data: parts[i]}
+	}
+}
+
+func (wt *waiter) fail(err error) {
+	for _, ch := range wt.chs {
+		ch <- answer{err: err}
+	}
+}
+
+func (e *Executor) enqueue(p *pending) {
+	e.qmu.Lock()
+	e.queue = append(e.queue, p)
+	e.qmu.Unlock()
+	e.wake()
+}
+
+// wake tells the batcher that a job was queued or answered.
+func (e *Executor) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// observe feeds a job's run time into the average that sizes batches.
+func (e *Executor) observe(d time.Duration) {
+	d = max(d, 0)
+	for {
+		old := e.runtime.Load()
+		v := int64(d)
+		if old >= 0 {
+			v = old - old/8 + int64(d)/8
+		}
+		if e.runtime.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// batchSize is how many queued jobs the next message may carry.
+func (e *Executor) batchSize(queued int) int {
+	b := e.cfg.Batch
+	if b == 0 {
+		b = DefaultBatch
+	}
+	rt := e.runtime.Load()
+	if b <= 1 || rt < 0 {
+		return 1 // batching off, or no job has ended yet
+	}
+	if rt > 0 {
+		b = min(b, int(batchSpan/time.Duration(rt)))
+	}
+	b = min(b, (queued+int(e.unfinished.Load()))/8)
+	return max(b, 1)
+}
+
+// batcher sends queued jobs until the Executor is closed.
+func (e *Executor) batcher() {
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
+	for {
+		select {
+		case <-e.kick:
+		case <-hold.C:
+		case <-e.life.Done():
+			return
+		}
+		for {
+			ps, wait := e.next()
+			if wait > 0 {
+				hold.Reset(wait)
+				break
+			}
+			if len(ps) == 0 {
+				break
+			}
+			e.send(ps)
+		}
+	}
+}
+
+// next takes the jobs for the next message off the queue, or says how
+// long to wait for a fuller batch.
+func (e *Executor) next() ([]*pending, time.Duration) {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	// Jobs whose Exec gave up stay unsent.
+	live := e.queue[:0]
+	for _, p := range e.queue {
+		if !p.dropped.Load() {
+			live = append(live, p)
+		}
+	}
+	clear(e.queue[len(live):])
+	e.queue = live
+	n := len(e.queue)
+	if n == 0 {
+		return nil, 0
+	}
+	b := e.batchSize(n)
+	busy := e.unacked.Load() > 0 ||
+		time.Duration(e.unfinished.Load()*e.runtime.Load()) >= queuedWork
+	if b > 1 && n < b && busy {
+		if wait := maxHold - time.Since(e.queue[0].at); wait > 0 {
+			return nil, wait
+		}
+	}
+	take, size := 0, 0
+	for take < min(n, b) && (take == 0 || size+len(e.queue[take].data) <= e.maxIn) {
+		size += len(e.queue[take].data)
+		take++
+	}
+	ps := make([]*pending, take)
+	copy(ps, e.queue)
+	rest := copy(e.queue, e.queue[take:])
+	clear(e.queue[rest:])
+	e.queue = e.queue[:rest]
+	return ps, 0
+}
+
+// send publishes one message holding ps: the job itself when alone, a
+// batch otherwise. Its result's waiter is in place before the publish.
+func (e *Executor) send(ps []*pending) {
+	wt := &waiter{batch: len(ps) > 1, chs: make([]chan answer, len(ps))}
+	for i, p := range ps {
+		wt.chs[i] = p.ch
+	}
+	key, data := ps[0].key, ps[0].data
+	if wt.batch {
+		key = e.run + ".b" + strconv.FormatInt(e.batches.Add(1), 10)
+		size := 32 + len(key)
+		for _, p := range ps {
+			size += len(p.data) + 1
+		}
+		data = make([]byte, 0, size)
+		data = append(data, `{"key":"`...)
+		data = append(data, key...)
+		data = append(data, `","jobs":[`...)
+		for i, p := range ps {
+			if i > 0 {
+				data = append(data, ',')
+			}
+			data = append(data, p.data...)
+		}
+		data = append(data, "]}"...)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		wt.fail(ErrClosed)
+		return
+	}
+	e.waiters[key] = wt
+	e.mu.Unlock()
+	e.unfinished.Add(int64(len(ps)))
+	e.sentJobs.Add(int64(len(ps)))
+	e.sentMsgs.Add(1)
+	e.unacked.Add(1)
+	msg := &nats.Msg{Subject: e.subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, key)
+	go e.deliver(key, msg, ps)
+}
+
+// deliver waits for the server to store msg. A publish whose ack is lost
+// with the connection is repeated with back-off for about 6 s (the
+// Nats-Msg-Id makes a repeat harmless); a refusal by the stream (say,
+// full) fails its jobs at once. While the server is away, the reconnect
+// window decides.
+func (e *Executor) deliver(key string, msg *nats.Msg, ps []*pending) {
+	ctx, stop := context.WithCancel(e.life)
+	defer stop()
+	defer context.AfterFunc(e.broken, stop)()
+	defer func() {
+		e.unacked.Add(-1)
+		e.wake()
+	}()
+	var back backoff
+	for {
+		paf, err := e.publish(ctx, msg)
+		if err == nil {
+			select {
+			case ack := <-paf.Ok():
+				if len(ps) == 1 {
+					ps[0].stored.Store(ack.Sequence)
+				}
+				return
+			case err = <-paf.Err():
+			case <-ctx.Done():
+				return // the Execs see why themselves
+			}
+		}
+		var ae *jetstream.APIError
+		if errors.As(err, &ae) || ctx.Err() != nil ||
+			(back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(ctx) {
+			e.mu.Lock()
+			wt, ok := e.waiters[key]
+			delete(e.waiters, key)
+			e.mu.Unlock()
+			if ok {
+				e.unfinished.Add(-int64(len(wt.chs)))
+				wt.fail(err)
+			}
+			return
+		}
+	}
+}
+
+// Sent reports how many jobs the Executor has sent so far, and in how many
+// messages: their ratio is the batching achieved.
+func (e *Executor) Sent() (jobs, messages int64) {
+	return e.sentJobs.Load(), e.sentMsgs.Load()
+}

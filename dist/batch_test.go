@@ -1,0 +1,143 @@
+package dist_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"crew/dist"
+	"crew/internal/natstest"
+	"crew/runner"
+)
+
+// warmUp runs one short job, so the executor knows jobs are short and
+// starts batching.
+func warmUp(t *testing.T, e *dist.Executor) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if r := execAll(ctx, e, []*runner.Job{{Seq: 1_000_000, Command: "true"}})[0].res; r.Err != nil || r.Exit != 0 {
+		t.Fatalf("warm-up: %+v", r)
+	}
+}
+
+// TestBatch sends many short jobs at once: they travel several to a
+// message, each job's output (large ones through the object store) comes
+// back to its own Exec, and each message's result is recorded once.
+func TestBatch(t *testing.T) {
+	natstest.Run(t, func(t *testing.T, s *natstest.Server) {
+		startWorker(t, s.URL, 2)
+		startWorker(t, s.URL, 2)
+		for _, batch := range []int{0, 1} {
+			t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+				e, err := dist.NewExecutor(context.Background(), dist.Config{URL: s.URL, AckWait: testAckWait, Batch: batch})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				warmUp(t, e)
+				const n, bigEvery, big = 200, 40, 300_000
+				jobs := make([]*runner.Job, n)
+				for i := range jobs {
+					cmd := fmt.Sprintf("echo job %d; echo err %d >&2", i, i)
+					if i%bigEvery == 0 {
+						cmd = fmt.Sprintf("head -c %d /dev/zero", big)
+					}
+					jobs[i] = &runner.Job{Seq: int64(i + 1), Command: cmd}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				got := execAll(ctx, e, jobs)
+				for i, g := range got {
+					wantOut, wantErr := fmt.Sprintf("job %d\n", i), fmt.Sprintf("err %d\n", i)
+					if i%bigEvery == 0 {
+						wantOut, wantErr = strings.Repeat("\x00", big), ""
+					}
+					if g.res.Err != nil || g.res.Exit != 0 || g.res.Seq != int64(i+1) ||
+						g.stdout != wantOut || g.stderr != wantErr {
+						t.Errorf("job %d: %+v, stdout %d bytes %.20q, stderr %q", i, g.res, len(g.stdout), g.stdout, g.stderr)
+					}
+				}
+				sent, msgs := e.Sent()
+				t.Logf("%d jobs in %d messages", sent, msgs)
+				if sent != n+1 {
+					t.Errorf("sent %d jobs, want %d", sent, n+1)
+				}
+				switch {
+				case batch == 1 && msgs != sent:
+					t.Errorf("Batch 1 sent %d jobs in %d messages", sent, msgs)
+				case batch == 0 && msgs > sent*3/4:
+					t.Errorf("%d jobs took %d messages: not batched", sent, msgs)
+				}
+				revs := resultRevisions(t, s.URL, e.RunID())
+				if int64(len(revs)) != msgs {
+					t.Errorf("%d results stored for %d messages", len(revs), msgs)
+				}
+				for k, r := range revs {
+					if r != 1 {
+						t.Errorf("result %s written %d times", k, r)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestBatchWorkerKilled kills a worker while it runs batched jobs: the
+// batches it held are redelivered whole after the ack wait and finish on
+// another worker; every job's result arrives, each stored result once.
+func TestBatchWorkerKilled(t *testing.T) {
+	s := natstest.Start(t)
+	dir := t.TempDir()
+	e := newExecutor(t, s.URL)
+	a := startWorker(t, s.URL, 2)
+	warmUp(t, e)
+	const n = 24
+	jobs := make([]*runner.Job, n)
+	for i := range jobs {
+		mark := filepath.Join(dir, fmt.Sprintf("ran.%d", i+1))
+		jobs[i] = &runner.Job{Seq: int64(i + 1), Command: fmt.Sprintf("echo $$ >> %s; sleep 0.3; echo done %d", mark, i+1)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := make(chan []outcome, 1)
+	go func() { res <- execAll(ctx, e, jobs) }()
+	waitFiles(t, dir, 2)
+	a.kill()
+	<-a.done
+	startWorker(t, s.URL, 4)
+	got := <-res
+	twice := 0
+	for i, g := range got {
+		if g.res.Exit != 0 || g.res.Err != nil || g.stdout != fmt.Sprintf("done %d\n", i+1) {
+			t.Errorf("job %d: %+v stdout %q", i+1, g.res, g.stdout)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("ran.%d", i+1)))
+		if strings.Count(string(b), "\n") > 1 {
+			twice++
+		}
+	}
+	sent, msgs := e.Sent()
+	t.Logf("%d jobs in %d messages; %d jobs ran twice", sent, msgs, twice)
+	if msgs >= sent {
+		t.Errorf("%d jobs took %d messages: not batched", sent, msgs)
+	}
+	if twice == 0 {
+		t.Error("no job ran twice: the killed worker's batch was not redelivered")
+	}
+	for k, revs := range resultRevisions(t, s.URL, e.RunID()) {
+		if revs != 1 {
+			t.Errorf("result %s written %d times", k, revs)
+		}
+	}
+}
+
+func TestBatchNegative(t *testing.T) {
+	if _, err := dist.NewExecutor(context.Background(), dist.Config{URL: "nats://127.0.0.1:1", Batch: -1}); err == nil || !strings.Contains(err.Error(), "batch") {
+		t.Fatalf("err = %v, want a batch error", err)
+	}
+}
