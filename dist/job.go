@@ -6,11 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"golang.org/x/sys/unix"
+
+	"crew/runner"
 )
 
 // Bounds on storing one result: each try waits storeTimeout for the
@@ -25,26 +31,40 @@ const (
 // publish there that expects no earlier message on the key's subject.
 const resultsPrefix = "$KV." + ResultsBucket + "."
 
-// An entry is one job a worker holds, from its delivery to its ack.
+// An entry is one message a worker holds, from its delivery to its ack:
+// one job, or a batch of short jobs that is acked once all have run.
 type entry struct {
-	msg    jetstream.Msg
-	job    *jobMsg
-	ctx    context.Context
-	stop   context.CancelFunc
-	object string // output stored in the object store, if any
-	tries  int
-	back   backoff
+	msg   jetstream.Msg
+	key   string // the results-bucket key: the job's, or the batch's
+	batch bool
+	jobs  []*jobMsg
+	res   []*resultMsg // filled in as the jobs end
+	left  atomic.Int32 // jobs not yet through a slot
+	ctx   context.Context
+	stop  context.CancelFunc
+	stops []context.CancelFunc // one per job: a cancel message stops one
+	ctxs  []context.Context
+
+	objects []string // outputs stored in the object store, if any
+	tries   int
+	back    backoff
 
 	delivered uint64 // deliveries so far, this one included
 	// Guarded by Worker.mu:
-	started  bool // a slot took it
+	started  bool // a slot took one of its jobs
 	returned bool // handed back to the queue unstarted
 }
 
-// accept takes a delivered job into the worker: heartbeated from now on,
-// and queued for the next free slot.
+// A task is one job of a held entry, queued for a slot.
+type task struct {
+	e *entry
+	i int
+}
+
+// accept takes a delivered message into the worker: heartbeated from now
+// on, and its jobs queued for the next free slots.
 func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
-	m, err := decodeJob(msg.Data())
+	key, jobs, batch, err := decodeJobs(msg.Data())
 	if err != nil {
 		w.Logger.Error("dist: dropping an unreadable job", "err", err)
 		_ = msg.Term()
@@ -60,22 +80,44 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
+	w.batchSeen.Store(int64(len(jobs)))
 	// Jobs run on a context detached from Run's, so draining lets them
 	// finish; only a cancel message stops one.
-	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	e := &entry{msg: msg, job: m, ctx: jctx, stop: stop, delivered: e0}
+	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	e := &entry{
+		msg: msg, key: key, batch: batch, jobs: jobs, res: make([]*resultMsg, len(jobs)),
+		ctx: ectx, stop: stop, delivered: e0,
+		ctxs: make([]context.Context, len(jobs)), stops: make([]context.CancelFunc, len(jobs)),
+	}
+	for i := range jobs {
+		e.ctxs[i], e.stops[i] = context.WithCancel(ectx)
+	}
+	if e0 > 1 {
+		// A worker may have stored the result and died before its ack.
+		if _, err := w.sp.results.Get(ectx, key); err == nil {
+			_ = msg.Ack()
+			stop()
+			return
+		}
+	}
+	e.left.Store(int32(len(jobs)))
 	w.open.Add(1)
 	w.mu.Lock()
 	w.entries[e] = struct{}{}
 	w.mu.Unlock()
-	w.held.Add(1)
-	w.ready <- e
+	w.held.Add(int64(len(jobs)))
+	for i := range jobs {
+		w.ready <- task{e, i}
+	}
 }
 
 // finish forgets a job: no more heartbeats. Unless it was acked, the
 // server redelivers it after AckWait.
 func (w *Worker) finish(e *entry) {
 	e.stop()
+	for _, stop := range e.stops {
+		stop()
+	}
 	w.mu.Lock()
 	delete(w.entries, e)
 	w.mu.Unlock()
@@ -127,48 +169,55 @@ func (w *Worker) onCancel(m *nats.Msg) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for e := range w.entries {
-		if e.job.Key == k {
-			e.stop()
+		for i, j := range e.jobs {
+			if j.Key == k {
+				e.stops[i]()
+			}
 		}
 	}
 }
 
-// handle runs one held job on the calling slot goroutine and starts
-// storing its result. The slot is free again as soon as the job's process
-// is over: Concurrency bounds running jobs, not network round trips.
-func (w *Worker) handle(e *entry) {
+// handle runs one job of a held entry on the calling slot goroutine and,
+// after the entry's last job, starts storing its result. The slot is free
+// again as soon as the job's process is over: Concurrency bounds running
+// jobs, not network round trips.
+func (w *Worker) handle(t task) {
+	e := t.e
 	w.mu.Lock()
-	e.started = true
-	returned := e.returned
+	skip := e.returned || (!e.started && w.draining.Load())
+	nak := skip && !e.returned
+	if skip {
+		e.returned = true
+	} else {
+		e.started = true
+	}
 	w.mu.Unlock()
-	if returned || w.draining.Load() {
-		if !returned {
+	if skip {
+		// Handed back, or draining before any of its jobs started.
+		if nak {
 			_ = e.msg.Nak()
 		}
 		w.free(false)
-		w.finish(e)
-		return
-	}
-	if e.delivered > 1 {
-		// A worker may have stored the result and died before its ack.
-		if _, err := w.sp.results.Get(e.ctx, e.job.Key); err == nil {
-			_ = e.msg.Ack()
-			w.free(false)
+		if e.left.Add(-1) == 0 {
 			w.finish(e)
-			return
 		}
+		return
 	}
 	var long *time.Timer
 	if w.prefetch > 0 {
 		long = time.AfterFunc(PrefetchBelow, w.handBack)
 	}
-	res := w.run(e.ctx, e.job)
+	res := w.run(e.ctxs[t.i], e.jobs[t.i])
 	if long != nil {
 		long.Stop()
 	}
 	w.free(res.Runtime >= PrefetchBelow)
-	if err := w.store(e, res); err != nil {
-		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", e.job.Key, "err", err)
+	e.res[t.i] = res
+	if e.left.Add(-1) != 0 {
+		return
+	}
+	if err := w.store(e); err != nil {
+		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
 		w.finish(e)
 	}
 }
@@ -204,12 +253,32 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 		}
 		job.Stdin = b
 	}
-	var stdout, stderr bytes.Buffer
-	r := w.Executor.Exec(ctx, job, &stdout, &stderr)
+	var r runner.Result
+	var stdout, stderr []byte
+	if fo, fe := memFile(), memFile(); fo != nil && fe != nil {
+		// The job writes straight into memory files, as crew run's local
+		// jobs do: no pipes, no copying goroutines, no wake-ups per write.
+		r = w.Executor.Exec(ctx, job, fo, fe)
+		var err error
+		stdout, err = readMemFile(fo)
+		if err == nil {
+			stderr, err = readMemFile(fe)
+		}
+		if err != nil && r.Err == nil {
+			r.Err = fmt.Errorf("read output: %w", err)
+		}
+	} else {
+		if fo != nil {
+			fo.Close()
+		}
+		var bo, be bytes.Buffer
+		r = w.Executor.Exec(ctx, job, &bo, &be)
+		stdout, stderr = bo.Bytes(), be.Bytes()
+	}
 	res := &resultMsg{
 		Seq: m.Seq, Host: w.Host, Start: r.Start, Runtime: r.Runtime, Exit: r.Exit,
 		Signal: r.Signal, TimedOut: r.TimedOut, Send: r.Send, Receive: r.Receive,
-		Stdout: stdout.Bytes(), Stderr: stderr.Bytes(),
+		Stdout: stdout, Stderr: stderr,
 	}
 	if r.Err != nil {
 		res.Err = r.Err.Error()
@@ -217,24 +286,68 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	return res
 }
 
-// store starts recording res under the job's key unless a result is
-// already there: a job executes at least once, but its result is recorded
-// once. The job is acked when the server confirms (onStored), not here.
-func (w *Worker) store(e *entry, res *resultMsg) error {
-	key := e.job.Key
-	if len(res.Stdout)+len(res.Stderr) > w.maxIn {
-		e.object = "out." + key + "." + nuid.Next()
-		if _, err := w.sp.output.PutBytes(e.ctx, e.object, packOutput(res.Stdout, res.Stderr)); err != nil {
+// memFile returns a fresh file in memory (memfd), or nil where there is
+// none. A fresh one per job: a job's straggling background process may
+// still write into its file after the job ends.
+func memFile() *os.File {
+	fd, err := unix.MemfdCreate("crew-job", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "crew-job")
+}
+
+// readMemFile returns what a job wrote into f and closes f.
+func readMemFile(f *os.File) ([]byte, error) {
+	defer f.Close()
+	n, err := f.Seek(0, io.SeekCurrent)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// store starts recording the entry's results under its key unless a
+// result is already there: a job executes at least once, but its result is
+// recorded once. The message is acked when the server confirms
+// (onStored), not here. Output that would not fit in the message goes to
+// the object store: a job's output stays inline while the entry's inline
+// outputs together fit in half a message.
+func (w *Worker) store(e *entry) error {
+	room := w.maxIn
+	for i, res := range e.res {
+		n := len(res.Stdout) + len(res.Stderr)
+		if n <= room {
+			room -= n
+			continue
+		}
+		obj := "out." + e.jobs[i].Key + "." + nuid.Next()
+		if _, err := w.sp.output.PutBytes(e.ctx, obj, packOutput(res.Stdout, res.Stderr)); err != nil {
 			return fmt.Errorf("dist: store output: %w", err)
 		}
+		e.objects = append(e.objects, obj)
 		res.Stdout, res.Stderr = nil, nil
-		res.Object = e.object
+		res.Object = obj
 	}
-	data, err := json.Marshal(res)
+	var data []byte
+	var err error
+	if e.batch {
+		br := batchResultMsg{Results: make([]resultMsg, len(e.res))}
+		for i, r := range e.res {
+			br.Results[i] = *r
+		}
+		data, err = json.Marshal(&br)
+	} else {
+		data, err = json.Marshal(e.res[0])
+	}
 	if err != nil {
 		return fmt.Errorf("dist: encode result: %w", err)
 	}
-	m := &nats.Msg{Subject: resultsPrefix + key, Data: data, Header: nats.Header{}}
+	m := &nats.Msg{Subject: resultsPrefix + e.key, Data: data, Header: nats.Header{}}
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	w.publishResult(e, m)
 	return nil
@@ -266,12 +379,13 @@ func (w *Worker) onStoreFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
 	if resultExists(err) {
 		// Another execution recorded the job first; this one's output
 		// is not needed.
-		if e.object != "" {
-			obj := e.object
+		if objs := e.objects; len(objs) > 0 {
 			go func() {
 				ctx, stop := context.WithTimeout(context.Background(), storeTimeout)
 				defer stop()
-				_ = w.sp.output.Delete(ctx, obj)
+				for _, obj := range objs {
+					_ = w.sp.output.Delete(ctx, obj)
+				}
 			}()
 		}
 		_ = e.msg.Ack()
@@ -279,7 +393,7 @@ func (w *Worker) onStoreFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
 		return
 	}
 	if e.tries >= storeTries {
-		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", e.job.Key, "err", err)
+		w.Logger.Error("dist: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
 		w.finish(e)
 		return
 	}
