@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"crew/dist"
 	"crew/runner"
 )
 
@@ -108,7 +109,7 @@ func newRunCmd(s Streams) *cobra.Command {
 	// ::: and its values must reach us untouched, so flags end at the
 	// first positional argument (the command).
 	f.SetInterspersed(false)
-	f.StringVarP(&opts.jobs, "jobs", "j", "", "job slots: N, 0 (as many as possible), N% of CPUs, +N, -N (default: one per CPU)")
+	f.StringVarP(&opts.jobs, "jobs", "j", "", "job slots: N, 0 (as many as possible), N% of CPUs, +N, -N (default: one per CPU; with --server, jobs in flight across the cluster, default 256)")
 	f.BoolVarP(&opts.null, "null", "0", false, "input records are separated by NUL, not newline")
 	f.StringVar(&opts.colsep, "colsep", "", "split input lines into columns {1} {2}... at this regular expression")
 	f.BoolVarP(&opts.quote, "quote", "q", false, "quote the command words themselves (run them without shell interpretation)")
@@ -282,6 +283,11 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		c.ColSep = re
 	}
 	c.Jobs = runtime.NumCPU()
+	if o.server != "" {
+		// The workers' own -j bounds what runs; this bounds what waits in
+		// the queue, which must be enough to keep every worker busy.
+		c.Jobs = dist.DefaultInFlight
+	}
 	if o.jobsSet || o.jobs != "" {
 		if c.Jobs, err = runner.ParseJobs(o.jobs, runtime.NumCPU()); err != nil {
 			rc.close()
