@@ -57,6 +57,8 @@ func BenchmarkNoopDirect(b *testing.B) {
 	report(b, "jetstream", ceiling, "crew", crew)
 	b.ReportMetric(float64(n)*float64(b.N)/crew.Seconds(), "crew-jobs/s")
 	b.ReportMetric(float64(n)*float64(b.N)/ceiling.Seconds(), "jetstream-msgs/s")
+	jobs, msgs := e.Sent()
+	b.ReportMetric(float64(jobs)/float64(msgs), "jobs/msg")
 }
 
 // BenchmarkEngineNoop measures runner's engine alone with an executor

@@ -87,6 +87,8 @@ func BenchmarkTrue(b *testing.B) {
 		remote += runTrue(b, 256, e, n)
 	}
 	report(b, "local", local, "cluster", remote)
+	jobs, msgs := e.Sent()
+	b.ReportMetric(float64(jobs)/float64(msgs), "jobs/msg")
 }
 
 func BenchmarkNoop(b *testing.B) {

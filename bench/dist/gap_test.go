@@ -54,10 +54,18 @@ func TestGaps(t *testing.T) {
 			for j := 1; j < len(s.runs); j++ {
 				gaps = append(gaps, s.runs[j][0].Sub(s.runs[j-1][1]))
 			}
+			var busy, idle time.Duration
+			for _, r := range s.runs {
+				busy += r[1].Sub(r[0])
+			}
+			for _, g := range gaps {
+				idle += g
+			}
 			slices.Sort(gaps)
 			if n := len(gaps); n > 100 {
-				t.Logf("prefetch %d, worker %d: wall %v, %d jobs, gap p10 %v p50 %v p90 %v p99 %v",
-					prefetch, i, d.Round(time.Millisecond), len(s.runs), gaps[n/10], gaps[n/2], gaps[n*9/10], gaps[n*99/100])
+				t.Logf("prefetch %d, worker %d: wall %v, %d jobs, busy %v, idle between jobs %v, gap p10 %v p50 %v p90 %v p99 %v",
+					prefetch, i, d.Round(time.Millisecond), len(s.runs), busy.Round(time.Millisecond), idle.Round(time.Millisecond),
+					gaps[n/10], gaps[n/2], gaps[n*9/10], gaps[n*99/100])
 			}
 		}
 	}
