@@ -39,10 +39,10 @@ import (
 // Short jobs travel in batches. Every job goes alone until the first
 // result shows how long jobs run; from then on, jobs queued at the same
 // moment share a message, up to Config.Batch of them, as many as run
-// one after another in about 10 ms by the average so far, and never
+// one after another in about 30 ms by the average so far, and never
 // more than an eighth of the jobs in flight. While the server has not
 // confirmed the previous message, or while the workers have at least
-// 40 ms of jobs queued, a job waits up to 10 ms for its batch to fill;
+// 120 ms of jobs queued, a job waits up to 30 ms for its batch to fill;
 // otherwise it leaves at once. A batch runs on one worker, is redelivered
 // whole if that worker dies, and its results come back together.
 type Executor struct {

@@ -126,8 +126,12 @@ func (w *Worker) finish(e *entry) {
 
 // free gives a job's slot back and wakes the pull loop.
 func (w *Worker) free(long bool) {
-	w.lastLong.Store(long)
-	w.held.Add(-1)
+	changed := w.lastLong.Swap(long) != long
+	// While a batch holds more jobs than the worker has room for, the
+	// pull loop has nothing to do: do not wake it for every job.
+	if h := w.held.Add(-1); !changed && h >= int64(w.slots+w.prefetch) {
+		return
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
