@@ -58,15 +58,26 @@ type answer struct {
 // batch's with one channel per job.
 type waiter struct {
 	batch bool
+	keys  []string // the batch's job keys
 	chs   []chan answer
 }
 
-func (wt *waiter) answer(v []byte) {
+// answer hands v to the waiting Execs. For a batch that a worker split
+// into its jobs it returns one waiter per job instead, to wait under the
+// job's own key.
+func (wt *waiter) answer(v []byte) (split []*waiter) {
 	if !wt.batch {
 		wt.chs[0] <- answer{data: v}
-		return
+		return nil
 	}
-	parts, err := decodeBatchResult(v, len(wt.chs))
+	parts, isSplit, err := decodeBatchResult(v, len(wt.chs))
+	if isSplit {
+		split = make([]*waiter, len(wt.chs))
+		for i, ch := range wt.chs {
+			split[i] = &waiter{keys: wt.keys[i : i+1], chs: []chan answer{ch}}
+		}
+		return split
+	}
 	for i, ch := range wt.chs {
 		if err != nil {
 			ch <- answer{err: err}
@@ -74,6 +85,7 @@ func (wt *waiter) answer(v []byte) {
 		}
 		ch <- answer{data: parts[i]}
 	}
+	return nil
 }
 
 func (wt *waiter) fail(err error) {
@@ -197,9 +209,9 @@ func (e *Executor) next() ([]*pending, time.Duration) {
 // send publishes one message holding ps: the job itself when alone, a
 // batch otherwise. Its result's waiter is in place before the publish.
 func (e *Executor) send(ps []*pending) {
-	wt := &waiter{batch: len(ps) > 1, chs: make([]chan answer, len(ps))}
+	wt := &waiter{batch: len(ps) > 1, keys: make([]string, len(ps)), chs: make([]chan answer, len(ps))}
 	for i, p := range ps {
-		wt.chs[i] = p.ch
+		wt.keys[i], wt.chs[i] = p.key, p.ch
 	}
 	key, data := ps[0].key, ps[0].data
 	if wt.batch {

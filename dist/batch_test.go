@@ -2,12 +2,16 @@ package dist_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"crew/dist"
 	"crew/internal/natstest"
@@ -140,4 +144,85 @@ func TestBatchNegative(t *testing.T) {
 	if _, err := dist.NewExecutor(context.Background(), dist.Config{URL: "nats://127.0.0.1:1", Batch: -1}); err == nil || !strings.Contains(err.Error(), "batch") {
 		t.Fatalf("err = %v, want a batch error", err)
 	}
+}
+
+// TestBatchCrash puts a job that kills its worker into a batch: the
+// batch comes back, is split into its jobs, the killer alone ends in the
+// dead letters, and its batch-mates succeed. (Workers run one job and
+// hold no other: jobs a worker holds beside a killer share its fate, with
+// or without batches.)
+func TestBatchCrash(t *testing.T) {
+	s := natstest.Start(t)
+	e := newExecutor(t, s.URL)
+	env := []string{"CREW_DIST_MAXDELIVER=3", "CREW_DIST_PREFETCH=-1"}
+	first := startWorker(t, s.URL, 1, env...)
+	warmUp(t, e)
+	const n = 40
+	jobs := make([]*runner.Job, n)
+	for i := range jobs {
+		jobs[i] = &runner.Job{Seq: int64(i + 1), Command: fmt.Sprintf("echo ok %d", i+1)}
+	}
+	jobs[n/2].Command = "crash"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := make(chan []outcome, 1)
+	go func() { res <- execAll(ctx, e, jobs) }()
+	var got []outcome
+	w := first
+wait:
+	for {
+		select {
+		case got = <-res:
+			break wait
+		case <-w.done:
+			w = startWorker(t, s.URL, 1, env...)
+		}
+	}
+	for i, g := range got {
+		if i == n/2 {
+			if !errors.Is(g.res.Err, dist.ErrDead) {
+				t.Errorf("crashing job: %+v, want ErrDead", g.res)
+			}
+			continue
+		}
+		if g.res.Err != nil || g.res.Exit != 0 || g.stdout != fmt.Sprintf("ok %d\n", i+1) {
+			t.Errorf("job %d: %+v stdout %q", i+1, g.res, g.stdout)
+		}
+	}
+	sent, msgs := e.Sent()
+	t.Logf("%d jobs in %d messages", sent, msgs)
+	if msgs >= sent {
+		t.Errorf("%d jobs took %d messages: not batched", sent, msgs)
+	}
+	if n := splitBatches(t, s.URL, e.RunID()); n == 0 {
+		t.Error("no batch was split")
+	}
+}
+
+// splitBatches counts the run's batches that a worker split.
+func splitBatches(t *testing.T, url, run string) int {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, dist.ResultsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeysFiltered(ctx, run+".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k := range keys.Keys() {
+		if v, err := kv.Get(ctx, k); err == nil && string(v.Value()) == `{"split":true}` {
+			n++
+		}
+	}
+	return n
 }

@@ -228,11 +228,21 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 			wt, ok := e.waiters[entry.Key()]
 			delete(e.waiters, entry.Key())
 			e.mu.Unlock()
-			if ok {
-				wt.answer(entry.Value())
-				e.unfinished.Add(-int64(len(wt.chs)))
-				e.wake()
+			if !ok {
+				continue
 			}
+			if split := wt.answer(entry.Value()); split != nil {
+				// The jobs' own results come later in the bucket's
+				// order, so waiting for them from here misses none.
+				e.mu.Lock()
+				for _, s := range split {
+					e.waiters[s.keys[0]] = s
+				}
+				e.mu.Unlock()
+				continue
+			}
+			e.unfinished.Add(-int64(len(wt.chs)))
+			e.wake()
 		}
 		for {
 			e.mu.Lock()

@@ -58,7 +58,9 @@
 //
 // A job delivered MaxDeliver times without a result (it kills its workers,
 // say) is copied to DeadStream, removed from the queue, and its Exec
-// returns a *DeadError.
+// returns a *DeadError. A batch that comes back is first split into its
+// jobs, each queued alone, so one such job does not take its batch-mates
+// with it.
 //
 // Accepted jobs survive a crash of the broker process: JetStream has
 // written them before acknowledging. They survive power loss only with

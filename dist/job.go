@@ -92,6 +92,11 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	for i := range jobs {
 		e.ctxs[i], e.stops[i] = context.WithCancel(ectx)
 	}
+	if e0 > 1 && batch {
+		stop()
+		w.split(ctx, msg, key, jobs)
+		return
+	}
 	if e0 > 1 {
 		// A worker may have stored the result and died before its ack.
 		if _, err := w.sp.results.Get(ectx, key); err == nil {
@@ -109,6 +114,44 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	for i := range jobs {
 		w.ready <- task{e, i}
 	}
+}
+
+// split breaks a batch that comes back (its worker died, or the batch
+// ran into its ack wait) into its jobs, each queued alone, so that one job
+// that kills its workers cannot take its batch-mates to the dead letters
+// with it. First the batch's key gets a marker, which tells the submitter
+// to wait for each job under its own key; then the jobs are queued with
+// their own keys as message ids, so a repeat of this (the worker dies
+// half-way) queues none twice; only then is the batch acked. A batch
+// whose key holds real results was run to the end: it is acked.
+func (w *Worker) split(ctx context.Context, msg jetstream.Msg, key string, jobs []*jobMsg) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	_, err := w.sp.results.Create(ctx, key, splitMarker)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		var v jetstream.KeyValueEntry
+		if v, err = w.sp.results.Get(ctx, key); err == nil {
+			if _, split, _ := decodeBatchResult(v.Value(), len(jobs)); !split {
+				_ = msg.Ack()
+				return
+			}
+		}
+	}
+	if err != nil {
+		w.Logger.Error("dist: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
+		return
+	}
+	for _, j := range jobs {
+		data, err := json.Marshal(j)
+		if err == nil {
+			_, err = w.sp.js.Publish(ctx, msg.Subject(), data, jetstream.WithMsgID(j.Key))
+		}
+		if err != nil {
+			w.Logger.Error("dist: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
+			return
+		}
+	}
+	_ = msg.Ack()
 }
 
 // finish forgets a job: no more heartbeats. Unless it was acked, the

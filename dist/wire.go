@@ -52,9 +52,16 @@ type batchMsg struct {
 }
 
 // batchResultMsg holds the results of a batch's jobs, in the batch's order.
+// A batch that was split (see Worker) has Split set and no results: its
+// jobs' results come under their own keys.
 type batchResultMsg struct {
-	Results []resultMsg `json:"results"`
+	Results []resultMsg `json:"results,omitempty"`
+	Split   bool        `json:"split,omitempty"`
 }
+
+// splitMarker is what a worker stores under a batch's key when it splits
+// the batch into its jobs.
+var splitMarker = []byte(`{"split":true}`)
 
 // maxBatch bounds the jobs a worker accepts in one message, whatever a
 // submitter sends.
@@ -96,18 +103,22 @@ func decodeJobs(data []byte) (key string, jobs []*jobMsg, batch bool, err error)
 }
 
 // decodeBatchResult splits a batch's stored result into its jobs' results,
-// still encoded, for n jobs.
-func decodeBatchResult(data []byte, n int) ([]json.RawMessage, error) {
+// still encoded, for n jobs; split reports a split batch's marker instead.
+func decodeBatchResult(data []byte, n int) (results []json.RawMessage, split bool, err error) {
 	var m struct {
 		Results []json.RawMessage `json:"results"`
+		Split   bool              `json:"split"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: batch result: %v", errMalformed, err)
+		return nil, false, fmt.Errorf("%w: batch result: %v", errMalformed, err)
+	}
+	if m.Split && len(m.Results) == 0 {
+		return nil, true, nil
 	}
 	if len(m.Results) != n {
-		return nil, fmt.Errorf("%w: batch result: %d results for %d jobs", errMalformed, len(m.Results), n)
+		return nil, false, fmt.Errorf("%w: batch result: %d results for %d jobs", errMalformed, len(m.Results), n)
 	}
-	return m.Results, nil
+	return m.Results, false, nil
 }
 
 func checkJob(m *jobMsg) (*jobMsg, error) {
