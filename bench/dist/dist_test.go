@@ -106,6 +106,8 @@ func BenchmarkNoop(b *testing.B) {
 	report(b, "jetstream", ceiling, "crew", crew)
 	b.ReportMetric(float64(n)*float64(b.N)/crew.Seconds(), "crew-jobs/s")
 	b.ReportMetric(float64(n)*float64(b.N)/ceiling.Seconds(), "jetstream-msgs/s")
+	jobs, msgs := e.Sent()
+	b.ReportMetric(float64(jobs)/float64(msgs), "jobs/msg")
 }
 
 func runNoop(b *testing.B, e *dist.Executor, n int) time.Duration {
