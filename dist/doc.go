@@ -60,7 +60,11 @@
 // say) is copied to DeadStream, removed from the queue, and its Exec
 // returns a *DeadError. A batch that comes back is first split into its
 // jobs, each queued alone, so one such job does not take its batch-mates
-// with it.
+// with it. Deliveries count whether a job started or not, though: the
+// jobs a dying worker held beside the one that killed it come back too,
+// and count a delivery each time, so a job that kills every worker it
+// lands on can take jobs held beside it to the dead letters. Workers that
+// hold one job at a time (Concurrency 1, Prefetch -1) rule that out.
 //
 // Accepted jobs survive a crash of the broker process: JetStream has
 // written them before acknowledging. They survive power loss only with
