@@ -50,6 +50,10 @@ func BenchmarkCodec(b *testing.B) {
 	for i := range ints {
 		ints[i] = i * 7919
 	}
+	floats := make([]float64, 1000)
+	for i := range floats {
+		floats[i] = float64(i) / 7
+	}
 	bin := func() wire.Codec[int] { c, _ := wire.Binary[int](); return c }()
 	sbin := func() wire.Codec[string] { c, _ := wire.Binary[string](); return c }()
 	b.Run("int/json", func(b *testing.B) { benchCodec(b, wire.JSON[int](), ints[1:2]) })
@@ -61,4 +65,6 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("1000ints/json", func(b *testing.B) { benchCodec(b, wire.JSON[int](), ints) })
 	b.Run("1000ints/gob", func(b *testing.B) { benchGob(b, ints) })
 	b.Run("1000ints/binary", func(b *testing.B) { benchCodec(b, bin, ints) })
+	fbin, _ := wire.Binary[float64]()
+	b.Run("1000floats/binary", func(b *testing.B) { benchCodec(b, fbin, floats) })
 }

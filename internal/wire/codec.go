@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Codec identifiers carried in call and reply frames.
@@ -21,7 +22,10 @@ type Codec[T any] struct {
 	ID byte
 	// Append appends the encoding of xs to dst.
 	Append func(dst []byte, xs []T) ([]byte, error)
-	// Decode decodes src and appends the values to into.
+	// Decode decodes src and appends the values to into, in place when
+	// into has the capacity, so a caller can decode straight into the
+	// slice that keeps the values. On error it returns into unchanged in
+	// length, though its spare capacity may have been written.
 	Decode func(src []byte, into []T) ([]T, error)
 }
 
@@ -59,37 +63,37 @@ func Binary[T any]() (Codec[T], bool) {
 	var c any
 	switch any(*new(T)).(type) {
 	case int:
-		c = intCodec[int]()
+		c = binaryCodec(appendInts[int], decodeInts[int])
 	case int8:
-		c = intCodec[int8]()
+		c = binaryCodec(appendInts[int8], decodeInts[int8])
 	case int16:
-		c = intCodec[int16]()
+		c = binaryCodec(appendInts[int16], decodeInts[int16])
 	case int32:
-		c = intCodec[int32]()
+		c = binaryCodec(appendInts[int32], decodeInts[int32])
 	case int64:
-		c = intCodec[int64]()
+		c = binaryCodec(appendInts[int64], decodeInts[int64])
 	case uint:
-		c = intCodec[uint]()
+		c = binaryCodec(appendInts[uint], decodeInts[uint])
 	case uint8:
-		c = intCodec[uint8]()
+		c = binaryCodec(appendInts[uint8], decodeInts[uint8])
 	case uint16:
-		c = intCodec[uint16]()
+		c = binaryCodec(appendInts[uint16], decodeInts[uint16])
 	case uint32:
-		c = intCodec[uint32]()
+		c = binaryCodec(appendInts[uint32], decodeInts[uint32])
 	case uint64:
-		c = intCodec[uint64]()
+		c = binaryCodec(appendInts[uint64], decodeInts[uint64])
 	case uintptr:
-		c = intCodec[uintptr]()
+		c = binaryCodec(appendInts[uintptr], decodeInts[uintptr])
 	case float64:
-		c = floatCodec[float64](8)
+		c = binaryCodec(appendFloat64s, decodeFloat64s)
 	case float32:
-		c = floatCodec[float32](4)
+		c = binaryCodec(appendFloat32s, decodeFloat32s)
 	case bool:
-		c = boolCodec()
+		c = binaryCodec(appendBools, decodeBools)
 	case string:
-		c = bytesCodec[string]()
+		c = binaryCodec(appendBytes[string], decodeBytes[string])
 	case []byte:
-		c = bytesCodec[[]byte]()
+		c = binaryCodec(appendBytes[[]byte], decodeBytes[[]byte])
 	default:
 		return Codec[T]{}, false
 	}
@@ -110,139 +114,171 @@ func count(src []byte, min int) (int, []byte, error) {
 	return int(n), src, nil
 }
 
+// fixed reads the count of a batch of size-byte values and checks that
+// exactly that many follow.
+func fixed(src []byte, size int) ([]byte, int, error) {
+	n, src, err := count(src, size)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(src) != size*n {
+		return nil, 0, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src)-size*n)
+	}
+	return src, n, nil
+}
+
+// grow appends the batch count n to dst and then room for n values of size
+// bytes each, returned as tail for the caller to fill: one growth per batch
+// instead of one append per value.
+func grow(dst []byte, n, size int) (out, tail []byte) {
+	dst = binary.AppendUvarint(dst, uint64(n))
+	start := len(dst)
+	dst = slices.Grow(dst, n*size)[:start+n*size]
+	return dst, dst[start:]
+}
+
+// extend lengthens into by n values, in place when its capacity allows, and
+// returns the new tail for the caller to overwrite. Unlike append of a
+// make, it neither allocates a temporary nor clears what is about to be
+// written.
+func extend[E any](into []E, n int) (out, tail []E) {
+	start := len(into)
+	into = slices.Grow(into, n)[:start+n]
+	return into, into[start:]
+}
+
 type integer interface {
 	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr
 }
 
-func intCodec[E integer]() Codec[E] {
-	return Codec[E]{
-		ID: CodecBinary,
-		Append: func(dst []byte, xs []E) ([]byte, error) {
-			dst = binary.AppendUvarint(dst, uint64(len(xs)))
-			for _, x := range xs {
-				dst = binary.LittleEndian.AppendUint64(dst, uint64(x))
-			}
-			return dst, nil
-		},
-		Decode: func(src []byte, into []E) ([]E, error) {
-			n, src, err := count(src, 8)
-			if err != nil {
-				return into, err
-			}
-			if len(src) != 8*n {
-				return into, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src)-8*n)
-			}
-			into = append(into, make([]E, n)...)
-			out := into[len(into)-n:]
-			for i := range out {
-				out[i] = E(binary.LittleEndian.Uint64(src[8*i:]))
-			}
-			return into, nil
-		},
-	}
+// The binary codecs are top-level functions rather than closures: once a
+// constructor holding closures is inlined into Binary, the compiler no
+// longer inlines binary.LittleEndian's calls into them, and a call per
+// value cost three times the loop itself.
+
+func binaryCodec[E any](app func([]byte, []E) ([]byte, error), dec func([]byte, []E) ([]E, error)) Codec[E] {
+	return Codec[E]{ID: CodecBinary, Append: app, Decode: dec}
 }
 
-func floatCodec[E float32 | float64](size int) Codec[E] {
-	return Codec[E]{
-		ID: CodecBinary,
-		Append: func(dst []byte, xs []E) ([]byte, error) {
-			dst = binary.AppendUvarint(dst, uint64(len(xs)))
-			for _, x := range xs {
-				if size == 4 {
-					dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(x)))
-				} else {
-					dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(float64(x)))
-				}
-			}
-			return dst, nil
-		},
-		Decode: func(src []byte, into []E) ([]E, error) {
-			n, src, err := count(src, size)
-			if err != nil {
-				return into, err
-			}
-			if len(src) != size*n {
-				return into, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src)-size*n)
-			}
-			for i := range n {
-				if size == 4 {
-					into = append(into, E(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))))
-				} else {
-					into = append(into, E(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:]))))
-				}
-			}
-			return into, nil
-		},
+func appendInts[E integer](dst []byte, xs []E) ([]byte, error) {
+	dst, b := grow(dst, len(xs), 8)
+	for i, x := range xs {
+		binary.LittleEndian.PutUint64(b[8*i:8*i+8], uint64(x))
 	}
+	return dst, nil
 }
 
-func boolCodec() Codec[bool] {
-	return Codec[bool]{
-		ID: CodecBinary,
-		Append: func(dst []byte, xs []bool) ([]byte, error) {
-			dst = binary.AppendUvarint(dst, uint64(len(xs)))
-			for _, x := range xs {
-				b := byte(0)
-				if x {
-					b = 1
-				}
-				dst = append(dst, b)
-			}
-			return dst, nil
-		},
-		Decode: func(src []byte, into []bool) ([]bool, error) {
-			n, src, err := count(src, 1)
-			if err != nil {
-				return into, err
-			}
-			if len(src) != n {
-				return into, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src)-n)
-			}
-			for _, b := range src {
-				if b > 1 {
-					return into, fmt.Errorf("%w: bool byte %d", ErrCorrupt, b)
-				}
-				into = append(into, b == 1)
-			}
-			return into, nil
-		},
+func decodeInts[E integer](src []byte, into []E) ([]E, error) {
+	src, n, err := fixed(src, 8)
+	if err != nil {
+		return into, err
 	}
+	into, out := extend(into, n)
+	for i := range out {
+		out[i] = E(binary.LittleEndian.Uint64(src[8*i : 8*i+8]))
+	}
+	return into, nil
 }
 
-func bytesCodec[E string | []byte]() Codec[E] {
+func appendFloat64s(dst []byte, xs []float64) ([]byte, error) {
+	dst, b := grow(dst, len(xs), 8)
+	for i, x := range xs {
+		binary.LittleEndian.PutUint64(b[8*i:8*i+8], math.Float64bits(x))
+	}
+	return dst, nil
+}
+
+func decodeFloat64s(src []byte, into []float64) ([]float64, error) {
+	src, n, err := fixed(src, 8)
+	if err != nil {
+		return into, err
+	}
+	into, out := extend(into, n)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(src[8*i : 8*i+8]))
+	}
+	return into, nil
+}
+
+func appendFloat32s(dst []byte, xs []float32) ([]byte, error) {
+	dst, b := grow(dst, len(xs), 4)
+	for i, x := range xs {
+		binary.LittleEndian.PutUint32(b[4*i:4*i+4], math.Float32bits(x))
+	}
+	return dst, nil
+}
+
+func decodeFloat32s(src []byte, into []float32) ([]float32, error) {
+	src, n, err := fixed(src, 4)
+	if err != nil {
+		return into, err
+	}
+	into, out := extend(into, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i : 4*i+4]))
+	}
+	return into, nil
+}
+
+func appendBools(dst []byte, xs []bool) ([]byte, error) {
+	dst, b := grow(dst, len(xs), 1)
+	for i, x := range xs {
+		b[i] = 0
+		if x {
+			b[i] = 1
+		}
+	}
+	return dst, nil
+}
+
+func decodeBools(src []byte, into []bool) ([]bool, error) {
+	src, n, err := fixed(src, 1)
+	if err != nil {
+		return into, err
+	}
+	for _, b := range src {
+		if b > 1 {
+			return into, fmt.Errorf("%w: bool byte %d", ErrCorrupt, b)
+		}
+	}
+	into, out := extend(into, n)
+	for i, b := range src {
+		out[i] = b == 1
+	}
+	return into, nil
+}
+
+func appendBytes[E string | []byte](dst []byte, xs []E) ([]byte, error) {
+	dst = binary.AppendUvarint(dst, uint64(len(xs)))
+	for _, x := range xs {
+		dst = binary.AppendUvarint(dst, uint64(len(x)))
+		dst = append(dst, x...)
+	}
+	return dst, nil
+}
+
+func decodeBytes[E string | []byte](src []byte, into []E) ([]E, error) {
+	n, src, err := count(src, 1)
+	if err != nil {
+		return into, err
+	}
 	// Decoded byte slices must not alias the frame, which readers reuse.
 	_, isBytes := any(*new(E)).([]byte)
-	return Codec[E]{
-		ID: CodecBinary,
-		Append: func(dst []byte, xs []E) ([]byte, error) {
-			dst = binary.AppendUvarint(dst, uint64(len(xs)))
-			for _, x := range xs {
-				dst = binary.AppendUvarint(dst, uint64(len(x)))
-				dst = append(dst, x...)
-			}
-			return dst, nil
-		},
-		Decode: func(src []byte, into []E) ([]E, error) {
-			n, src, err := count(src, 1)
-			if err != nil {
-				return into, err
-			}
-			for range n {
-				l, k := binary.Uvarint(src)
-				if k <= 0 || l > uint64(len(src)-k) {
-					return into, fmt.Errorf("%w: bad string length", ErrCorrupt)
-				}
-				s := src[k : k+int(l)]
-				if isBytes {
-					s = bytes.Clone(s)
-				}
-				into = append(into, E(s))
-				src = src[k+int(l):]
-			}
-			if len(src) != 0 {
-				return into, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src))
-			}
-			return into, nil
-		},
+	start := len(into)
+	for range n {
+		l, k := binary.Uvarint(src)
+		if k <= 0 || l > uint64(len(src)-k) {
+			return into[:start], fmt.Errorf("%w: bad string length", ErrCorrupt)
+		}
+		s := src[k : k+int(l)]
+		if isBytes {
+			s = bytes.Clone(s)
+		}
+		into = append(into, E(s))
+		src = src[k+int(l):]
 	}
+	if len(src) != 0 {
+		return into[:start], fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(src))
+	}
+	return into, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,6 +154,54 @@ func TestBinaryRejectsCorrupt(t *testing.T) {
 	for _, tt := range tests {
 		if err := tt.dec(tt.in); !errors.Is(err, wire.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", tt.name, err)
+		}
+	}
+}
+
+// Decode appends in place when into has room, which is what lets proc
+// decode a reply straight into a Map's results; on error it leaves into's
+// length alone.
+func TestDecodeInPlace(t *testing.T) {
+	ints := binary_[int](t)
+	enc, err := ints.Append(nil, []int{7, 8, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []int{1, 2, 0, 0, 0, 6}
+	got, err := ints.Decode(enc, all[2:2:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &got[0] != &all[2] {
+		t.Error("Decode reallocated a slice that had room")
+	}
+	if want := []int{1, 2, 7, 8, 9, 6}; !slices.Equal(all, want) {
+		t.Errorf("decoded in place: %v, want %v", all, want)
+	}
+	// Too little room: the values go to a new array, the old one's
+	// neighbours are left alone.
+	got, err = ints.Decode(enc, all[0:1:2])
+	if err != nil || !slices.Equal(got, []int{1, 7, 8, 9}) || all[1] != 2 {
+		t.Errorf("decode past capacity: %v, %v; neighbour %d", got, err, all[1])
+	}
+	strs := binary_[string](t)
+	bools := binary_[bool](t)
+	// Each decodes a corrupt batch after one value already in into and
+	// returns the length it got back.
+	corrupt := []struct {
+		name string
+		dec  func() (int, error)
+	}{
+		{"ints", func() (int, error) { got, err := ints.Decode(enc[:len(enc)-1], []int{5}); return len(got), err }},
+		{"strings", func() (int, error) {
+			got, err := strs.Decode(append(binary.AppendUvarint(nil, 2), 1, 'a', 9), []string{"x"})
+			return len(got), err
+		}},
+		{"bools", func() (int, error) { got, err := bools.Decode([]byte{2, 1, 7}, []bool{true}); return len(got), err }},
+	}
+	for _, tt := range corrupt {
+		if n, err := tt.dec(); !errors.Is(err, wire.ErrCorrupt) || n != 1 {
+			t.Errorf("%s: corrupt batch gave length %d, %v; want 1 and ErrCorrupt", tt.name, n, err)
 		}
 	}
 }
