@@ -107,15 +107,22 @@ func (f *Func[In, Out]) Map(ctx context.Context, p *Pool, ins []In, opts ...MapO
 	var first error
 	firstIdx := len(ins)
 	stopped := false
-	err := f.run(ctx, p, sliceBatches(ins, mapChunk(opts)), func(i int, out Out, err error) bool {
-		if err != nil {
-			if i < firstIdx {
-				firstIdx, first = i, err
+	err := f.run(ctx, p, sliceBatches(ins, mapChunk(opts)), func(t *task) bool {
+		// The reply is decoded straight into its place in outs; the
+		// capacity is capped so that a worker sending too many results
+		// cannot overwrite the next batch's.
+		_, errs := f.result(t, t.n, outs[t.idx:t.idx:t.idx+t.n])
+		for i, err := range errs {
+			if err == nil {
+				continue
 			}
-			stopped = true
-			return true // keep draining in-flight batches, send no more
+			var zero Out
+			outs[t.idx+i] = zero
+			if t.idx+i < firstIdx {
+				firstIdx, first = t.idx+i, err
+			}
+			stopped = true // keep draining in-flight batches, send no more
 		}
-		outs[i] = out
 		return true
 	}, &stopped)
 	if err != nil {
@@ -157,10 +164,19 @@ func (f *Func[In, Out]) MapUnordered(ctx context.Context, p *Pool, seq iter.Seq[
 			return buf
 		}
 		stopped := false
-		err := f.run(ctx, p, batches, func(i int, out Out, err error) bool {
-			if !yield(Result[Out]{Index: i, Out: out, Err: err}) {
-				stopped = true
-				return false
+		var outs []Out
+		err := f.run(ctx, p, batches, func(t *task) bool {
+			var errs []error
+			outs, errs = f.result(t, t.n, outs[:0])
+			for i, out := range outs {
+				r := Result[Out]{Index: t.idx + i, Out: out}
+				if errs != nil {
+					r.Err = errs[i]
+				}
+				if !yield(r) {
+					stopped = true
+					return false
+				}
 			}
 			return true
 		}, &stopped)
@@ -273,13 +289,8 @@ func (f *Func[In, Out]) serve(ctx context.Context, codec byte, payload, dst []by
 	}
 	outs := make([]Out, len(ins))
 	var errs []taskErr
-	for i, in := range ins {
-		var te *taskErr
-		outs[i], te = f.call1(ctx, in)
-		if te != nil {
-			te.I = i
-			errs = append(errs, *te)
-		}
+	for i := 0; i < len(ins); {
+		i = f.callFrom(ctx, ins, outs, i, &errs)
 	}
 	dst, err = outC.Append(dst, outs)
 	if err != nil {
@@ -288,25 +299,35 @@ func (f *Func[In, Out]) serve(ctx context.Context, codec byte, payload, dst []by
 	return dst, outC.ID, errs
 }
 
-func (f *Func[In, Out]) call1(ctx context.Context, in In) (out Out, te *taskErr) {
+// callFrom calls f on ins[i:], writing outs and appending the inputs'
+// errors to errs, and returns the index it stopped at: len(ins), or the
+// index after an input whose call panicked. The panic fails that input
+// alone; the caller resumes after it. One deferred recover per batch
+// rather than per input keeps a trivial function's call cheap.
+func (f *Func[In, Out]) callFrom(ctx context.Context, ins []In, outs []Out, i int, errs *[]taskErr) (next int) {
 	defer func() {
 		if r := recover(); r != nil {
-			te = &taskErr{Msg: fmt.Sprint(r), Panic: true, Stack: string(debug.Stack())}
+			*errs = append(*errs, taskErr{I: i, Msg: fmt.Sprint(r), Panic: true, Stack: string(debug.Stack())})
+			next = i + 1
 		}
 	}()
-	out, err := f.fn(ctx, in)
-	if err != nil {
-		return out, &taskErr{Msg: err.Error()}
+	for ; i < len(ins); i++ {
+		out, err := f.fn(ctx, ins[i])
+		outs[i] = out
+		if err != nil {
+			*errs = append(*errs, taskErr{I: i, Msg: err.Error()})
+		}
 	}
-	return out, nil
+	return i
 }
 
 // run drives a batch source through p: it keeps up to p's in-flight limit of
-// batches outstanding and hands every result to emit. It stops sending when
-// *stopped is set, and returns early, cancelling what is in flight, when emit
-// returns false, ctx is done or p fails.
+// batches outstanding and hands every finished task to done, which decodes
+// it with result. It stops sending when *stopped is set, and returns early,
+// cancelling what is in flight, when done returns false, ctx is done or p
+// fails.
 func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
-	emit func(i int, out Out, err error) bool, stopped *bool) error {
+	done func(t *task) bool, stopped *bool) error {
 	if p == nil {
 		return ErrClosed
 	}
@@ -320,10 +341,9 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 		return err
 	}
 	var (
-		buf  []In
-		outs []Out
-		idx  int
-		eof  bool
+		buf []In
+		idx int
+		eof bool
 	)
 	for {
 		for !eof && !*stopped && len(inflight) < limit {
@@ -359,18 +379,10 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 				break
 			}
 		}
-		var errs []error
-		outs, errs = f.result(t, t.n, outs[:0])
-		for i := range t.n {
-			var err error
-			if errs != nil {
-				err = errs[i]
-			}
-			if !emit(t.idx+i, outs[i], err) {
-				*stopped = true
-				abandon(context.Canceled)
-				return nil
-			}
+		if !done(t) {
+			*stopped = true
+			abandon(context.Canceled)
+			return nil
 		}
 	}
 }
