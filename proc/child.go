@@ -82,11 +82,19 @@ func serve(id int, init string) int {
 		early   = map[uint64]bool{}
 	)
 	calls := make(chan []byte, 64)
+	// Call frames go back to the reader once answered, so that a stream of
+	// batches reuses a few buffers instead of allocating one per call.
+	free := make(chan []byte, 4)
 	go func() {
 		defer close(calls)
 		br := bufio.NewReaderSize(in, 64<<10)
 		for {
-			body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+			}
+			body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, buf)
 			if err != nil {
 				if err != io.EOF {
 					fmt.Fprintf(os.Stderr, "proc: worker %d: %v\n", id, err)
@@ -117,7 +125,7 @@ func serve(id int, init string) int {
 		}
 	}()
 
-	var reply []byte
+	var reply, payload []byte
 	for body := range calls {
 		m, _ := wire.Parse(body) // checked by the reader
 		ctx, stop := context.WithCancel(base)
@@ -128,7 +136,7 @@ func serve(id int, init string) int {
 		mu.Unlock()
 
 		hdr := wire.Message{Kind: wire.KindReply, ID: m.ID}
-		var payload []byte
+		payload = payload[:0]
 		var errs []taskErr
 		switch h := lookup(m.Name); {
 		case canceled:
@@ -138,7 +146,16 @@ func serve(id int, init string) int {
 			errs = []taskErr{{I: -1, Msg: m.Name, Unknown: true}}
 			hdr.Codec = wire.CodecJSON
 		default:
-			payload, hdr.Codec, errs = h.serve(ctx, m.Codec, m.Payload, nil)
+			payload, hdr.Codec, errs = h.serve(ctx, m.Codec, m.Payload, payload)
+		}
+		// Nothing serve returns aliases the call frame: decoding copies.
+		// A frame far above a batch's usual size is left to the collector
+		// rather than kept for the worker's lifetime.
+		if cap(body) <= 1<<20 {
+			select {
+			case free <- body:
+			default:
+			}
 		}
 		mu.Lock()
 		curID, curStop = 0, nil

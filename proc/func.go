@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"crew/internal/wire"
@@ -22,6 +23,14 @@ type Func[In, Out any] struct {
 	outB  wire.Codec[Out]
 	inOK  bool
 	outOK bool
+	// scratch holds *batch values: a worker's decoded inputs and their
+	// outputs, reused from one call frame to the next.
+	scratch sync.Pool
+}
+
+type batch[In, Out any] struct {
+	ins  []In
+	outs []Out
 }
 
 // handler is what a worker looks up by name.
@@ -283,11 +292,19 @@ func (f *Func[In, Out]) serve(ctx context.Context, codec byte, payload, dst []by
 			outC = f.outB
 		}
 	}
-	ins, err := inC.Decode(payload, nil)
+	b, _ := f.scratch.Get().(*batch[In, Out])
+	if b == nil {
+		b = new(batch[In, Out])
+	}
+	defer f.scratch.Put(b)
+	ins, err := inC.Decode(payload, b.ins[:0])
 	if err != nil {
 		return dst, outC.ID, []taskErr{{I: -1, Msg: "proc: " + f.name + ": decode input: " + err.Error()}}
 	}
-	outs := make([]Out, len(ins))
+	b.ins = ins
+	// callFrom writes every element, so reused outputs need no clearing.
+	outs := slices.Grow(b.outs[:0], len(ins))[:len(ins)]
+	b.outs = outs
 	var errs []taskErr
 	for i := 0; i < len(ins); {
 		i = f.callFrom(ctx, ins, outs, i, &errs)
@@ -307,6 +324,8 @@ func (f *Func[In, Out]) serve(ctx context.Context, codec byte, payload, dst []by
 func (f *Func[In, Out]) callFrom(ctx context.Context, ins []In, outs []Out, i int, errs *[]taskErr) (next int) {
 	defer func() {
 		if r := recover(); r != nil {
+			var zero Out
+			outs[i] = zero
 			*errs = append(*errs, taskErr{I: i, Msg: fmt.Sprint(r), Panic: true, Stack: string(debug.Stack())})
 			next = i + 1
 		}
