@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"slices"
@@ -203,5 +204,45 @@ func TestDecodeInPlace(t *testing.T) {
 		if n, err := tt.dec(); !errors.Is(err, wire.ErrCorrupt) || n != 1 {
 			t.Errorf("%s: corrupt batch gave length %d, %v; want 1 and ErrCorrupt", tt.name, n, err)
 		}
+	}
+}
+
+// TestBinaryBytes pins the binary encoding, which polyglot workers read and
+// write, byte for byte, on the fast path (memory copied as it lies, on a
+// little-endian machine) and the portable one.
+func TestBinaryBytes(t *testing.T) {
+	for _, mode := range []string{"native", "portable"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "portable" {
+				t.Cleanup(wire.Portable())
+			}
+			checkBytes(t, binary_[int](t), []int{1, -2}, "02"+"0100000000000000"+"feffffffffffffff")
+			checkBytes(t, binary_[uint64](t), []uint64{1 << 63}, "01"+"0000000000000080")
+			checkBytes(t, binary_[int32](t), []int32{-1}, "01"+"ffffffffffffffff")
+			checkBytes(t, binary_[uint8](t), []uint8{200}, "01"+"c800000000000000")
+			checkBytes(t, binary_[float64](t), []float64{1.5, -2}, "02"+"000000000000f83f"+"00000000000000c0")
+			checkBytes(t, binary_[float32](t), []float32{1.5}, "01"+"0000c03f")
+			checkBytes(t, binary_[bool](t), []bool{true, false}, "02"+"0100")
+			checkBytes(t, binary_[string](t), []string{"hi", ""}, "02"+"026869"+"00")
+			checkBytes(t, binary_[int](t), make([]int, 200), "c801"+strings.Repeat("00", 1600))
+		})
+	}
+}
+
+func checkBytes[T any](t *testing.T, c wire.Codec[T], xs []T, want string) {
+	t.Helper()
+	b, err := c.Append([]byte{0xaa}, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(b[1:]); got != want || b[0] != 0xaa {
+		t.Errorf("%T: encoded %x, want aa%s", xs, b, want)
+	}
+	got, err := c.Decode(b[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(xs, got); diff != "" {
+		t.Errorf("%T: (-want +got)\n%s", xs, diff)
 	}
 }
