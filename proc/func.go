@@ -87,7 +87,7 @@ func (f *Func[In, Out]) Name() string { return f.name }
 func (f *Func[In, Out]) Call(ctx context.Context, p *Pool, in In) (Out, error) {
 	var zero Out
 	reply := make(chan *task, 1)
-	t, err := f.newTask(p, []In{in}, reply)
+	t, err := f.newTask(p, []In{in}, reply, nil)
 	if err != nil {
 		return zero, err
 	}
@@ -101,6 +101,7 @@ func (f *Func[In, Out]) Call(ctx context.Context, p *Pool, in In) (Out, error) {
 		return zero, ctx.Err()
 	}
 	outs, errs := f.result(t, 1, nil)
+	t.release()
 	if errs != nil && errs[0] != nil {
 		return zero, errs[0]
 	}
@@ -213,8 +214,8 @@ func sliceBatches[In any](ins []In, chunk int) func([]In) []In {
 	}
 }
 
-// newTask encodes ins as a call frame.
-func (f *Func[In, Out]) newTask(p *Pool, ins []In, reply chan *task) (*task, error) {
+// newTask encodes ins as a call frame, into buf's memory if it has any.
+func (f *Func[In, Out]) newTask(p *Pool, ins []In, reply chan *task, buf []byte) (*task, error) {
 	if p == nil {
 		return nil, ErrClosed
 	}
@@ -224,7 +225,10 @@ func (f *Func[In, Out]) newTask(p *Pool, ins []In, reply chan *task) (*task, err
 	}
 	id := p.nextID.Add(1)
 	hdr := wire.Message{Kind: wire.KindCall, ID: id, Codec: c.ID, Name: f.name}
-	buf, err := wire.AppendFrame(make([]byte, 0, 64+8*len(ins)), &hdr)
+	if buf == nil {
+		buf = make([]byte, 0, 64+8*len(ins))
+	}
+	buf, err := wire.AppendFrame(buf[:0], &hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -360,9 +364,10 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 		return err
 	}
 	var (
-		buf []In
-		idx int
-		eof bool
+		buf   []In
+		idx   int
+		eof   bool
+		spare [][]byte // call frames of answered batches, for the next ones
 	)
 	for {
 		for !eof && !*stopped && len(inflight) < limit {
@@ -371,7 +376,11 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 				eof = true
 				break
 			}
-			t, err := f.newTask(p, buf, reply)
+			var msg []byte
+			if k := len(spare); k > 0 {
+				msg, spare = spare[k-1], spare[:k-1]
+			}
+			t, err := f.newTask(p, buf, reply, msg)
 			if err != nil {
 				return abandon(err)
 			}
@@ -398,7 +407,16 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 				break
 			}
 		}
-		if !done(t) {
+		ok := done(t)
+		t.release()
+		// A batch that was answered was sent whole, so no sender still
+		// reads its call frame: a dead worker's sender lets go of the
+		// frames it held before they are sent again (die takes wmu).
+		if t.err == nil && cap(t.msg) <= maxReuse {
+			spare = append(spare, t.msg)
+		}
+		t.msg = nil
+		if !ok {
 			*stopped = true
 			abandon(context.Canceled)
 			return nil

@@ -81,7 +81,29 @@ type task struct {
 	canceled atomic.Bool
 	w        atomic.Pointer[worker]
 	rep      wire.Message
+	frame    *frame // rep's memory, the reader's buffer
 	err      error
+}
+
+// A frame is a buffer a reply is read into. Whoever decodes the reply hands
+// it back (task.release), so that a stream of batches reuses a few buffers
+// rather than allocating and clearing one per reply.
+type frame struct{ b []byte }
+
+var frames = sync.Pool{New: func() any { return new(frame) }}
+
+// maxReuse is the largest buffer kept for reuse: one far above a batch's
+// usual size is left to the collector.
+const maxReuse = 1 << 20
+
+// release hands t's reply buffer back once its results are decoded, which
+// copies them out of it.
+func (t *task) release() {
+	if t.frame != nil && cap(t.frame.b) <= maxReuse {
+		frames.Put(t.frame)
+	}
+	t.frame = nil
+	t.rep = wire.Message{}
 }
 
 // New starts a pool of worker processes and returns once every worker has

@@ -262,14 +262,19 @@ func (w *worker) read() {
 	small := bufio.NewReaderSize(w.repR, 16)
 	br := small
 	var cause error
+	var fr *frame
 	for cause == nil {
-		body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
+		if fr == nil {
+			fr = frames.Get().(*frame)
+		}
+		body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, fr.b)
 		if err != nil {
 			if err != io.EOF {
 				cause = err
 			}
 			break
 		}
+		fr.b = body
 		m, err := wire.Parse(body)
 		if err != nil {
 			cause = err
@@ -302,7 +307,8 @@ func (w *worker) read() {
 			}
 			w.fmu.Unlock()
 			<-w.room
-			t.rep = m
+			t.rep, t.frame = m, fr
+			fr = nil
 			w.p.finish(t, nil)
 		default:
 			cause = fmt.Errorf("%w: unexpected message %q", errProtocol, m.Kind)
