@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"crew/proc"
@@ -48,8 +49,10 @@ func TestChunkPanicIsolation(t *testing.T) {
 						t.Errorf("input %d: %d, %v; want %d", x, r.Out, r.Err, 2*x)
 					}
 				case 1:
-					if !errors.As(r.Err, &pe) || pe.Value != want {
-						t.Errorf("input %d: %v, want its own panic %q", x, r.Err, want)
+					// Out is checked too: workers reuse their output
+					// slices from batch to batch.
+					if !errors.As(r.Err, &pe) || pe.Value != want || r.Out != 0 {
+						t.Errorf("input %d: %d, %v; want 0 and its own panic %q", x, r.Out, r.Err, want)
 					}
 				case 2:
 					if !errors.As(r.Err, &re) || re.Msg != want {
@@ -85,5 +88,38 @@ func TestMapChunkedFailure(t *testing.T) {
 	}
 	if outs[6] != 0 {
 		t.Errorf("failed input's result = %d, want 0", outs[6])
+	}
+}
+
+// Parent and workers reuse frame buffers from batch to batch; strings and
+// byte slices decoded from one must not change when the next is read into
+// it.
+func TestMapChunkedReusesNoResult(t *testing.T) {
+	p := newPool(t, proc.Workers(2))
+	words := make([]string, 5000)
+	for i := range words {
+		words[i] = fmt.Sprintf("word-%d-%s", i, strings.Repeat("x", i%50))
+	}
+	got, err := upper.Map(context.Background(), p, words, proc.Chunk(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range words {
+		if got[i] != strings.ToUpper(w) {
+			t.Fatalf("got[%d] = %q, want %q", i, got[i], strings.ToUpper(w))
+		}
+	}
+	blobs := make([][]byte, 3000)
+	for i := range blobs {
+		blobs[i] = []byte(words[i])
+	}
+	rs, err := rev.Map(context.Background(), p, blobs, proc.Chunk(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range rs {
+		if string(b) != reverse(words[i]) {
+			t.Fatalf("rs[%d] = %q, want %q", i, b, reverse(words[i]))
+		}
 	}
 }
