@@ -149,9 +149,7 @@ func serve(id int, init string) int {
 			payload, hdr.Codec, errs = h.serve(ctx, m.Codec, m.Payload, payload)
 		}
 		// Nothing serve returns aliases the call frame: decoding copies.
-		// A frame far above a batch's usual size is left to the collector
-		// rather than kept for the worker's lifetime.
-		if cap(body) <= 1<<20 {
+		if cap(body) <= maxReuse {
 			select {
 			case free <- body:
 			default:
