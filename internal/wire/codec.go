@@ -159,6 +159,10 @@ type integer interface {
 // clear it to check the portable loops against the same bytes.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// minCopy is the smallest batch copied as it lies: for a few values the
+// call to memmove costs more than the loop.
+const minCopy = 16
+
 // asBytes returns the memory of xs as bytes.
 func asBytes[E any](xs []E) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(xs))), int(unsafe.Sizeof(*new(E)))*len(xs))
@@ -175,7 +179,7 @@ func binaryCodec[E any](app func([]byte, []E) ([]byte, error), dec func([]byte, 
 
 func appendInts[E integer](dst []byte, xs []E) ([]byte, error) {
 	dst, b := grow(dst, len(xs), 8)
-	if littleEndian && unsafe.Sizeof(E(0)) == 8 {
+	if littleEndian && unsafe.Sizeof(E(0)) == 8 && len(xs) >= minCopy {
 		copy(b, asBytes(xs))
 		return dst, nil
 	}
@@ -191,7 +195,7 @@ func decodeInts[E integer](src []byte, into []E) ([]E, error) {
 		return into, err
 	}
 	into, out := extend(into, n)
-	if littleEndian && unsafe.Sizeof(E(0)) == 8 {
+	if littleEndian && unsafe.Sizeof(E(0)) == 8 && n >= minCopy {
 		copy(asBytes(out), src)
 		return into, nil
 	}
@@ -203,7 +207,7 @@ func decodeInts[E integer](src []byte, into []E) ([]E, error) {
 
 func appendFloat64s(dst []byte, xs []float64) ([]byte, error) {
 	dst, b := grow(dst, len(xs), 8)
-	if littleEndian {
+	if littleEndian && len(xs) >= minCopy {
 		copy(b, asBytes(xs))
 		return dst, nil
 	}
@@ -219,7 +223,7 @@ func decodeFloat64s(src []byte, into []float64) ([]float64, error) {
 		return into, err
 	}
 	into, out := extend(into, n)
-	if littleEndian {
+	if littleEndian && n >= minCopy {
 		copy(asBytes(out), src)
 		return into, nil
 	}
@@ -231,7 +235,7 @@ func decodeFloat64s(src []byte, into []float64) ([]float64, error) {
 
 func appendFloat32s(dst []byte, xs []float32) ([]byte, error) {
 	dst, b := grow(dst, len(xs), 4)
-	if littleEndian {
+	if littleEndian && len(xs) >= minCopy {
 		copy(b, asBytes(xs))
 		return dst, nil
 	}
@@ -247,7 +251,7 @@ func decodeFloat32s(src []byte, into []float32) ([]float32, error) {
 		return into, err
 	}
 	into, out := extend(into, n)
-	if littleEndian {
+	if littleEndian && n >= minCopy {
 		copy(asBytes(out), src)
 		return into, nil
 	}

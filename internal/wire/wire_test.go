@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -225,6 +226,22 @@ func TestBinaryBytes(t *testing.T) {
 			checkBytes(t, binary_[bool](t), []bool{true, false}, "02"+"0100")
 			checkBytes(t, binary_[string](t), []string{"hi", ""}, "02"+"026869"+"00")
 			checkBytes(t, binary_[int](t), make([]int, 200), "c801"+strings.Repeat("00", 1600))
+			// Batches long enough to be copied as they lie.
+			ints, i64s, f64s, f32s := make([]int, 20), make([]int64, 20), make([]float64, 20), make([]float32, 20)
+			var wantI, wantF64, wantF32 string
+			for i := range ints {
+				ints[i] = -i * 0x0102030405060
+				i64s[i] = int64(ints[i])
+				f64s[i] = float64(i) / -3
+				f32s[i] = float32(i) / 3
+				wantI += hex.EncodeToString(binary.LittleEndian.AppendUint64(nil, uint64(ints[i])))
+				wantF64 += hex.EncodeToString(binary.LittleEndian.AppendUint64(nil, math.Float64bits(f64s[i])))
+				wantF32 += hex.EncodeToString(binary.LittleEndian.AppendUint32(nil, math.Float32bits(f32s[i])))
+			}
+			checkBytes(t, binary_[int](t), ints, "14"+wantI)
+			checkBytes(t, binary_[int64](t), i64s, "14"+wantI)
+			checkBytes(t, binary_[float64](t), f64s, "14"+wantF64)
+			checkBytes(t, binary_[float32](t), f32s, "14"+wantF32)
 		})
 	}
 }
