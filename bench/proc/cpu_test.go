@@ -202,3 +202,8 @@ func measureCPU(b *testing.B, rounds int) cpuBound {
 	}
 	return c
 }
+
+// cpuRounds is how many rounds the CPU-bound rows take the fastest of.
+// A round lasts under 0.1 s, so many are cheap, and the fastest rounds
+// are the ones no neighbour and no slow spell of a CPU disturbed.
+const cpuRounds = 30

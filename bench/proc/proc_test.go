@@ -95,9 +95,9 @@ func BenchmarkVsPython(b *testing.B) {
 		fmt.Printf("%-36s %12.2fms %12.2fms %8.2fx faster\n", "ready vs Pool(spawn)", start*1e3, spawn*1e3, spawn/start)
 		fmt.Printf("%-36s %12.2fms %12.2fms %8.2fx faster\n", "floor: 2 bare re-execs vs Pool(fork)", ready.probe*1e3, fork*1e3, fork/ready.probe)
 
-		c := measureCPU(b, 9)
+		c := measureCPU(b, cpuRounds)
 		fast, _ := c.fastTwo()
-		fmt.Printf("\n%-36s %12s %12s %10s %10s\n", "sum 0..1e8, fastest of 9 rounds", "time", "speed-up", "bound", "target")
+		fmt.Printf("\n%-36s %12s %12s %10s %10s\n", fmt.Sprintf("sum 0..1e8, fastest of %d rounds", cpuRounds), "time", "speed-up", "bound", "target")
 		for i, cpu := range c.cpus {
 			fmt.Printf("%-36s %10.1fms %8s %.2f of the fastest\n", fmt.Sprintf("cpu %d alone (this process, pinned)", cpu), c.pinned[i]*1e3, "speed", fast/c.pinned[i])
 		}
