@@ -43,8 +43,16 @@ type pending struct {
 	data    []byte      // the job's encoding
 	ch      chan answer // its result or why it could not be sent; one value
 	at      time.Time   // when it was queued
-	stored  atomic.Uint64
+	msg     atomic.Pointer[sentMsg]
 	dropped atomic.Bool // its Exec gave up before it was sent
+}
+
+// A sentMsg is one message of the jobs stream, shared by the jobs it
+// carries: once every one of them is cancelled, the message is deleted
+// from the queue, unless a worker holds it already.
+type sentMsg struct {
+	seq  atomic.Uint64 // its stream sequence, once the server confirmed it
+	live atomic.Int32  // its jobs not cancelled
 }
 
 // An answer is a job's encoded result, or the error that kept the job
@@ -240,13 +248,18 @@ func (e *Executor) send(ps []*pending) {
 	}
 	e.waiters[key] = wt
 	e.mu.Unlock()
+	sm := &sentMsg{}
+	sm.live.Store(int32(len(ps)))
+	for _, p := range ps {
+		p.msg.Store(sm)
+	}
 	e.unfinished.Add(int64(len(ps)))
 	e.sentJobs.Add(int64(len(ps)))
 	e.sentMsgs.Add(1)
 	e.unacked.Add(1)
 	msg := &nats.Msg{Subject: e.subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, key)
-	go e.deliver(key, msg, ps)
+	go e.deliver(key, msg, sm)
 }
 
 // deliver waits for the server to store msg. A publish whose ack is lost
@@ -254,7 +267,7 @@ func (e *Executor) send(ps []*pending) {
 // Nats-Msg-Id makes a repeat harmless); a refusal by the stream (say,
 // full) fails its jobs at once. While the server is away, the reconnect
 // window decides.
-func (e *Executor) deliver(key string, msg *nats.Msg, ps []*pending) {
+func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 	ctx, stop := context.WithCancel(e.life)
 	defer stop()
 	defer context.AfterFunc(e.broken, stop)()
@@ -268,8 +281,9 @@ func (e *Executor) deliver(key string, msg *nats.Msg, ps []*pending) {
 		if err == nil {
 			select {
 			case ack := <-paf.Ok():
-				if len(ps) == 1 {
-					ps[0].stored.Store(ack.Sequence)
+				sm.seq.Store(ack.Sequence)
+				if sm.live.Load() == 0 {
+					e.unqueue(ack.Sequence) // cancelled while in flight
 				}
 				return
 			case err = <-paf.Err():
@@ -297,4 +311,27 @@ func (e *Executor) deliver(key string, msg *nats.Msg, ps []*pending) {
 // messages: their ratio is the batching achieved.
 func (e *Executor) Sent() (jobs, messages int64) {
 	return e.sentJobs.Load(), e.sentMsgs.Load()
+}
+
+// cancel tells the worker running p's job, if any, to stop it, and
+// deletes p's message from the queue once all its jobs are cancelled.
+func (e *Executor) cancel(p *pending) {
+	_ = e.nc.Publish(CancelSubject+"."+p.key, nil)
+	sm := p.msg.Load()
+	if sm == nil {
+		return // never sent, and now it never will be
+	}
+	if sm.live.Add(-1) == 0 {
+		if seq := sm.seq.Load(); seq != 0 {
+			e.unqueue(seq)
+		}
+	}
+}
+
+// unqueue deletes a message from the jobs stream. It fails harmlessly
+// when a worker holds the message: the cancel messages reach it instead.
+func (e *Executor) unqueue(seq uint64) {
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	_ = e.sp.jobs.DeleteMsg(ctx, seq)
 }

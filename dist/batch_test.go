@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,4 +226,75 @@ func splitBatches(t *testing.T, url, run string) int {
 		}
 	}
 	return n
+}
+
+// TestCancelQueued cancels jobs that no worker holds yet, alone and in
+// batches, as an interrupted or halted run does: their messages leave
+// the queue, so no worker runs them later.
+func TestCancelQueued(t *testing.T) {
+	for _, batch := range []int{0, 1} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			s := natstest.Start(t)
+			e, err := dist.NewExecutor(context.Background(), dist.Config{URL: s.URL, AckWait: testAckWait, Batch: batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			// A worker teaches the executor that jobs are short, then leaves.
+			w := startWorker(t, s.URL, 1)
+			warmUp(t, e)
+			w.signal(syscall.SIGTERM)
+			<-w.done
+			const n = 40
+			jobs := make([]*runner.Job, n)
+			for i := range jobs {
+				jobs[i] = &runner.Job{Seq: int64(i + 1), Command: "true"}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			res := make(chan []outcome, 1)
+			go func() { res <- execAll(ctx, e, jobs) }()
+			queued := func() uint64 {
+				nc, err := nats.Connect(s.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				js, _ := jetstream.New(nc)
+				st, err := js.Stream(context.Background(), dist.JobsStream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := st.Info(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return info.State.Msgs
+			}
+			waitFor(t, "all jobs queued", func() bool {
+				sent, msgs := e.Sent()
+				return sent == n+1 && queued() == uint64(msgs-1)
+			})
+			sent, msgs := e.Sent()
+			t.Logf("%d jobs in %d messages", sent, msgs)
+			if batch == 0 && msgs-1 >= n {
+				t.Errorf("%d jobs took %d messages: not batched", n, msgs-1)
+			}
+			cancel()
+			for i, o := range <-res {
+				if !errors.Is(o.res.Err, context.Canceled) {
+					t.Errorf("job %d: %+v, want context.Canceled", i+1, o.res)
+				}
+			}
+			waitFor(t, "the queue to empty", func() bool { return queued() == 0 })
+		})
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

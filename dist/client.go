@@ -299,13 +299,16 @@ func (e *Executor) forget(k string) {
 // Exec publishes job, waits for a worker's result and copies the job's
 // output to stdout and stderr once it is done (output is not streamed).
 // The job id, run id + "." + Seq + "." + attempt, is also the message's
-// Nats-Msg-Id, so a repeated publish is stored once: a publish whose ack
+// Nats-Msg-Id (a batch's message has the batch's id), so a repeated
+// publish is stored once: a publish whose ack
 // is lost with the connection is repeated, with back-off, for about 6 s
 // before Exec gives up; a refusal by the stream is returned at once.
 //
 // Exec waits as long as it takes a worker to run the job: with no worker
-// connected it waits until ctx ends. Cancelling ctx removes the job from the queue if no worker holds it and
-// asks the worker running it to stop it; Exec then returns at once with
+// connected it waits until ctx ends. Cancelling ctx asks the worker
+// running the job to stop it and removes the job's message from the queue
+// if no worker holds it (for a batch, once all its jobs are cancelled, as
+// when a run is interrupted or halted); Exec then returns at once with
 // Exit -1 and ctx's error.
 func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
 	fail := func(err error) runner.Result {
@@ -346,7 +349,7 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	case <-ctx.Done():
 		p.dropped.Store(true)
 		e.forget(k)
-		e.cancel(k, p.stored.Load())
+		e.cancel(p)
 		return fail(ctx.Err())
 	case <-e.broken.Done():
 		e.forget(k)
@@ -368,19 +371,6 @@ func (e *Executor) publish(ctx context.Context, msg *nats.Msg) (jetstream.PubAck
 			return nil, ctx.Err()
 		}
 	}
-}
-
-func (e *Executor) cancel(k string, seq uint64) {
-	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
-	defer stop()
-	// Deleting fails harmlessly when a worker already holds the job;
-	// the cancel message reaches that worker instead. Without the
-	// publish's ack the sequence is unknown; a worker that takes the job
-	// later runs it, and its result finds no waiter.
-	if seq != 0 {
-		_ = e.sp.jobs.DeleteMsg(ctx, seq)
-	}
-	_ = e.nc.Publish(CancelSubject+"."+k, nil)
 }
 
 func (e *Executor) finish(ctx context.Context, job *runner.Job, v []byte, stdout, stderr io.Writer) runner.Result {
