@@ -203,28 +203,12 @@ wait:
 // splitBatches counts the run's batches that a worker split.
 func splitBatches(t *testing.T, url, run string) int {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := js.KeyValue(ctx, dist.ResultsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := kv.ListKeysFiltered(ctx, run+".>")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for k := range keys.Keys() {
-		if v, err := kv.Get(ctx, k); err == nil && string(v.Value()) == `{"split":true}` {
+	eachResult(t, url, run, func(_ string, h []jetstream.KeyValueEntry) {
+		if string(h[len(h)-1].Value()) == `{"split":true}` {
 			n++
 		}
-	}
+	})
 	return n
 }
 

@@ -23,9 +23,9 @@ import (
 	"crew/runner"
 )
 
-// resultRevisions returns how many times each of the run's results was
-// written: recording must be once per job whatever the executions.
-func resultRevisions(t *testing.T, url, run string) map[string]int {
+// eachResult calls fn with the history of every result the run stored,
+// oldest value first.
+func eachResult(t *testing.T, url, run string, fn func(key string, history []jetstream.KeyValueEntry)) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -43,14 +43,21 @@ func resultRevisions(t *testing.T, url, run string) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revs := map[string]int{}
 	for k := range keys.Keys() {
 		h, err := kv.History(ctx, k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		revs[k] = len(h)
+		fn(k, h)
 	}
+}
+
+// resultRevisions returns how many times each of the run's results was
+// written: recording must be once per job whatever the executions.
+func resultRevisions(t *testing.T, url, run string) map[string]int {
+	t.Helper()
+	revs := map[string]int{}
+	eachResult(t, url, run, func(k string, h []jetstream.KeyValueEntry) { revs[k] = len(h) })
 	return revs
 }
 

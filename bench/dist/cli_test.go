@@ -9,41 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"crew/bench/internal/crewbin"
 )
 
-var (
-	buildOnce sync.Once
-	crewBin   string
-	buildErr  error
-)
-
-// crew builds the crew binary from the root module once, or uses the one
-// named by $CREW_BIN.
-func crew(b testing.TB) string {
-	if p := os.Getenv("CREW_BIN"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crew-bench-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		crewBin = filepath.Join(dir, "crew")
-		cmd := exec.Command("go", "build", "-o", crewBin, "./cmd/crew")
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building crew: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
-	return crewBin
-}
+// crew returns the crew binary to benchmark (see crewbin.Path).
+func crew(b testing.TB) string { return crewbin.Path(b) }
 
 // daemon starts a long-running crew process, waits for its first line of
 // output when it prints one to stdout (the broker's URL, once it is
