@@ -51,6 +51,7 @@ type pending struct {
 // carries: once every one of them is cancelled, the message is deleted
 // from the queue, unless a worker holds it already.
 type sentMsg struct {
+	key  string        // its results' key
 	seq  atomic.Uint64 // its stream sequence, once the server confirmed it
 	live atomic.Int32  // its jobs not cancelled
 }
@@ -248,7 +249,7 @@ func (e *Executor) send(ps []*pending) {
 	}
 	e.waiters[key] = wt
 	e.mu.Unlock()
-	sm := &sentMsg{}
+	sm := &sentMsg{key: key}
 	sm.live.Store(int32(len(ps)))
 	for _, p := range ps {
 		p.msg.Store(sm)
@@ -321,10 +322,13 @@ func (e *Executor) cancel(p *pending) {
 	if sm == nil {
 		return // never sent, and now it never will be
 	}
-	if sm.live.Add(-1) == 0 {
-		if seq := sm.seq.Load(); seq != 0 {
-			e.unqueue(seq)
-		}
+	if sm.live.Add(-1) != 0 {
+		return
+	}
+	// No Exec waits for this message's result any more.
+	e.forget(sm.key)
+	if seq := sm.seq.Load(); seq != 0 {
+		e.unqueue(seq)
 	}
 }
 

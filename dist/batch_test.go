@@ -270,6 +270,10 @@ func TestCancelQueued(t *testing.T) {
 				}
 			}
 			waitFor(t, "the queue to empty", func() bool { return queued() == 0 })
+			// Nothing is left waiting, which would hold later jobs back.
+			if u := dist.Unfinished(e); u != 0 {
+				t.Errorf("%d jobs still count as unfinished", u)
+			}
 		})
 	}
 }

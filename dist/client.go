@@ -283,15 +283,15 @@ func (e *Executor) key(seq int64) (string, error) {
 	return e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq]), nil
 }
 
-// forget drops the waiter of a job sent alone; a batch's waiter stays
-// until the batch's result comes.
+// forget drops the waiter of the message with results key k, if any:
+// no Exec waits for its jobs any more.
 func (e *Executor) forget(k string) {
 	e.mu.Lock()
-	_, ok := e.waiters[k]
+	wt, ok := e.waiters[k]
 	delete(e.waiters, k)
 	e.mu.Unlock()
 	if ok {
-		e.unfinished.Add(-1)
+		e.unfinished.Add(-int64(len(wt.chs)))
 		e.wake()
 	}
 }

@@ -8,3 +8,6 @@ var (
 	PackOutput   = packOutput
 	LoopbackOnly = loopbackOnly
 )
+
+// Unfinished is how many jobs e has sent and still expects a result for.
+func Unfinished(e *Executor) int64 { return e.unfinished.Load() }
