@@ -67,6 +67,7 @@ type Executor struct {
 	// or, while jobs are short, several to a message.
 	qmu        sync.Mutex
 	queue      []*pending
+	paused     bool // set by tests only: queue, send nothing
 	kick       chan struct{}
 	batches    atomic.Int64 // batch keys handed out
 	unfinished atomic.Int64 // jobs sent and not yet answered

@@ -128,8 +128,11 @@ type Config struct {
 	// the shared consumer sets it; later workers use the consumer's (see
 	// Worker.Run). Default DefaultAckWait; negative is an error.
 	AckWait time.Duration
-	// MaxDeliver is how many times a job is delivered before it is
-	// dead-lettered; set, like AckWait, by the first worker. Default
+	// MaxDeliver is how many times a job may run without a result before
+	// it is dead-lettered; set, like AckWait, by the first worker. A job
+	// counts a run when its first delivery reaches a worker and, after
+	// that, only when a worker starts it: jobs a dying worker held
+	// without starting them come back with no run counted. Default
 	// DefaultMaxDeliver; negative is an error.
 	MaxDeliver int
 	// Name names the connection in the server's monitoring.

@@ -45,45 +45,60 @@ func (w *Worker) bury(ctx context.Context, adv maxDeliveries) error {
 	if err != nil {
 		return err
 	}
-	key, jobs, batch, err := decodeJobs(raw.Data)
-	if err != nil {
-		_ = w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq)
-		return err
-	}
-	// A job whose result is stored ran to the end; only its ack was
-	// lost (the worker died, or the ack raced the last redelivery).
-	if _, err := w.sp.results.Get(ctx, key); err == nil {
-		w.Logger.Info("dist: job reached its last delivery with its result stored; removing it", "job", key)
+	remove := func() error {
 		if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
 		return nil
 	}
-	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+key, raw.Data, jetstream.WithMsgID(key)); err != nil {
+	return w.entomb(ctx, raw.Data, fmt.Sprintf("no result after %d deliveries", adv.Deliveries), remove)
+}
+
+// buryHeld dead-letters a redelivered job that has run as often as the
+// workers allow; the job's message is acked, which removes it.
+func (w *Worker) buryHeld(ctx context.Context, msg jetstream.Msg, runs int) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	remove := func() error { return msg.Ack() }
+	if err := w.entomb(ctx, msg.Data(), fmt.Sprintf("no result after %d runs", runs), remove); err != nil {
+		// Not acked: it comes back after AckWait and is tried again.
+		w.Logger.Error("dist: dead-lettering a job failed", "err", err)
+	}
+}
+
+// entomb copies a job's message to the dead letters, records a failed
+// result for each of its jobs, then removes the message. A message whose
+// result is stored ran to the end (only its ack was lost): it is just
+// removed.
+func (w *Worker) entomb(ctx context.Context, data []byte, why string, remove func() error) error {
+	key, jobs, batch, err := decodeJobs(data)
+	if err != nil {
+		_ = remove()
+		return err
+	}
+	if _, err := w.sp.results.Get(ctx, key); err == nil {
+		w.Logger.Info("dist: job reached its last delivery with its result stored; removing it", "job", key)
+		return remove()
+	}
+	if _, err := w.sp.js.Publish(ctx, DeadSubject+"."+key, data, jetstream.WithMsgID(key)); err != nil {
 		return fmt.Errorf("dist: publish dead letter: %w", err)
 	}
 	dead := make([]resultMsg, len(jobs))
 	for i, j := range jobs {
-		dead[i] = resultMsg{
-			Seq: j.Seq, Host: w.Host, Start: time.Now(), Exit: -1, Dead: true,
-			Err: fmt.Sprintf("no result after %d deliveries", adv.Deliveries),
-		}
+		dead[i] = resultMsg{Seq: j.Seq, Host: w.Host, Start: time.Now(), Exit: -1, Dead: true, Err: why}
 	}
-	var data []byte
+	var res []byte
 	if batch {
-		data, err = json.Marshal(&batchResultMsg{Results: dead})
+		res, err = json.Marshal(&batchResultMsg{Results: dead})
 	} else {
-		data, err = json.Marshal(&dead[0])
+		res, err = json.Marshal(&dead[0])
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := w.sp.results.Create(ctx, key, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	if _, err := w.sp.results.Create(ctx, key, res); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("dist: record dead job: %w", err)
 	}
-	w.Logger.Warn("dist: job dead-lettered", "job", key, "deliveries", adv.Deliveries)
-	if err := w.sp.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return err
-	}
-	return nil
+	w.Logger.Warn("dist: job dead-lettered", "job", key, "why", why)
+	return remove()
 }

@@ -283,11 +283,36 @@ func TestUnreachable(t *testing.T) {
 	<-w.done
 }
 
-// TestDeadLetter: a job that kills every worker taking it is delivered
-// MaxDeliver times, then moved to the dead-letter stream and reported.
+// TestDeadLetter: a job that kills every worker taking it runs MaxDeliver
+// times, then is moved to the dead-letter stream and reported. Workers
+// count the runs; on a consumer created with a server-side MaxDeliver (as
+// crew before run counting did), the server counts deliveries instead.
 func TestDeadLetter(t *testing.T) {
+	for _, serverCounts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server counts=%v", serverCounts), func(t *testing.T) {
+			testDeadLetter(t, serverCounts)
+		})
+	}
+}
+
+func testDeadLetter(t *testing.T, serverCounts bool) {
 	s := natstest.Start(t)
 	e := newExecutor(t, s.URL)
+	if serverCounts {
+		nc, err := nats.Connect(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := jetstream.New(nc)
+		_, err = js.CreateConsumer(context.Background(), dist.JobsStream, jetstream.ConsumerConfig{
+			Durable: dist.WorkersConsumer, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: testAckWait, MaxDeliver: 2, MaxAckPending: -1,
+		})
+		nc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res := make(chan runner.Result, 1)

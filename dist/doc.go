@@ -56,15 +56,16 @@
 // and later ones are dropped, so the submitter sees one result per job.
 // Jobs that must not run twice must be made idempotent by their authors.
 //
-// A job delivered MaxDeliver times without a result (it kills its workers,
+// A job that ran MaxDeliver times without a result (it kills its workers,
 // say) is copied to DeadStream, removed from the queue, and its Exec
-// returns a *DeadError. A batch that comes back is first split into its
-// jobs, each queued alone, so one such job does not take its batch-mates
-// with it. Deliveries count whether a job started or not, though: the
-// jobs a dying worker held beside the one that killed it come back too,
-// and count a delivery each time, so a job that kills every worker it
-// lands on can take jobs held beside it to the dead letters. Workers that
-// hold one job at a time (Concurrency 1, Prefetch -1) rule that out.
+// returns a *DeadError. Workers count runs, not deliveries: the jobs a
+// dying worker held without starting them (prefetched, or queued behind
+// its slots) come back with no run counted, so a job that kills its
+// workers takes none of them to the dead letters. Jobs running on the same
+// worker when it dies do count a run each, since nothing tells which of
+// them killed it. A batch that comes back is split into its jobs, each
+// queued alone. (A consumer created by crew before runs were counted has
+// a server-side MaxDeliver, and the server counts deliveries instead.)
 //
 // Accepted jobs survive a crash of the broker process: JetStream has
 // written them before acknowledging. They survive power loss only with

@@ -49,7 +49,6 @@ func workerMain() int {
 		},
 		Executor:    crashExecutor{},
 		Concurrency: n,
-		Prefetch:    atoiOr(os.Getenv("CREW_DIST_PREFETCH"), 0),
 		Host:        "w" + strconv.Itoa(os.Getpid()),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}

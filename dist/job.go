@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,9 @@ type entry struct {
 	back    backoff
 
 	delivered uint64 // deliveries so far, this one included
+	// runs is what to record as the job's run count before running it
+	// again (a redelivered job whose runs the workers count); 0 for none.
+	runs int
 	// Guarded by Worker.mu:
 	started  bool // a slot took one of its jobs
 	returned bool // handed back to the queue unstarted
@@ -104,6 +108,17 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 			stop()
 			return
 		}
+		if limit := int(w.maxStartsNow.Load()); limit > 0 {
+			// Its first delivery is taken to have run; later ones
+			// count only if a worker got as far as starting the job.
+			runs := max(1, w.runsRecorded(ectx, key))
+			if runs >= limit {
+				stop()
+				w.buryHeld(ctx, msg, runs)
+				return
+			}
+			e.runs = runs + 1
+		}
 	}
 	e.left.Store(int32(len(jobs)))
 	w.open.Add(1)
@@ -152,6 +167,33 @@ func (w *Worker) split(ctx context.Context, msg jetstream.Msg, key string, jobs 
 		}
 	}
 	_ = msg.Ack()
+}
+
+// runsPrefix prefixes the results-bucket keys that count a redelivered
+// job's runs; no run id starts with it, so submitters never watch them.
+const runsPrefix = "runs."
+
+// runsRecorded returns how many times a redelivered job has run by the
+// count recordRun keeps; 0 when it has none.
+func (w *Worker) runsRecorded(ctx context.Context, key string) int {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	v, err := w.sp.results.Get(ctx, runsPrefix+key)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(v.Value()))
+	return n
+}
+
+// recordRun records, before a redelivered job runs again, that it ran
+// once more: should it kill this worker too, the next worker knows.
+func (w *Worker) recordRun(e *entry) {
+	ctx, cancel := context.WithTimeout(e.ctx, storeTimeout)
+	defer cancel()
+	if _, err := w.sp.results.Put(ctx, runsPrefix+e.key, []byte(strconv.Itoa(e.runs))); err != nil {
+		w.Logger.Warn("dist: recording a run of a redelivered job failed", "job", e.key, "err", err)
+	}
 }
 
 // finish forgets a job: no more heartbeats. Unless it was acked, the
@@ -249,6 +291,9 @@ func (w *Worker) handle(t task) {
 			w.finish(e)
 		}
 		return
+	}
+	if e.runs > 0 {
+		w.recordRun(e)
 	}
 	var long *time.Timer
 	if w.prefetch > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +78,8 @@ type Worker struct {
 	// The shared consumer's own settings, which may differ from Config's:
 	// the first worker's settings rule (see Run).
 	ackWaitNow    atomic.Int64
-	maxDeliverNow atomic.Int64
+	maxDeliverNow atomic.Int64 // the server's limit on deliveries; -1 for none
+	maxStartsNow  atomic.Int64 // the workers' limit on runs; 0 when the server's rules
 	warned        atomic.Bool
 
 	mu      sync.Mutex
@@ -316,10 +318,14 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 	cons, err := sp.js.Consumer(sctx, JobsStream, WorkersConsumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		cons, err = sp.js.CreateConsumer(sctx, JobsStream, jetstream.ConsumerConfig{
-			Durable:       WorkersConsumer,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       w.ackWait(),
-			MaxDeliver:    w.maxDeliver(),
+			Durable:   WorkersConsumer,
+			AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait:   w.ackWait(),
+			// Workers, not the server, count how often a job ran: the
+			// server would also count deliveries of jobs held unstarted
+			// beside one that killed their worker (see startsMeta).
+			MaxDeliver:    -1,
+			Metadata:      map[string]string{startsMeta: strconv.Itoa(w.maxDeliver())},
 			MaxAckPending: -1,
 		})
 		if errors.Is(err, jetstream.ErrConsumerExists) {
@@ -334,6 +340,11 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 	return sp, cons, nil
 }
 
+// startsMeta names the shared consumer's metadata entry that holds
+// MaxDeliver when workers enforce it by counting runs (consumers created
+// by this version; older ones leave it to the server's MaxDeliver).
+const startsMeta = "crew-max-starts"
+
 // adopt takes the shared consumer's settings as the worker's own, and
 // says so when they differ from Config's.
 func (w *Worker) adopt(c jetstream.ConsumerConfig) {
@@ -344,11 +355,16 @@ func (w *Worker) adopt(c jetstream.ConsumerConfig) {
 	if maxd == 0 {
 		maxd = -1 // unlimited
 	}
+	limit, starts := maxd, 0
+	if v, err := strconv.Atoi(c.Metadata[startsMeta]); err == nil && v > 0 && maxd < 0 {
+		limit, starts = v, v
+	}
 	w.ackWaitNow.Store(int64(ack))
 	w.maxDeliverNow.Store(int64(maxd))
-	if (ack != w.ackWait() || maxd != w.maxDeliver()) && !w.warned.Swap(true) {
+	w.maxStartsNow.Store(int64(starts))
+	if (ack != w.ackWait() || limit != w.maxDeliver()) && !w.warned.Swap(true) {
 		w.Logger.Warn("dist: the shared workers consumer has other settings; using them, not this worker's",
-			"ack_wait", ack, "max_deliver", maxd, "wanted_ack_wait", w.ackWait(), "wanted_max_deliver", w.maxDeliver())
+			"ack_wait", ack, "max_deliver", limit, "wanted_ack_wait", w.ackWait(), "wanted_max_deliver", w.maxDeliver())
 	}
 }
 
