@@ -87,9 +87,11 @@
 // and three deliveries or acks (message to worker, the worker's ack,
 // result to submitter), against one stored message and one ack for a bare
 // work queue. Batching spreads that over the jobs of a batch: short jobs
-// submitted many at a time cost a fraction of a message each. Neither side waits for a round trip per job: the submitter
-// publishes asynchronously, workers pull in batches sized to their free
-// slots and ack on the server's confirmation of the result. A worker
-// spends no goroutine or timer per job. Output is delivered when the job
-// ends, not streamed.
+// submitted many at a time cost a fraction of a message each. Neither
+// side waits for a round trip per job: the submitter publishes
+// asynchronously, workers pull in batches sized to their free slots and
+// ack on the server's confirmation of the result. A worker spends no
+// goroutine per job, and a job writes its output straight into memory
+// files. Output is delivered when the job ends (a batch's when its last
+// job ends), not streamed.
 package dist

@@ -32,7 +32,8 @@ import (
 // not give a held job to another worker; if the worker dies, its jobs are
 // redelivered after AckWait. Results are published asynchronously and the
 // job is acknowledged when the server confirms the result, so a job costs
-// no goroutine or timer of its own beyond what the Executor spends.
+// no goroutine of its own beyond what the Executor spends (while
+// prefetching, one timer that notices a long job).
 //
 // While its jobs are short (the last one ran under PrefetchBelow), a
 // worker also holds up to Prefetch jobs beyond Concurrency, ready to start
