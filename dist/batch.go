@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -63,43 +64,109 @@ type answer struct {
 	err  error
 }
 
-// A waiter waits for the result stored under one key: a job's, or a
-// batch's with one channel per job.
+// A waiter waits for the result stored under one key. A job's has one
+// channel. A batch's has one per job, and each of its jobs also waits
+// under its own key, where its result comes if a worker moved the job out
+// of the batch or split the batch (see Worker); whichever answers a job
+// first marks it done. Guarded by Executor.mu.
 type waiter struct {
-	batch bool
-	keys  []string // the batch's job keys
-	chs   []chan answer
+	chs    []chan answer
+	keys   []string // a batch's: its jobs' keys
+	done   []bool   // a batch's: its jobs already answered
+	parent *waiter  // a batch job's own waiter: the batch's
+	idx    int      // its index in parent
 }
 
-// answer hands v to the waiting Execs. For a batch that a worker split
-// into its jobs it returns one waiter per job instead, to wait under the
-// job's own key.
-func (wt *waiter) answer(v []byte) (split []*waiter) {
-	if !wt.batch {
-		wt.chs[0] <- answer{data: v}
+// take removes the waiter registered under k and marks every job it
+// answers as done, returning the channels still to answer: one for a
+// job, the not yet answered ones for a batch.
+func (e *Executor) take(k string) []chan answer {
+	wt, ok := e.waiters[k]
+	if !ok {
 		return nil
 	}
-	parts, isSplit, err := decodeBatchResult(v, len(wt.chs))
-	if isSplit {
-		split = make([]*waiter, len(wt.chs))
-		for i, ch := range wt.chs {
-			split[i] = &waiter{keys: wt.keys[i : i+1], chs: []chan answer{ch}}
+	delete(e.waiters, k)
+	if wt.keys == nil {
+		if wt.parent != nil {
+			wt.parent.done[wt.idx] = true
 		}
-		return split
+		return wt.chs
 	}
+	var chs []chan answer
 	for i, ch := range wt.chs {
-		if err != nil {
-			ch <- answer{err: err}
-			continue
+		if !wt.done[i] {
+			wt.done[i] = true
+			delete(e.waiters, wt.keys[i])
+			chs = append(chs, ch)
 		}
-		ch <- answer{data: parts[i]}
 	}
-	return nil
+	return chs
 }
 
-func (wt *waiter) fail(err error) {
-	for _, ch := range wt.chs {
+// resolve hands the value stored under key k to the Execs waiting for it.
+func (e *Executor) resolve(k string, v []byte) {
+	e.mu.Lock()
+	wt, ok := e.waiters[k]
+	if !ok || wt.keys == nil {
+		chs := e.take(k)
+		e.mu.Unlock()
+		for _, ch := range chs {
+			ch <- answer{data: v}
+		}
+		e.settle(len(chs))
+		return
+	}
+	e.mu.Unlock()
+	parts, split, err := decodeBatchResult(v, len(wt.chs))
+	e.mu.Lock()
+	delete(e.waiters, k)
+	if split {
+		// Every job's result comes under its own key, where it waits.
+		e.mu.Unlock()
+		return
+	}
+	n := 0
+	for i, ch := range wt.chs {
+		if wt.done[i] || (err == nil && moved(parts[i])) {
+			continue // answered already, or to come under its own key
+		}
+		wt.done[i] = true
+		delete(e.waiters, wt.keys[i])
+		n++
+		// Buffered for its one answer: never blocks.
+		if err != nil {
+			ch <- answer{err: err}
+		} else {
+			ch <- answer{data: parts[i]}
+		}
+	}
+	e.mu.Unlock()
+	e.settle(n)
+}
+
+// moved reports a batch job's result that only says a worker moved the
+// job out of its batch. A JSON string cannot hold the unescaped quotes
+// of the pattern, so only the field itself matches.
+func moved(result []byte) bool {
+	return bytes.Contains(result, []byte(`"moved":true`))
+}
+
+// abandon answers every Exec still waiting under k with err.
+func (e *Executor) abandon(k string, err error) {
+	e.mu.Lock()
+	chs := e.take(k)
+	e.mu.Unlock()
+	for _, ch := range chs {
 		ch <- answer{err: err}
+	}
+	e.settle(len(chs))
+}
+
+// settle counts n jobs as answered.
+func (e *Executor) settle(n int) {
+	if n > 0 {
+		e.unfinished.Add(-int64(n))
+		e.wake()
 	}
 }
 
@@ -221,12 +288,16 @@ func (e *Executor) next() ([]*pending, time.Duration) {
 // send publishes one message holding ps: the job itself when alone, a
 // batch otherwise. Its result's waiter is in place before the publish.
 func (e *Executor) send(ps []*pending) {
-	wt := &waiter{batch: len(ps) > 1, keys: make([]string, len(ps)), chs: make([]chan answer, len(ps))}
+	wt := &waiter{chs: make([]chan answer, len(ps))}
 	for i, p := range ps {
-		wt.keys[i], wt.chs[i] = p.key, p.ch
+		wt.chs[i] = p.ch
 	}
 	key, data := ps[0].key, ps[0].data
-	if wt.batch {
+	if batch := len(ps) > 1; batch {
+		wt.keys, wt.done = make([]string, len(ps)), make([]bool, len(ps))
+		for i, p := range ps {
+			wt.keys[i] = p.key
+		}
 		key = e.run + ".b" + strconv.FormatInt(e.batches.Add(1), 10)
 		size := 32 + len(key)
 		for _, p := range ps {
@@ -247,10 +318,15 @@ func (e *Executor) send(ps []*pending) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		wt.fail(ErrClosed)
+		for _, ch := range wt.chs {
+			ch <- answer{err: ErrClosed}
+		}
 		return
 	}
 	e.waiters[key] = wt
+	for i, k := range wt.keys {
+		e.waiters[k] = &waiter{chs: wt.chs[i : i+1], parent: wt, idx: i}
+	}
 	e.mu.Unlock()
 	sm := &sentMsg{key: key}
 	sm.live.Store(int32(len(ps)))
@@ -298,14 +374,7 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 		var ae *jetstream.APIError
 		if errors.As(err, &ae) || ctx.Err() != nil ||
 			(back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(ctx) {
-			e.mu.Lock()
-			wt, ok := e.waiters[key]
-			delete(e.waiters, key)
-			e.mu.Unlock()
-			if ok {
-				e.unfinished.Add(-int64(len(wt.chs)))
-				wt.fail(err)
-			}
+			e.abandon(key, err)
 			return
 		}
 	}

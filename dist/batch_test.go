@@ -2,11 +2,14 @@ package dist_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -292,4 +295,81 @@ func streamMsgs(t *testing.T, url string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// TestBatchLongJob: one job of a batch runs long on a worker with one
+// slot. The batch's other jobs, still waiting for that slot, are queued
+// again each on its own and run on the other worker, instead of waiting
+// behind the long job; the batch's stored result marks them moved.
+func TestBatchLongJob(t *testing.T) {
+	s := natstest.Start(t)
+	e := newExecutor(t, s.URL)
+	startWorker(t, s.URL, 1)
+	warmUp(t, e)
+	startWorker(t, s.URL, 1)
+	const n = 40
+	jobs := make([]*runner.Job, n)
+	for i := range jobs {
+		jobs[i] = &runner.Job{Seq: int64(i + 1), Command: fmt.Sprintf("echo short %d", i+1)}
+	}
+	jobs[0].Command = "sleep 2.5; echo long"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Queued in order, so the long job leads the first batch and the
+	// rest of that batch waits behind it.
+	resume := dist.Pause(e)
+	got := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() {
+			var o, er strings.Builder
+			got[i].res = e.Exec(ctx, j, &o, &er)
+			got[i].stdout, got[i].stderr = o.String(), er.String()
+		})
+		waitFor(t, "the job to queue", func() bool { return dist.Queued(e) == i+1 })
+	}
+	resume()
+	wg.Wait()
+	for i, g := range got {
+		want := fmt.Sprintf("short %d\n", i+1)
+		if i == 0 {
+			want = "long\n"
+		}
+		if g.res.Err != nil || g.res.Exit != 0 || g.stdout != want {
+			t.Errorf("job %d: %+v stdout %q", i+1, g.res, g.stdout)
+		}
+	}
+	// The long job's batch: every other job in it was moved.
+	mates, movedN := 0, 0
+	eachResult(t, s.URL, e.RunID(), func(k string, h []jetstream.KeyValueEntry) {
+		var br struct {
+			Results []struct {
+				Seq   int64 `json:"seq"`
+				Moved bool  `json:"moved"`
+			} `json:"results"`
+		}
+		if json.Unmarshal(h[len(h)-1].Value(), &br) != nil || !slices.ContainsFunc(br.Results, func(r struct {
+			Seq   int64 `json:"seq"`
+			Moved bool  `json:"moved"`
+		}) bool {
+			return r.Seq == 1
+		}) {
+			return
+		}
+		for _, r := range br.Results {
+			if r.Seq != 1 {
+				mates++
+				if r.Moved {
+					movedN++
+				}
+			}
+		}
+	})
+	t.Logf("the long job had %d batch-mates, %d moved", mates, movedN)
+	if mates == 0 {
+		t.Fatal("the long job was not in a batch")
+	}
+	if movedN != mates {
+		t.Errorf("%d of the long job's %d batch-mates were moved, want all", movedN, mates)
+	}
 }

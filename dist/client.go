@@ -44,7 +44,10 @@ import (
 // confirmed the previous message, or while the workers have at least
 // 120 ms of jobs queued, a job waits up to 30 ms for its batch to fill;
 // otherwise it leaves at once. A batch runs on one worker, is redelivered
-// whole if that worker dies, and its results come back together.
+// whole if that worker dies (and split into its jobs there), and its
+// results come back together, except for jobs its worker moved out of
+// it: when one of a batch's jobs runs a second (PrefetchBelow), the ones
+// still waiting for a slot behind it are queued again each on its own.
 type Executor struct {
 	cfg     Config
 	nc      *nats.Conn
@@ -77,7 +80,7 @@ type Executor struct {
 	runtime    atomic.Int64 // moving average of jobs' run time in ns; -1 before the first
 
 	mu      sync.Mutex
-	waiters map[string]*waiter
+	waiters map[string]*waiter // by results key: jobs' and batches'; see waiter
 	tries   map[int64]int
 	closed  bool
 	absent  *time.Timer // runs giveUp unless the server comes back
@@ -225,25 +228,7 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 			if entry == nil {
 				continue
 			}
-			e.mu.Lock()
-			wt, ok := e.waiters[entry.Key()]
-			delete(e.waiters, entry.Key())
-			e.mu.Unlock()
-			if !ok {
-				continue
-			}
-			if split := wt.answer(entry.Value()); split != nil {
-				// The jobs' own results come later in the bucket's
-				// order, so waiting for them from here misses none.
-				e.mu.Lock()
-				for _, s := range split {
-					e.waiters[s.keys[0]] = s
-				}
-				e.mu.Unlock()
-				continue
-			}
-			e.unfinished.Add(-int64(len(wt.chs)))
-			e.wake()
+			e.resolve(entry.Key(), entry.Value())
 		}
 		for {
 			e.mu.Lock()
@@ -284,17 +269,13 @@ func (e *Executor) key(seq int64) (string, error) {
 	return e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq]), nil
 }
 
-// forget drops the waiter of the message with results key k, if any:
-// no Exec waits for its jobs any more.
+// forget drops the waiter registered under k, a job's or a message's, if
+// any: no Exec waits for those jobs any more.
 func (e *Executor) forget(k string) {
 	e.mu.Lock()
-	wt, ok := e.waiters[k]
-	delete(e.waiters, k)
+	chs := e.take(k)
 	e.mu.Unlock()
-	if ok {
-		e.unfinished.Add(-int64(len(wt.chs)))
-		e.wake()
-	}
+	e.settle(len(chs))
 }
 
 // Exec publishes job, waits for a worker's result and copies the job's

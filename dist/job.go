@@ -55,8 +55,10 @@ type entry struct {
 	// again (a redelivered job whose runs the workers count); 0 for none.
 	runs int
 	// Guarded by Worker.mu:
-	started  bool // a slot took one of its jobs
-	returned bool // handed back to the queue unstarted
+	started  bool   // a slot took one of its jobs
+	returned bool   // handed back to the queue unstarted
+	begun    []bool // which of its jobs a slot took
+	moved    []bool // which of its jobs were queued again on their own
 }
 
 // A task is one job of a held entry, queued for a slot.
@@ -92,6 +94,7 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 		msg: msg, key: key, batch: batch, jobs: jobs, res: make([]*resultMsg, len(jobs)),
 		ctx: ectx, stop: stop, delivered: e0,
 		ctxs: make([]context.Context, len(jobs)), stops: make([]context.CancelFunc, len(jobs)),
+		begun: make([]bool, len(jobs)), moved: make([]bool, len(jobs)),
 	}
 	for i := range jobs {
 		e.ctxs[i], e.stops[i] = context.WithCancel(ectx)
@@ -275,12 +278,21 @@ func (w *Worker) handle(t task) {
 	w.mu.Lock()
 	skip := e.returned || (!e.started && w.draining.Load())
 	nak := skip && !e.returned
-	if skip {
+	gone := !skip && e.moved[t.i]
+	switch {
+	case skip:
 		e.returned = true
-	} else {
-		e.started = true
+	case !gone:
+		e.started, e.begun[t.i] = true, true
 	}
 	w.mu.Unlock()
+	if gone {
+		// Queued again on its own while it waited here; its result
+		// comes from wherever it runs.
+		w.free(false)
+		w.settle(e, t.i, &resultMsg{Seq: e.jobs[t.i].Seq, Host: w.Host, Moved: true})
+		return
+	}
 	if skip {
 		// Handed back, or draining before any of its jobs started.
 		if nak {
@@ -304,7 +316,13 @@ func (w *Worker) handle(t task) {
 		long.Stop()
 	}
 	w.free(res.Runtime >= PrefetchBelow)
-	e.res[t.i] = res
+	w.settle(e, t.i, res)
+}
+
+// settle records the result of an entry's job i and, after its last job,
+// starts storing the entry's results.
+func (w *Worker) settle(e *entry, i int, res *resultMsg) {
+	e.res[i] = res
 	if e.left.Add(-1) != 0 {
 		return
 	}
@@ -318,21 +336,61 @@ func (w *Worker) handle(t task) {
 // go back to the queue, where an idle worker can take them, instead of
 // waiting for it. A hand-back counts as a delivery, so a job near its
 // last delivery is kept rather than risk dead-lettering one that never
-// ran.
+// ran. The jobs of a started batch that still wait for a slot here are
+// queued again each on its own (move), so that they neither wait behind
+// the long job nor hold their results back until it ends.
 func (w *Worker) handBack() {
 	w.lastLong.Store(true)
+	type job struct {
+		e *entry
+		i int
+	}
 	var back []*entry
+	var moves []job
 	w.mu.Lock()
 	for e := range w.entries {
-		if !e.started && !e.returned && !w.nearLast(e.delivered) {
+		switch {
+		case !e.started && !e.returned && !w.nearLast(e.delivered):
 			e.returned = true
 			back = append(back, e)
+		case e.batch && e.started && !w.draining.Load():
+			for i := range e.jobs {
+				if !e.begun[i] && !e.moved[i] {
+					moves = append(moves, job{e, i})
+				}
+			}
 		}
 	}
 	w.mu.Unlock()
 	for _, e := range back {
 		_ = e.msg.Nak()
 	}
+	for _, m := range moves {
+		w.move(m.e, m.i)
+	}
+}
+
+// move queues job i of batch e again as a message of its own, with the
+// job's key as its Nats-Msg-Id (a second move of it is stored once), and
+// marks it moved unless a slot here took it meanwhile; then it runs in
+// both places, which at-least-once allows, and the first result stored
+// wins. If the publish fails, the job stays and runs here.
+func (w *Worker) move(e *entry, i int) {
+	data, err := json.Marshal(e.jobs[i])
+	if err == nil {
+		ctx, cancel := context.WithTimeout(e.ctx, storeTimeout)
+		_, err = w.sp.js.Publish(ctx, e.msg.Subject(), data, jetstream.WithMsgID(e.jobs[i].Key))
+		cancel()
+	}
+	if err != nil {
+		w.Logger.Warn("dist: moving a job out of its batch failed; it runs here", "job", e.jobs[i].Key, "err", err)
+		return
+	}
+	w.mu.Lock()
+	if !e.begun[i] {
+		e.moved[i] = true
+	}
+	w.mu.Unlock()
 }
 
 func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {

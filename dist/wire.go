@@ -38,9 +38,12 @@ type resultMsg struct {
 	Receive  int64         `json:"receive,omitempty"`
 	Err      string        `json:"err,omitempty"`
 	Dead     bool          `json:"dead,omitempty"`
-	Stdout   []byte        `json:"stdout,omitempty"`
-	Stderr   []byte        `json:"stderr,omitempty"`
-	Object   string        `json:"object,omitempty"`
+	// Moved marks a batch's job that its worker queued again on its own
+	// (see Worker): its result is stored under its own key.
+	Moved  bool   `json:"moved,omitempty"`
+	Stdout []byte `json:"stdout,omitempty"`
+	Stderr []byte `json:"stderr,omitempty"`
+	Object string `json:"object,omitempty"`
 }
 
 // batchMsg is several short jobs travelling as one message (see

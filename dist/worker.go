@@ -43,7 +43,10 @@ import (
 // worker is idle, but not for long: once a running job reaches
 // PrefetchBelow, the worker hands its prefetched jobs back to the queue
 // (a Nak, which counts as a delivery) and prefetches no more until a
-// short job ends.
+// short job ends. The jobs of a batch it has started cannot go back that
+// way; those still waiting for a slot are queued again each as a message
+// of its own, with its own key, and the batch's stored result marks them
+// moved.
 type Worker struct {
 	Config
 	// Executor runs each job, normally a runner.Local.
