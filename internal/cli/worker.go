@@ -18,6 +18,7 @@ type workerOptions struct {
 	jobs     int
 	insecure bool
 	ackWait  time.Duration
+	maxRuns  int
 }
 
 func newWorkerCmd(s Streams) *cobra.Command {
@@ -41,9 +42,13 @@ set, unless --insecure: whoever can publish jobs to it runs commands as the
 user running this worker. A server that refuses the credentials stops the
 worker with an error; an unreachable one is retried until it answers.
 
-All workers share one queue consumer, whose settings (--ack-wait) are those
-of the worker that created it: a worker started with another --ack-wait uses
-the existing ones and says so.`,
+A job that ran --max-runs times without a result (it kills its worker, say)
+is moved to the dead letters and reported failed; a job that was only held,
+not started, by a worker that died does not count a run.
+
+All workers share one queue consumer, whose settings (--ack-wait,
+--max-runs) are those of the worker that created it: a worker started with
+other values uses the existing ones and says so.`,
 		Example: `  # Three terminals on one machine: a broker, a worker, a run.
   crew broker --store ~/.crew/store
   crew worker --server nats://127.0.0.1:4222 -j 4
@@ -61,6 +66,7 @@ the existing ones and says so.`,
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
 	f.DurationVar(&opts.ackWait, "ack-wait", dist.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
+	f.IntVar(&opts.maxRuns, "max-runs", dist.DefaultMaxDeliver, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -72,12 +78,15 @@ func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 	if opts.ackWait <= 0 {
 		return fmt.Errorf("worker: --ack-wait must be positive, not %v", opts.ackWait)
 	}
+	if opts.maxRuns < 1 {
+		return fmt.Errorf("worker: --max-runs must be at least 1, not %d", opts.maxRuns)
+	}
 	// Signals stop the pulling only; the running jobs' own process groups
 	// do not see the terminal's Ctrl-C, so they are left to finish.
 	w := &dist.Worker{
 		Config: dist.Config{
 			URL: opts.server, Credentials: dist.CredentialsFromEnv(), Insecure: opts.insecure,
-			AckWait: opts.ackWait, Name: "crew worker",
+			AckWait: opts.ackWait, MaxDeliver: opts.maxRuns, Name: "crew worker",
 		},
 		Executor:    runner.Local{},
 		Concurrency: opts.jobs,
