@@ -185,14 +185,17 @@ func (e *Executor) wake() {
 	}
 }
 
-// observe feeds a job's run time into the average that sizes batches.
+// observe feeds a job's run time into the average that sizes batches:
+// the plain mean of the first eight, so that one slow start does not
+// turn batching off for long, then a moving average that gives each new
+// run time an eighth of the weight.
 func (e *Executor) observe(d time.Duration) {
-	d = max(d, 0)
+	n := min(e.observed.Add(1), 8)
 	for {
 		old := e.runtime.Load()
-		v := int64(d)
+		v := int64(max(d, 0))
 		if old >= 0 {
-			v = old - old/8 + int64(d)/8
+			v = old + (v-old)/n
 		}
 		if e.runtime.CompareAndSwap(old, v) {
 			return

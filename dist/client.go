@@ -77,7 +77,8 @@ type Executor struct {
 	unacked    atomic.Int64 // messages the server has not confirmed
 	sentJobs   atomic.Int64
 	sentMsgs   atomic.Int64
-	runtime    atomic.Int64 // moving average of jobs' run time in ns; -1 before the first
+	runtime    atomic.Int64 // average of jobs' run time in ns (see observe); -1 before the first
+	observed   atomic.Int64 // run times averaged so far
 
 	mu      sync.Mutex
 	waiters map[string]*waiter // by results key: jobs' and batches'; see waiter
