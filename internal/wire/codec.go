@@ -86,9 +86,9 @@ func Binary[T any]() (Codec[T], bool) {
 	case uintptr:
 		c = binaryCodec(appendInts[uintptr], decodeInts[uintptr])
 	case float64:
-		c = binaryCodec(appendFloat64s, decodeFloat64s)
+		c = binaryCodec(appendFloats[float64], decodeFloats[float64])
 	case float32:
-		c = binaryCodec(appendFloat32s, decodeFloat32s)
+		c = binaryCodec(appendFloats[float32], decodeFloats[float32])
 	case bool:
 		c = binaryCodec(appendBools, decodeBools)
 	case string:
@@ -205,20 +205,28 @@ func decodeInts[E integer](src []byte, into []E) ([]E, error) {
 	return into, nil
 }
 
-func appendFloat64s(dst []byte, xs []float64) ([]byte, error) {
-	dst, b := grow(dst, len(xs), 8)
+// appendFloats and decodeFloats serve float32 and float64 alike: the two
+// get instantiations of their own, in which the size is a constant.
+func appendFloats[E float32 | float64](dst []byte, xs []E) ([]byte, error) {
+	size := int(unsafe.Sizeof(E(0)))
+	dst, b := grow(dst, len(xs), size)
 	if littleEndian && len(xs) >= minCopy {
 		copy(b, asBytes(xs))
 		return dst, nil
 	}
 	for i, x := range xs {
-		binary.LittleEndian.PutUint64(b[8*i:8*i+8], math.Float64bits(x))
+		if size == 4 {
+			binary.LittleEndian.PutUint32(b[4*i:4*i+4], math.Float32bits(float32(x)))
+		} else {
+			binary.LittleEndian.PutUint64(b[8*i:8*i+8], math.Float64bits(float64(x)))
+		}
 	}
 	return dst, nil
 }
 
-func decodeFloat64s(src []byte, into []float64) ([]float64, error) {
-	src, n, err := fixed(src, 8)
+func decodeFloats[E float32 | float64](src []byte, into []E) ([]E, error) {
+	size := int(unsafe.Sizeof(E(0)))
+	src, n, err := fixed(src, size)
 	if err != nil {
 		return into, err
 	}
@@ -228,35 +236,11 @@ func decodeFloat64s(src []byte, into []float64) ([]float64, error) {
 		return into, nil
 	}
 	for i := range out {
-		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(src[8*i : 8*i+8]))
-	}
-	return into, nil
-}
-
-func appendFloat32s(dst []byte, xs []float32) ([]byte, error) {
-	dst, b := grow(dst, len(xs), 4)
-	if littleEndian && len(xs) >= minCopy {
-		copy(b, asBytes(xs))
-		return dst, nil
-	}
-	for i, x := range xs {
-		binary.LittleEndian.PutUint32(b[4*i:4*i+4], math.Float32bits(x))
-	}
-	return dst, nil
-}
-
-func decodeFloat32s(src []byte, into []float32) ([]float32, error) {
-	src, n, err := fixed(src, 4)
-	if err != nil {
-		return into, err
-	}
-	into, out := extend(into, n)
-	if littleEndian && n >= minCopy {
-		copy(asBytes(out), src)
-		return into, nil
-	}
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i : 4*i+4]))
+		if size == 4 {
+			out[i] = E(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i : 4*i+4])))
+		} else {
+			out[i] = E(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i : 8*i+8])))
+		}
 	}
 	return into, nil
 }
