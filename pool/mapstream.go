@@ -128,12 +128,7 @@ func StreamN[T, R any](ctx context.Context, p *Pool, window int, inputs iter.Seq
 		next, stopInputs := iter.Pull(inputs)
 		defer stopInputs()
 
-		type slot struct {
-			r    R
-			err  error
-			done chan struct{}
-		}
-		pending := make([]*slot, window) // a ring: head, n
+		pending := make([]*slot[R], window) // a ring: head, n
 		head, n := 0, 0
 		exhausted := false
 		refill := func() {
@@ -143,25 +138,11 @@ func StreamN[T, R any](ctx context.Context, p *Pool, window int, inputs iter.Seq
 					exhausted = true
 					return
 				}
-				s := &slot{done: make(chan struct{})}
+				s := &slot[R]{done: make(chan struct{})}
 				pending[(head+n)%window] = s
 				n++
-				err := p.Go(func(tctx context.Context) error {
-					if !sub.enter() {
-						return nil
-					}
-					defer sub.leave()
-					defer close(s.done)
-					if err := sub.ctx.Err(); err != nil {
-						s.err = context.Cause(sub.ctx)
-						return nil
-					}
-					s.r, s.err = call(sub.workerCtx(tctx), fn, v)
-					return nil
-				})
-				if err != nil {
-					s.err = err
-					close(s.done)
+				if err := goCall(p, sub, fn, v, sink[R](s)); err != nil {
+					s.put(zero, err)
 					exhausted = true
 				}
 			}
@@ -205,13 +186,9 @@ func StreamUnordered[T, R any](ctx context.Context, p *Pool, window int, inputs 
 		next, stopInputs := iter.Pull(inputs)
 		defer stopInputs()
 
-		type result struct {
-			r   R
-			err error
-		}
 		// Buffered to the window, so a finishing call never blocks even
 		// after the consumer has gone.
-		results := make(chan result, window)
+		results := make(resultChan[R], window)
 		inFlight := 0
 		exhausted := false
 		for {
@@ -222,28 +199,15 @@ func StreamUnordered[T, R any](ctx context.Context, p *Pool, window int, inputs 
 					break
 				}
 				inFlight++
-				err := p.Go(func(tctx context.Context) error {
-					if !sub.enter() {
-						return nil
-					}
-					defer sub.leave()
-					if err := sub.ctx.Err(); err != nil {
-						results <- result{err: context.Cause(sub.ctx)}
-						return nil
-					}
-					r, err := call(sub.workerCtx(tctx), fn, v)
-					results <- result{r, err}
-					return nil
-				})
-				if err != nil {
-					results <- result{err: err}
+				if err := goCall(p, sub, fn, v, sink[R](results)); err != nil {
+					results.put(zero, err)
 					exhausted = true
 				}
 			}
 			if inFlight == 0 {
 				return
 			}
-			var res result
+			var res result[R]
 			select {
 			case res = <-results:
 			case <-sub.ctx.Done():
@@ -258,6 +222,51 @@ func StreamUnordered[T, R any](ctx context.Context, p *Pool, window int, inputs 
 			}
 		}
 	}
+}
+
+// A sink takes the outcome of one call of a stream.
+type sink[R any] interface{ put(R, error) }
+
+// A slot holds one call's outcome for StreamN, which yields in order.
+type slot[R any] struct {
+	r    R
+	err  error
+	done chan struct{}
+}
+
+func (s *slot[R]) put(r R, err error) {
+	s.r, s.err = r, err
+	close(s.done)
+}
+
+type result[R any] struct {
+	r   R
+	err error
+}
+
+// A resultChan collects outcomes for StreamUnordered as they come.
+type resultChan[R any] chan result[R]
+
+func (c resultChan[R]) put(r R, err error) { c <- result[R]{r, err} }
+
+// goCall submits fn(v) to p as one of sub's calls, and puts its outcome
+// into out: fn's result, or the scope's cause if the scope ended before
+// the call began. A call the scope never lets in puts nothing: the scope
+// is closing, and its consumer has stopped waiting.
+func goCall[T, R any](p *Pool, sub *scope, fn func(context.Context, T) (R, error), v T, out sink[R]) error {
+	return p.Go(func(tctx context.Context) error {
+		if !sub.enter() {
+			return nil
+		}
+		defer sub.leave()
+		if sub.ctx.Err() != nil {
+			var zero R
+			out.put(zero, context.Cause(sub.ctx))
+			return nil
+		}
+		out.put(call(sub.workerCtx(tctx), fn, v))
+		return nil
+	})
 }
 
 // call runs fn, turning a panic into a *PanicError: Map and Stream catch
