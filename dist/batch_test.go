@@ -117,12 +117,7 @@ func TestBatchWorkerKilled(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// Every job is queued before any leaves, so all travel in batches.
-	resume := dist.Pause(e)
-	res := make(chan []outcome, 1)
-	go func() { res <- execAll(ctx, e, jobs) }()
-	waitFor(t, "the jobs to queue", func() bool { return dist.Queued(e) == n })
-	resume()
+	res := execBatched(ctx, t, e, jobs)
 	waitFiles(t, dir, 2)
 	a.kill()
 	<-a.done
@@ -177,12 +172,7 @@ func TestBatchCrash(t *testing.T) {
 	jobs[n/2].Command = "crash"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// Every job is queued before any leaves, so all travel in batches.
-	resume := dist.Pause(e)
-	res := make(chan []outcome, 1)
-	go func() { res <- execAll(ctx, e, jobs) }()
-	waitFor(t, "the jobs to queue", func() bool { return dist.Queued(e) == n })
-	resume()
+	res := execBatched(ctx, t, e, jobs)
 	var got []outcome
 	w := first
 wait:
@@ -250,15 +240,11 @@ func TestCancelQueued(t *testing.T) {
 				jobs[i] = &runner.Job{Seq: int64(i + 1), Command: "true"}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			resume := dist.Pause(e) // all queued first: full batches
-			res := make(chan []outcome, 1)
-			go func() { res <- execAll(ctx, e, jobs) }()
-			waitFor(t, "the jobs to queue", func() bool { return dist.Queued(e) == n })
-			resume()
-			queued := func() uint64 { return streamMsgs(t, s.URL) }
+			res := execBatched(ctx, t, e, jobs)
 			waitFor(t, "all jobs queued", func() bool {
 				sent, msgs := e.Sent()
-				return sent == n+warmUps && queued() == uint64(msgs-warmUps)
+				m, ok := queued(s.URL)
+				return sent == n+warmUps && ok && m == uint64(msgs-warmUps)
 			})
 			sent, msgs := e.Sent()
 			t.Logf("%d jobs in %d messages", sent, msgs)
@@ -271,7 +257,7 @@ func TestCancelQueued(t *testing.T) {
 					t.Errorf("job %d: %+v, want context.Canceled", i+1, o.res)
 				}
 			}
-			waitFor(t, "the queue to empty", func() bool { return queued() == 0 })
+			waitFor(t, "the queue to empty", func() bool { m, ok := queued(s.URL); return ok && m == 0 })
 			// Nothing is left waiting, which would hold later jobs back.
 			if u := dist.Unfinished(e); u != 0 {
 				t.Errorf("%d jobs still count as unfinished", u)
@@ -280,33 +266,52 @@ func TestCancelQueued(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds, for up to 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
 
-// streamMsgs returns how many messages the jobs stream holds.
-func streamMsgs(t *testing.T, url string) uint64 {
-	t.Helper()
+// queued returns how many messages the jobs stream holds; ok is false
+// while the server or the stream is not there (yet, or again).
+func queued(url string) (n uint64, ok bool) {
 	nc, err := nats.Connect(url)
 	if err != nil {
-		t.Fatal(err)
+		return 0, false
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	st, err := js.Stream(context.Background(), dist.JobsStream)
 	if err != nil {
-		t.Fatal(err)
+		return 0, false
 	}
 	info, err := st.Info(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		return 0, false
 	}
-	return info.State.Msgs
+	return info.State.Msgs, true
+}
+
+// waitQueued waits until the jobs stream holds at least n messages.
+func waitQueued(t *testing.T, url string, n uint64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d messages queued", n), func() bool { m, ok := queued(url); return ok && m >= n })
+}
+
+// execBatched runs jobs through e as execAll does, but queues them all
+// before any leaves, so that they travel in full batches.
+func execBatched(ctx context.Context, t *testing.T, e *dist.Executor, jobs []*runner.Job) <-chan []outcome {
+	t.Helper()
+	resume := dist.Pause(e)
+	res := make(chan []outcome, 1)
+	go func() { res <- execAll(ctx, e, jobs) }()
+	waitFor(t, "the jobs to queue", func() bool { return dist.Queued(e) == len(jobs) })
+	resume()
+	return res
 }
 
 // TestBatchLongJob: one job of a batch runs long on a worker with one

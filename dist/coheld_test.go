@@ -32,7 +32,7 @@ func TestHeldBesideKiller(t *testing.T) {
 	// killer and the others at once (one running, four prefetched).
 	res := make(chan []outcome, 1)
 	go func() { res <- execAll(ctx, e, jobs) }()
-	waitFor(t, "the jobs to be queued", func() bool { return streamMsgs(t, s.URL) == n })
+	waitQueued(t, s.URL, n)
 	w := startWorker(t, s.URL, 1, env...)
 	crashes := 0
 	var got []outcome

@@ -228,30 +228,6 @@ func TestBrokerKilled(t *testing.T) {
 	}
 }
 
-// waitQueued waits until the jobs stream holds n messages.
-func waitQueued(t *testing.T, url string, n uint64) {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := js.Stream(context.Background(), dist.JobsStream)
-		if err == nil {
-			if info, err := st.Info(context.Background()); err == nil && info.State.Msgs >= n {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jobs never queued")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestUnreachable: a submitter fails fast; a worker retries, says so on
 // stderr, and works once a server appears at the address.
 func TestUnreachable(t *testing.T) {
