@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"crew/dist"
-	"crew/internal/natstest"
 	"crew/runner"
 )
 
@@ -43,22 +42,7 @@ func runDirect(b testing.TB, e *dist.Executor, n, window int) time.Duration {
 // BenchmarkNoopDirect is BenchmarkNoop without runner's engine: the dist
 // library API alone against the JetStream ceiling.
 func BenchmarkNoopDirect(b *testing.B) {
-	const n = 10000
-	e, url := cluster(b, noop{}, 2, 128)
-	var ceiling, crew time.Duration
-	for b.Loop() {
-		d, err := natstest.PublishAckDrain(context.Background(), url, n, 100)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ceiling += d
-		crew += runDirect(b, e, n, noopWindow)
-	}
-	report(b, "jetstream", ceiling, "crew", crew)
-	b.ReportMetric(float64(n)*float64(b.N)/crew.Seconds(), "crew-jobs/s")
-	b.ReportMetric(float64(n)*float64(b.N)/ceiling.Seconds(), "jetstream-msgs/s")
-	jobs, msgs := e.Sent()
-	b.ReportMetric(float64(jobs)/float64(msgs), "jobs/msg")
+	benchNoop(b, func(e *dist.Executor, n int) time.Duration { return runDirect(b, e, n, noopWindow) })
 }
 
 // BenchmarkEngineNoop measures runner's engine alone with an executor
