@@ -11,7 +11,7 @@ import (
 	"sync"
 	"syscall"
 
-	"crew/internal/wire"
+	"crew/proc/internal/wire"
 )
 
 type workerKey struct{}

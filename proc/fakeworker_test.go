@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"crew/internal/wire"
+	"crew/proc/internal/wire"
 	"crew/proc"
 )
 

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sync"
 
-	"crew/internal/wire"
+	"crew/proc/internal/wire"
 )
 
 // A Func is a function registered by name, callable in a Pool's workers.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"crew/internal/wire"
+	"crew/proc/internal/wire"
 )
 
 // Environment variables that tell a re-executed program it is a worker.

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"crew/internal/wire"
+	"crew/proc/internal/wire"
 )
 
 // exitGrace is how long a worker whose reply pipe closed may take to exit

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crew/dist"
+	"crew/cluster"
 )
 
 type brokerOptions struct {
@@ -74,14 +74,14 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 }
 
 func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
-	env := dist.CredentialsFromEnv()
+	env := cluster.CredentialsFromEnv()
 	if opts.token == "" && opts.user == "" {
 		opts.token, opts.user = env.Token, env.User
 	}
 	if opts.password == "" && opts.user != "" && opts.user == env.User {
 		opts.password = env.Password
 	}
-	cfg := dist.BrokerConfig{
+	cfg := cluster.BrokerConfig{
 		StoreDir: opts.store, Listen: opts.listen,
 		Token: opts.token, User: opts.user, Password: opts.password,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
@@ -97,7 +97,7 @@ func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
 		}
 		cfg.SyncInterval = d
 	}
-	b, err := dist.StartBroker(cfg)
+	b, err := cluster.StartBroker(cfg)
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"crew/dist"
+	"crew/cluster"
 	"crew/runner"
 )
 
@@ -21,7 +21,7 @@ const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
 // and CREW_NATS_CA, so they stay out of the process list. Connection
 // trouble (lost, regained) is reported on errOut.
 func newClusterExecutor(ctx context.Context, url string, errOut io.Writer) (runner.Executor, func() error, error) {
-	window := dist.DefaultReconnectWindow
+	window := cluster.DefaultReconnectWindow
 	if v := os.Getenv(reconnectWindowEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -29,8 +29,8 @@ func newClusterExecutor(ctx context.Context, url string, errOut io.Writer) (runn
 		}
 		window = d
 	}
-	e, err := dist.NewExecutor(ctx, dist.Config{
-		URL: url, Credentials: dist.CredentialsFromEnv(), Name: "crew run",
+	e, err := cluster.NewExecutor(ctx, cluster.Config{
+		URL: url, Credentials: cluster.CredentialsFromEnv(), Name: "crew run",
 		ReconnectWindow: window,
 		OnConnection: func(lost bool, u string) {
 			if lost {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crew/lab"
-	"crew/report"
+	"crew/internal/lab"
+	"crew/internal/report"
 )
 
 // labOptions are crew lab's flags and arguments.

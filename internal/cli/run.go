@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"crew/dist"
+	"crew/cluster"
 	"crew/runner"
 )
 
@@ -286,7 +286,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 	if o.server != "" {
 		// The workers' own -j bounds what runs; this bounds what waits in
 		// the queue, which must be enough to keep every worker busy.
-		c.Jobs = dist.DefaultInFlight
+		c.Jobs = cluster.DefaultInFlight
 	}
 	if o.jobsSet || o.jobs != "" {
 		if c.Jobs, err = runner.ParseJobs(o.jobs, runtime.NumCPU()); err != nil {

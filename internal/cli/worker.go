@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crew/dist"
+	"crew/cluster"
 	"crew/runner"
 )
 
@@ -65,8 +65,8 @@ other values uses the existing ones and says so.`,
 	f.StringVar(&opts.server, "server", "", "NATS server URL, e.g. nats://host:4222 (required)")
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
-	f.DurationVar(&opts.ackWait, "ack-wait", dist.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
-	f.IntVar(&opts.maxRuns, "max-runs", dist.DefaultMaxDeliver, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
+	f.DurationVar(&opts.ackWait, "ack-wait", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
+	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxDeliver, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -83,9 +83,9 @@ func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 	}
 	// Signals stop the pulling only; the running jobs' own process groups
 	// do not see the terminal's Ctrl-C, so they are left to finish.
-	w := &dist.Worker{
-		Config: dist.Config{
-			URL: opts.server, Credentials: dist.CredentialsFromEnv(), Insecure: opts.insecure,
+	w := &cluster.Worker{
+		Config: cluster.Config{
+			URL: opts.server, Credentials: cluster.CredentialsFromEnv(), Insecure: opts.insecure,
 			AckWait: opts.ackWait, MaxDeliver: opts.maxRuns, Name: "crew worker",
 		},
 		Executor:    runner.Local{},
@@ -93,13 +93,13 @@ func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 		Logger:      slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if err := w.Check(); err != nil {
-		if errors.Is(err, dist.ErrInsecure) {
+		if errors.Is(err, cluster.ErrInsecure) {
 			return &userError{err: err, msg: fmt.Sprintf("worker: refusing %s without credentials: it is not on this machine, and whoever can publish jobs to it would run commands here; set CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD, or pass --insecure",
-				dist.Redact(brokerURLHint(opts.server)))}
+				cluster.Redact(brokerURLHint(opts.server)))}
 		}
 		return fmt.Errorf("worker: %w", err)
 	}
-	fmt.Fprintf(s.Err, "crew worker: taking jobs from %s, %d at a time\n", dist.Redact(brokerURLHint(opts.server)), opts.jobs)
+	fmt.Fprintf(s.Err, "crew worker: taking jobs from %s, %d at a time\n", cluster.Redact(brokerURLHint(opts.server)), opts.jobs)
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

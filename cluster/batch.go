@@ -1,0 +1,416 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultInFlight is how many jobs crew run --server keeps submitted at
+// once when not told (-j): enough to keep a few dozen worker slots busy
+// and to let short jobs travel in batches. Each worker's Concurrency
+// bounds what runs on it.
+const DefaultInFlight = 256
+
+// DefaultBatch is Config.Batch's default: the most jobs an Executor puts
+// in one message.
+const DefaultBatch = 64
+
+// Batching rules. A batch's jobs run on one worker and their results come
+// back together, so only jobs expected to end quickly are batched: a
+// batch is sized so that its jobs, one after another, take about
+// batchSpan by the average run time seen so far. A batch never holds more
+// than an eighth of the jobs in flight, so the work still spreads over
+// the workers. Jobs wait, up to maxHold, for a batch to fill while the
+// server has not yet confirmed the last message (it is busy: sending more
+// messages would only queue them), or while the jobs sent and unanswered
+// amount to at least queuedWork of run time (the workers have plenty to
+// do); otherwise they leave at once.
+const (
+	batchSpan  = 30 * time.Millisecond
+	maxHold    = batchSpan
+	queuedWork = 4 * batchSpan
+)
+
+// A pending job waits in the Executor's queue, then for its result.
+type pending struct {
+	key     string
+	data    []byte      // the job's encoding
+	ch      chan answer // its result or why it could not be sent; one value
+	at      time.Time   // when it was queued
+	msg     atomic.Pointer[sentMsg]
+	dropped atomic.Bool // its Exec gave up before it was sent
+}
+
+// A sentMsg is one message of the jobs stream, shared by the jobs it
+// carries: once every one of them is cancelled, the message is deleted
+// from the queue, unless a worker holds it already.
+type sentMsg struct {
+	key  string        // its results' key
+	seq  atomic.Uint64 // its stream sequence, once the server confirmed it
+	live atomic.Int32  // its jobs not cancelled
+}
+
+// An answer is a job's encoded result, or the error that kept the job
+// from the queue.
+type answer struct {
+	data []byte
+	err  error
+}
+
+// A waiter waits for the result stored under one key. A job's has one
+// channel. A batch's has one per job, and each of its jobs also waits
+// under its own key, where its result comes if a worker moved the job out
+// of the batch or split the batch (see Worker); whichever answers a job
+// first marks it done. Guarded by Executor.mu.
+type waiter struct {
+	chs    []chan answer
+	keys   []string // a batch's: its jobs' keys
+	done   []bool   // a batch's: its jobs already answered
+	parent *waiter  // a batch job's own waiter: the batch's
+	idx    int      // its index in parent
+}
+
+// take removes the waiter registered under k and marks every job it
+// answers as done, returning the channels still to answer: one for a
+// job, the not yet answered ones for a batch.
+func (e *Executor) take(k string) []chan answer {
+	wt, ok := e.waiters[k]
+	if !ok {
+		return nil
+	}
+	delete(e.waiters, k)
+	if wt.keys == nil {
+		if wt.parent != nil {
+			wt.parent.done[wt.idx] = true
+		}
+		return wt.chs
+	}
+	var chs []chan answer
+	for i, ch := range wt.chs {
+		if !wt.done[i] {
+			wt.done[i] = true
+			delete(e.waiters, wt.keys[i])
+			chs = append(chs, ch)
+		}
+	}
+	return chs
+}
+
+// resolve hands the value stored under key k to the Execs waiting for it.
+func (e *Executor) resolve(k string, v []byte) {
+	e.mu.Lock()
+	wt, ok := e.waiters[k]
+	if !ok || wt.keys == nil {
+		chs := e.take(k)
+		e.mu.Unlock()
+		for _, ch := range chs {
+			ch <- answer{data: v}
+		}
+		e.settle(len(chs))
+		return
+	}
+	e.mu.Unlock()
+	parts, split, err := decodeBatchResult(v, len(wt.chs))
+	e.mu.Lock()
+	delete(e.waiters, k)
+	if split {
+		// Every job's result comes under its own key, where it waits.
+		e.mu.Unlock()
+		return
+	}
+	n := 0
+	for i, ch := range wt.chs {
+		if wt.done[i] || (err == nil && moved(parts[i])) {
+			continue // answered already, or to come under its own key
+		}
+		wt.done[i] = true
+		delete(e.waiters, wt.keys[i])
+		n++
+		// Buffered for its one answer: never blocks.
+		if err != nil {
+			ch <- answer{err: err}
+		} else {
+			ch <- answer{data: parts[i]}
+		}
+	}
+	e.mu.Unlock()
+	e.settle(n)
+}
+
+// moved reports a batch job's result that only says a worker moved the
+// job out of its batch. A JSON string cannot hold the unescaped quotes
+// of the pattern, so only the field itself matches.
+func moved(result []byte) bool {
+	return bytes.Contains(result, []byte(`"moved":true`))
+}
+
+// abandon answers every Exec still waiting under k with err.
+func (e *Executor) abandon(k string, err error) {
+	e.mu.Lock()
+	chs := e.take(k)
+	e.mu.Unlock()
+	for _, ch := range chs {
+		ch <- answer{err: err}
+	}
+	e.settle(len(chs))
+}
+
+// settle counts n jobs as answered.
+func (e *Executor) settle(n int) {
+	if n > 0 {
+		e.unfinished.Add(-int64(n))
+		e.wake()
+	}
+}
+
+func (e *Executor) enqueue(p *pending) {
+	e.qmu.Lock()
+	e.queue = append(e.queue, p)
+	e.qmu.Unlock()
+	e.wake()
+}
+
+// wake tells the batcher that a job was queued or answered.
+func (e *Executor) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// observe feeds a job's run time into the average that sizes batches:
+// the plain mean of the first eight, so that one slow start does not
+// turn batching off for long, then a moving average that gives each new
+// run time an eighth of the weight.
+func (e *Executor) observe(d time.Duration) {
+	n := min(e.observed.Add(1), 8)
+	for {
+		old := e.runtime.Load()
+		v := int64(max(d, 0))
+		if old >= 0 {
+			v = old + (v-old)/n
+		}
+		if e.runtime.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// batchSize is how many queued jobs the next message may carry.
+func (e *Executor) batchSize(queued int) int {
+	b := e.cfg.Batch
+	if b == 0 {
+		b = DefaultBatch
+	}
+	rt := e.runtime.Load()
+	if b <= 1 || rt < 0 {
+		return 1 // batching off, or no job has ended yet
+	}
+	if rt > 0 {
+		b = min(b, int(batchSpan/time.Duration(rt)))
+	}
+	b = min(b, (queued+int(e.unfinished.Load()))/8)
+	return max(b, 1)
+}
+
+// batcher sends queued jobs until the Executor is closed.
+func (e *Executor) batcher() {
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
+	for {
+		select {
+		case <-e.kick:
+		case <-hold.C:
+		case <-e.life.Done():
+			return
+		}
+		for {
+			ps, wait := e.next()
+			if wait > 0 {
+				hold.Reset(wait)
+				break
+			}
+			if len(ps) == 0 {
+				break
+			}
+			e.send(ps)
+		}
+	}
+}
+
+// next takes the jobs for the next message off the queue, or says how
+// long to wait for a fuller batch.
+func (e *Executor) next() ([]*pending, time.Duration) {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	if e.paused {
+		return nil, 0 // tests fill the queue first
+	}
+	// Jobs whose Exec gave up stay unsent.
+	live := e.queue[:0]
+	for _, p := range e.queue {
+		if !p.dropped.Load() {
+			live = append(live, p)
+		}
+	}
+	clear(e.queue[len(live):])
+	e.queue = live
+	n := len(e.queue)
+	if n == 0 {
+		return nil, 0
+	}
+	b := e.batchSize(n)
+	busy := e.unacked.Load() > 0 ||
+		time.Duration(e.unfinished.Load()*e.runtime.Load()) >= queuedWork
+	if b > 1 && n < b && busy {
+		if wait := maxHold - time.Since(e.queue[0].at); wait > 0 {
+			return nil, wait
+		}
+	}
+	take, size := 0, 0
+	for take < min(n, b) && (take == 0 || size+len(e.queue[take].data) <= e.maxIn) {
+		size += len(e.queue[take].data)
+		take++
+	}
+	ps := make([]*pending, take)
+	copy(ps, e.queue)
+	rest := copy(e.queue, e.queue[take:])
+	clear(e.queue[rest:])
+	e.queue = e.queue[:rest]
+	return ps, 0
+}
+
+// send publishes one message holding ps: the job itself when alone, a
+// batch otherwise. Its result's waiter is in place before the publish.
+func (e *Executor) send(ps []*pending) {
+	wt := &waiter{chs: make([]chan answer, len(ps))}
+	for i, p := range ps {
+		wt.chs[i] = p.ch
+	}
+	key, data := ps[0].key, ps[0].data
+	if batch := len(ps) > 1; batch {
+		wt.keys, wt.done = make([]string, len(ps)), make([]bool, len(ps))
+		for i, p := range ps {
+			wt.keys[i] = p.key
+		}
+		key = e.run + ".b" + strconv.FormatInt(e.batches.Add(1), 10)
+		size := 32 + len(key)
+		for _, p := range ps {
+			size += len(p.data) + 1
+		}
+		data = make([]byte, 0, size)
+		data = append(data, `{"key":"`...)
+		data = append(data, key...)
+		data = append(data, `","jobs":[`...)
+		for i, p := range ps {
+			if i > 0 {
+				data = append(data, ',')
+			}
+			data = append(data, p.data...)
+		}
+		data = append(data, "]}"...)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		for _, ch := range wt.chs {
+			ch <- answer{err: ErrClosed}
+		}
+		return
+	}
+	e.waiters[key] = wt
+	for i, k := range wt.keys {
+		e.waiters[k] = &waiter{chs: wt.chs[i : i+1], parent: wt, idx: i}
+	}
+	e.mu.Unlock()
+	sm := &sentMsg{key: key}
+	sm.live.Store(int32(len(ps)))
+	for _, p := range ps {
+		p.msg.Store(sm)
+	}
+	e.unfinished.Add(int64(len(ps)))
+	e.sentJobs.Add(int64(len(ps)))
+	e.sentMsgs.Add(1)
+	e.unacked.Add(1)
+	msg := &nats.Msg{Subject: e.subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, key)
+	go e.deliver(key, msg, sm)
+}
+
+// deliver waits for the server to store msg. A publish whose ack is lost
+// with the connection is repeated with back-off for about 6 s (the
+// Nats-Msg-Id makes a repeat harmless); a refusal by the stream (say,
+// full) fails its jobs at once. While the server is away, the reconnect
+// window decides.
+func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
+	ctx, stop := context.WithCancel(e.life)
+	defer stop()
+	defer context.AfterFunc(e.broken, stop)()
+	defer func() {
+		e.unacked.Add(-1)
+		e.wake()
+	}()
+	var back backoff
+	for {
+		paf, err := e.publish(ctx, msg)
+		if err == nil {
+			select {
+			case ack := <-paf.Ok():
+				sm.seq.Store(ack.Sequence)
+				if sm.live.Load() == 0 {
+					e.unqueue(ack.Sequence) // cancelled while in flight
+				}
+				return
+			case err = <-paf.Err():
+			case <-ctx.Done():
+				return // the Execs see why themselves
+			}
+		}
+		var ae *jetstream.APIError
+		if errors.As(err, &ae) || ctx.Err() != nil ||
+			(back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(ctx) {
+			e.abandon(key, err)
+			return
+		}
+	}
+}
+
+// Sent reports how many jobs the Executor has sent so far, and in how many
+// messages: their ratio is the batching achieved.
+func (e *Executor) Sent() (jobs, messages int64) {
+	return e.sentJobs.Load(), e.sentMsgs.Load()
+}
+
+// cancel tells the worker running p's job, if any, to stop it, and
+// deletes p's message from the queue once all its jobs are cancelled.
+func (e *Executor) cancel(p *pending) {
+	_ = e.nc.Publish(CancelSubject+"."+p.key, nil)
+	sm := p.msg.Load()
+	if sm == nil {
+		return // never sent, and now it never will be
+	}
+	if sm.live.Add(-1) != 0 {
+		return
+	}
+	// No Exec waits for this message's result any more.
+	e.forget(sm.key)
+	if seq := sm.seq.Load(); seq != 0 {
+		e.unqueue(seq)
+	}
+}
+
+// unqueue deletes a message from the jobs stream. It fails harmlessly
+// when a worker holds the message: the cancel messages reach it instead.
+func (e *Executor) unqueue(seq uint64) {
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	_ = e.sp.jobs.DeleteMsg(ctx, seq)
+}

@@ -1,0 +1,411 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"crew/runner"
+)
+
+// An Executor submits jobs to the cluster and waits for their results. It
+// implements runner.Executor, so the runner engine drives it as it drives
+// the local one.
+//
+// Create one with NewExecutor; the zero value is not usable and an
+// Executor must not be copied. Exec is safe for concurrent use and should
+// be called concurrently: each call publishes without waiting for the
+// server and then only waits for the result, so hundreds in flight keep
+// the workers busy across network latency, for a few microseconds of CPU
+// each. Close releases the connection; Execs still waiting return
+// ErrClosed.
+//
+// When the connection to the server is lost, the Executor reconnects on
+// its own and tells Config.OnConnection. Results that arrived meanwhile
+// are replayed, so a broker restarted on the same store loses nothing.
+// If no server is back within Config.ReconnectWindow, the Executor gives
+// up for good: waiting and later Execs fail with ErrUnreachable.
+//
+// Short jobs travel in batches. Every job goes alone until the first
+// result shows how long jobs run; from then on, jobs queued at the same
+// moment share a message, up to Config.Batch of them, as many as run
+// one after another in about 30 ms by the average so far, and never
+// more than an eighth of the jobs in flight. While the server has not
+// confirmed the previous message, or while the workers have at least
+// 120 ms of jobs queued, a job waits up to 30 ms for its batch to fill;
+// otherwise it leaves at once. A batch runs on one worker, is redelivered
+// whole if that worker dies (and split into its jobs there), and its
+// results come back together, except for jobs its worker moved out of
+// it: when one of a batch's jobs runs a second (PrefetchBelow), the ones
+// still waiting for a slot behind it are queued again each on its own.
+type Executor struct {
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream // publishes jobs asynchronously
+	subject string
+	sp      *space
+	run     string
+	w       jetstream.KeyWatcher
+	done    chan struct{}
+	maxIn   int // largest inline payload
+	// life ends with Close; broken when the server stayed away longer
+	// than the reconnect window, and brokenErr says so.
+	life      context.Context
+	end       context.CancelFunc
+	broken    context.Context
+	giveUp    context.CancelFunc
+	brokenErr error
+
+	// Execs queue their jobs; one goroutine (batcher) sends them, alone
+	// or, while jobs are short, several to a message.
+	qmu        sync.Mutex
+	queue      []*pending
+	paused     bool // set by tests only: queue, send nothing
+	kick       chan struct{}
+	batches    atomic.Int64 // batch keys handed out
+	unfinished atomic.Int64 // jobs sent and not yet answered
+	unacked    atomic.Int64 // messages the server has not confirmed
+	sentJobs   atomic.Int64
+	sentMsgs   atomic.Int64
+	runtime    atomic.Int64 // average of jobs' run time in ns (see observe); -1 before the first
+	observed   atomic.Int64 // run times averaged so far
+
+	mu      sync.Mutex
+	waiters map[string]*waiter // by results key: jobs' and batches'; see waiter
+	tries   map[int64]int
+	closed  bool
+	absent  *time.Timer // runs giveUp unless the server comes back
+}
+
+var _ runner.Executor = (*Executor)(nil)
+
+// NewExecutor connects to cfg.URL, prepares the streams and buckets if
+// they are missing, and returns an Executor for one run. It fails at once
+// with ErrUnreachable when no server answers. Cancelling ctx aborts the
+// setup; it does not affect the returned Executor.
+func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
+	if cfg.Batch < 0 {
+		return nil, fmt.Errorf("cluster: batch %d: must not be negative", cfg.Batch)
+	}
+	e := &Executor{
+		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
+		waiters: map[string]*waiter{}, tries: map[int64]int{},
+		kick: make(chan struct{}, 1),
+	}
+	e.runtime.Store(-1)
+	e.life, e.end = context.WithCancel(context.Background())
+	e.broken, e.giveUp = context.WithCancel(context.Background())
+	nc, err := cfg.connect(nats.Timeout(3*time.Second),
+		// The reconnect window, not the library, decides when to stop.
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { e.lost() }),
+		nats.ReconnectHandler(e.back))
+	if err != nil {
+		e.end()
+		e.giveUp()
+		return nil, err
+	}
+	sp, err := setup(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	e.nc, e.sp, e.maxIn = nc, sp, inlineLimit(nc)
+	e.subject = JobsSubject + "." + e.run
+	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	// One watcher for the whole run: a result needs no request of its own.
+	w, err := e.watch(ctx)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	e.mu.Lock()
+	e.w = w
+	e.mu.Unlock()
+	go e.dispatch(w)
+	go e.batcher()
+	return e, nil
+}
+
+// RunID returns the id that prefixes this run's job ids.
+func (e *Executor) RunID() string { return e.run }
+
+// inlineLimit is the largest output or input sent inside one message;
+// JSON's base64 grows bytes by a third, and headers need room.
+func inlineLimit(nc *nats.Conn) int {
+	return int(nc.MaxPayload())/2 - 4096
+}
+
+func (e *Executor) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := e.sp.results.Watch(context.WithoutCancel(ctx), e.run+".>", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch results: %w", err)
+	}
+	return w, nil
+}
+
+// lost starts the reconnect window.
+func (e *Executor) lost() {
+	e.mu.Lock()
+	if e.closed || e.absent != nil || e.broken.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
+	window := e.cfg.reconnectWindow()
+	e.absent = time.AfterFunc(window, func() {
+		e.mu.Lock()
+		if e.absent == nil { // back in the meantime
+			e.mu.Unlock()
+			return
+		}
+		e.brokenErr = fmt.Errorf("%w: %s: no server for %v", ErrUnreachable, Redact(e.cfg.URL), window)
+		e.mu.Unlock()
+		e.giveUp()
+	})
+	e.mu.Unlock()
+	if f := e.cfg.OnConnection; f != nil {
+		f(true, Redact(e.cfg.URL))
+	}
+}
+
+// back ends the reconnect window. After a reconnect the watcher's
+// server-side consumer may be gone (a restarted broker); a fresh watcher
+// replays this run's results, and the ones already delivered find no
+// waiter.
+func (e *Executor) back(nc *nats.Conn) {
+	e.mu.Lock()
+	if e.absent != nil {
+		e.absent.Stop()
+		e.absent = nil
+	}
+	gone := e.broken.Err() != nil
+	e.mu.Unlock()
+	if f := e.cfg.OnConnection; f != nil && !gone {
+		f(false, Redact(nc.ConnectedUrlRedacted()))
+	}
+	e.rewatch()
+}
+
+// unreachable returns why the Executor gave up on the server, or
+// ErrClosed when it was closed instead.
+func (e *Executor) unreachable() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.brokenErr == nil {
+		return ErrClosed
+	}
+	return e.brokenErr
+}
+
+// rewatch stops the current watcher; dispatch then starts a new one.
+func (e *Executor) rewatch() {
+	e.mu.Lock()
+	w := e.w
+	e.mu.Unlock()
+	if w != nil {
+		_ = w.Stop()
+	}
+}
+
+func (e *Executor) dispatch(w jetstream.KeyWatcher) {
+	defer close(e.done)
+	var back backoff
+	for {
+		for entry := range w.Updates() {
+			if entry == nil {
+				continue
+			}
+			e.resolve(entry.Key(), entry.Value())
+		}
+		for {
+			e.mu.Lock()
+			closed := e.closed
+			e.mu.Unlock()
+			if closed {
+				return
+			}
+			ctx, stop := context.WithTimeout(e.life, 5*time.Second)
+			nw, err := e.watch(ctx)
+			stop()
+			if err == nil {
+				e.mu.Lock()
+				if e.closed {
+					e.mu.Unlock()
+					_ = nw.Stop()
+					return
+				}
+				e.w, w = nw, nw
+				e.mu.Unlock()
+				back.reset()
+				break
+			}
+			back.sleep(e.life)
+		}
+	}
+}
+
+// key names one attempt of a job. The attempt number keeps a retried job
+// (runner's --retries) from being taken for a duplicate of its first try.
+func (e *Executor) key(seq int64) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", ErrClosed
+	}
+	e.tries[seq]++
+	return e.run + "." + strconv.FormatInt(seq, 10) + "." + strconv.Itoa(e.tries[seq]), nil
+}
+
+// forget drops the waiter registered under k, a job's or a message's, if
+// any: no Exec waits for those jobs any more.
+func (e *Executor) forget(k string) {
+	e.mu.Lock()
+	chs := e.take(k)
+	e.mu.Unlock()
+	e.settle(len(chs))
+}
+
+// Exec publishes job, waits for a worker's result and copies the job's
+// output to stdout and stderr once it is done (output is not streamed).
+// The job id, run id + "." + Seq + "." + attempt, is also the message's
+// Nats-Msg-Id (a batch's message has the batch's id), so a repeated
+// publish is stored once: a publish whose ack
+// is lost with the connection is repeated, with back-off, for about 6 s
+// before Exec gives up; a refusal by the stream is returned at once.
+//
+// Exec waits as long as it takes a worker to run the job: with no worker
+// connected it waits until ctx ends. Cancelling ctx asks the worker
+// running the job to stop it and removes the job's message from the queue
+// if no worker holds it (for a batch, once all its jobs are cancelled, as
+// when a run is interrupted or halted); Exec then returns at once with
+// Exit -1 and ctx's error.
+func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
+	fail := func(err error) runner.Result {
+		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
+	}
+	if e.broken.Err() != nil {
+		return fail(e.unreachable())
+	}
+	k, err := e.key(job.Seq)
+	if err != nil {
+		return fail(err)
+	}
+	m := jobMsg{
+		Key: k, Seq: job.Seq, Slot: job.Slot, Command: job.Command, Argv: job.Argv,
+		Stdin: job.Stdin, Timeout: job.Timeout, Env: job.Env,
+	}
+	if len(job.Stdin) > e.maxIn {
+		m.Stdin, m.StdinOb = nil, "in."+k
+		if _, err := e.sp.output.PutBytes(ctx, m.StdinOb, job.Stdin); err != nil {
+			return fail(fmt.Errorf("cluster: store input of job %d: %w", job.Seq, err))
+		}
+	}
+	data, err := json.Marshal(&m)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: encode job %d: %w", job.Seq, err))
+	}
+	p := &pending{key: k, data: data, ch: make(chan answer, 1), at: time.Now()}
+	e.enqueue(p)
+	select {
+	case a := <-p.ch:
+		if a.err != nil {
+			if e.broken.Err() != nil {
+				return fail(e.unreachable())
+			}
+			return fail(fmt.Errorf("cluster: submit job %d: %w", job.Seq, a.err))
+		}
+		return e.finish(ctx, job, a.data, stdout, stderr)
+	case <-ctx.Done():
+		p.dropped.Store(true)
+		e.forget(k)
+		e.cancel(p)
+		return fail(ctx.Err())
+	case <-e.broken.Done():
+		e.forget(k)
+		return fail(e.unreachable())
+	case <-e.done:
+		return fail(ErrClosed)
+	}
+}
+
+// publish sends msg without waiting for the server, waiting only while
+// too many publishes are unacknowledged.
+func (e *Executor) publish(ctx context.Context, msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	for {
+		paf, err := e.js.PublishMsgAsync(msg)
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return paf, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (e *Executor) finish(ctx context.Context, job *runner.Job, v []byte, stdout, stderr io.Writer) runner.Result {
+	m, err := decodeResult(v)
+	if err != nil {
+		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
+	}
+	out, errOut := m.Stdout, m.Stderr
+	if m.Object != "" {
+		b, err := e.sp.output.GetBytes(ctx, m.Object)
+		if err == nil {
+			out, errOut, err = unpackOutput(b)
+		}
+		if err != nil {
+			return runner.Result{Seq: job.Seq, Exit: -1, Err: fmt.Errorf("cluster: output of job %d: %w", job.Seq, err)}
+		}
+		_ = e.sp.output.Delete(ctx, m.Object)
+	}
+	e.observe(m.Runtime)
+	r := m.result()
+	r.Seq = job.Seq
+	if _, err := stdout.Write(out); err != nil && r.Err == nil {
+		r.Err = err
+	}
+	if _, err := stderr.Write(errOut); err != nil && r.Err == nil {
+		r.Err = err
+	}
+	return r
+}
+
+// Close stops the executor and closes its connection. Execs still waiting
+// return ErrClosed. Close is idempotent.
+func (e *Executor) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	w := e.w
+	if e.absent != nil {
+		e.absent.Stop()
+		e.absent = nil
+	}
+	e.mu.Unlock()
+	e.end()
+	err := w.Stop()
+	<-e.done
+	e.nc.Close()
+	e.giveUp()
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("cluster: close: %w", err)
+	}
+	return nil
+}

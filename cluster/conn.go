@@ -1,0 +1,368 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of what crew keeps on the server. Operators granting permissions
+// need them: whoever may publish to JobsSubject runs commands on workers.
+const (
+	// JobsStream is the work-queue stream holding jobs not yet done.
+	JobsStream = "CREW_JOBS"
+	// JobsSubject is the subject prefix jobs are published under
+	// (JobsSubject + "." + run id).
+	JobsSubject = "crew.jobs"
+	// WorkersConsumer is the durable pull consumer all workers share.
+	WorkersConsumer = "crew-workers"
+	// ResultsBucket is the key-value bucket of results, keyed by job id.
+	ResultsBucket = "crew-results"
+	// OutputBucket is the object store for output and input too large
+	// for one message.
+	OutputBucket = "crew-output"
+	// DeadStream keeps jobs that exhausted their deliveries, under
+	// DeadSubject + "." + job id.
+	DeadStream = "CREW_DEAD"
+	// DeadSubject is the subject prefix of dead-lettered jobs.
+	DeadSubject = "crew.dead"
+	// CancelSubject is the core NATS subject prefix on which a submitter
+	// asks workers to stop a job (CancelSubject + "." + job id).
+	CancelSubject = "crew.cancel"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultAckWait    = 30 * time.Second
+	DefaultMaxDeliver = 5
+	// ResultTTL is how long results and large outputs stay on the server.
+	ResultTTL = 24 * time.Hour
+)
+
+var (
+	// ErrUnreachable reports that the server could not be reached.
+	ErrUnreachable = errors.New("cluster: server unreachable")
+	// ErrInsecure reports a worker asked to take jobs from a server on
+	// another machine with no credentials configured.
+	ErrInsecure = errors.New("cluster: refusing a non-loopback server without credentials (use credentials, or Insecure)")
+	// ErrUnauthorized reports a server that refused the credentials (or
+	// their absence). It is final: retrying with the same ones cannot help.
+	ErrUnauthorized = errors.New("cluster: the server refused the credentials")
+	// ErrBadURL reports a server URL that names no server.
+	ErrBadURL = errors.New("cluster: bad server URL")
+	// ErrAuthRequired reports a broker asked to listen beyond loopback
+	// without a token or user and password.
+	ErrAuthRequired = errors.New("cluster: listening beyond loopback requires a token or user and password")
+	// ErrClosed reports use of a closed Executor.
+	ErrClosed = errors.New("cluster: executor closed")
+	// ErrDead is matched (errors.Is) by a *DeadError.
+	ErrDead = errors.New("cluster: job gave up after its last delivery")
+)
+
+// A DeadError reports a job that was delivered MaxDeliver times without a
+// result (its workers died or hung without heartbeats); the job was moved
+// to DeadStream.
+type DeadError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *DeadError) Error() string {
+	return fmt.Sprintf("cluster: job %d dead-lettered: %s", e.Seq, e.Reason)
+}
+
+// Unwrap returns ErrDead.
+func (e *DeadError) Unwrap() error { return ErrDead }
+
+// A RemoteError is an error a worker met running a job (the job could not
+// start there), carried back as text.
+type RemoteError struct {
+	Host string
+	Msg  string
+}
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("cluster: on %s: %s", e.Host, e.Msg) }
+
+// Credentials authenticate to the server. The zero value sends none.
+type Credentials struct {
+	Token    string
+	User     string
+	Password string
+	// CAFile is a PEM file of root certificates to trust for tls:// URLs.
+	CAFile string
+}
+
+// CredentialsFromEnv reads CREW_NATS_TOKEN, CREW_NATS_USER,
+// CREW_NATS_PASSWORD and CREW_NATS_CA.
+func CredentialsFromEnv() Credentials {
+	return Credentials{
+		Token:    os.Getenv("CREW_NATS_TOKEN"),
+		User:     os.Getenv("CREW_NATS_USER"),
+		Password: os.Getenv("CREW_NATS_PASSWORD"),
+		CAFile:   os.Getenv("CREW_NATS_CA"),
+	}
+}
+
+func (c Credentials) empty() bool { return c.Token == "" && c.User == "" }
+
+// Config says where the cluster is and how its queue behaves. The zero
+// value of each field but URL has a sensible default.
+type Config struct {
+	// URL is the server, e.g. nats://127.0.0.1:4222; a comma-separated
+	// list names several servers of one cluster.
+	URL         string
+	Credentials Credentials
+	// Insecure lets a worker take jobs from a non-loopback server without
+	// credentials.
+	Insecure bool
+	// AckWait is how long a delivered job may go without a heartbeat
+	// before it is given to another worker. Only the worker that creates
+	// the shared consumer sets it; later workers use the consumer's (see
+	// Worker.Run). Default DefaultAckWait; negative is an error.
+	AckWait time.Duration
+	// MaxDeliver is how many times a job may run without a result before
+	// it is dead-lettered; set, like AckWait, by the first worker. A job
+	// counts a run when its first delivery reaches a worker and, after
+	// that, only when a worker starts it: jobs a dying worker held
+	// without starting them come back with no run counted. Default
+	// DefaultMaxDeliver; negative is an error.
+	MaxDeliver int
+	// Name names the connection in the server's monitoring.
+	Name string
+	// ReconnectWindow (read by executors) is how long an Executor that
+	// lost the server waits for it to come back; when the window passes,
+	// its waiting and later Execs fail with ErrUnreachable. Default
+	// DefaultReconnectWindow.
+	ReconnectWindow time.Duration
+	// Batch (read by executors) is the most jobs an Executor puts in one
+	// message while jobs are short; see Executor. 0 means DefaultBatch,
+	// 1 sends every job alone; negative is an error.
+	Batch int
+	// OnConnection, if set, is told when an Executor loses the server
+	// (lost is true) and when it is back (lost false); url has its
+	// password redacted. It runs on the connection's callback goroutine
+	// and must not block.
+	OnConnection func(lost bool, url string)
+}
+
+// DefaultReconnectWindow is Config.ReconnectWindow's default.
+const DefaultReconnectWindow = 2 * time.Minute
+
+func (c Config) reconnectWindow() time.Duration {
+	if c.ReconnectWindow > 0 {
+		return c.ReconnectWindow
+	}
+	return DefaultReconnectWindow
+}
+
+// checkURL reports an URL list naming no server: each entry is
+// scheme://host[:port] with a NATS scheme, or host:port.
+func checkURL(urls string) error {
+	if strings.TrimSpace(urls) == "" {
+		return fmt.Errorf("%w: empty", ErrBadURL)
+	}
+	for _, s := range strings.Split(urls, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return fmt.Errorf("%w %q: want nats://host:port", ErrBadURL, Redact(s))
+			}
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("%w %q: want nats://host:port", ErrBadURL, Redact(s))
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%w %q: scheme %q, want nats, tls, ws or wss", ErrBadURL, Redact(s), u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("%w %q: no host", ErrBadURL, Redact(s))
+		}
+	}
+	return nil
+}
+
+// Redact returns urls (one URL or a comma-separated list) with every
+// password replaced by ***, for messages and logs: nats://u:p@h becomes
+// nats://u:***@h. A token given as the user part is redacted too.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, s := range parts {
+		at := strings.LastIndexByte(s, '@')
+		scheme := strings.Index(s, "://")
+		if at < 0 || scheme < 0 || at < scheme {
+			continue
+		}
+		user := s[scheme+3 : at]
+		if c := strings.IndexByte(user, ':'); c >= 0 {
+			user = user[:c+1] + "***"
+		} else {
+			user = "***" // nats://TOKEN@host
+		}
+		parts[i] = s[:scheme+3] + user + s[at:]
+	}
+	return strings.Join(parts, ",")
+}
+
+// isAuthErr reports the server refusing the connection's credentials.
+func isAuthErr(err error) bool {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) {
+		return true
+	}
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+}
+
+// quiet swallows the library's asynchronous errors, which it would
+// otherwise print raw on stderr; crew reports connection trouble itself.
+var quiet = nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
+
+func (c Config) ackWait() time.Duration {
+	if c.AckWait > 0 {
+		return c.AckWait
+	}
+	return DefaultAckWait
+}
+
+func (c Config) maxDeliver() int {
+	if c.MaxDeliver > 0 {
+		return c.MaxDeliver
+	}
+	return DefaultMaxDeliver
+}
+
+// hasCredentials reports credentials in the config or inside the URL.
+func (c Config) hasCredentials() bool {
+	if !c.Credentials.empty() {
+		return true
+	}
+	for _, s := range strings.Split(c.URL, ",") {
+		if u, err := url.Parse(strings.TrimSpace(s)); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackOnly reports whether every server in the URL list is on this
+// machine.
+func loopbackOnly(urls string) bool {
+	for _, s := range strings.Split(urls, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return false
+		}
+		h := u.Hostname()
+		if h == "localhost" {
+			continue
+		}
+		ip := net.ParseIP(h)
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Config) natsOptions() []nats.Option {
+	opts := []nats.Option{nats.Name(c.Name)}
+	cr := c.Credentials
+	if cr.Token != "" {
+		opts = append(opts, nats.Token(cr.Token))
+	}
+	if cr.User != "" {
+		opts = append(opts, nats.UserInfo(cr.User, cr.Password))
+	}
+	if cr.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cr.CAFile))
+	}
+	return opts
+}
+
+// connect dials once, failing fast when nothing listens.
+func (c Config) connect(extra ...nats.Option) (*nats.Conn, error) {
+	if err := checkURL(c.URL); err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(c.URL, append(append(c.natsOptions(), quiet), extra...)...)
+	if err != nil {
+		switch {
+		case isAuthErr(err):
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnauthorized, Redact(c.URL), err)
+		case errors.Is(err, nats.ErrNoServers) || isNetErr(err):
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, Redact(c.URL), err)
+		}
+		return nil, fmt.Errorf("cluster: connect %s: %w", Redact(c.URL), err)
+	}
+	return nc, nil
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe)
+}
+
+// space holds the server-side objects crew uses.
+type space struct {
+	js      jetstream.JetStream
+	jobs    jetstream.Stream
+	results jetstream.KeyValue
+	output  jetstream.ObjectStore
+}
+
+// setup creates (or finds) the streams and buckets; every side calls it,
+// so whichever starts first prepares the server.
+func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	jobs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      JobsStream,
+		Subjects:  []string{JobsSubject + ".>"},
+		Retention: jetstream.WorkQueuePolicy,
+		// A full queue refuses new jobs rather than dropping old ones.
+		Discard: jetstream.DiscardNew,
+		Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs stream: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     DeadStream,
+		Subjects: []string{DeadSubject + ".>"},
+		Storage:  jetstream.FileStorage,
+		MaxAge:   7 * 24 * time.Hour,
+	}); err != nil {
+		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
+	}
+	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: ResultsBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: results bucket: %w", err)
+	}
+	output, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: OutputBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: output bucket: %w", err)
+	}
+	return &space{js: js, jobs: jobs, results: results, output: output}, nil
+}

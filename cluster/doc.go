@@ -1,0 +1,97 @@
+// Package cluster runs crew jobs on many machines through NATS JetStream.
+//
+// When one machine is not enough, the same jobs that runner.Local runs here
+// can run on workers elsewhere. Three parts take part:
+//
+//   - a NATS server with JetStream: your own cluster, or a Broker embedded
+//     in this process (crew broker);
+//   - workers on every machine (crew worker, or a Worker in your program),
+//     each running jobs with a runner.Executor, normally runner.Local;
+//   - a submitter: an Executor, which implements runner.Executor, so the
+//     runner engine (crew run --server) drives it like the local one.
+//
+// A minimal program, all in one process:
+//
+//	b, _ := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0"})
+//	defer b.Close()
+//	w := &cluster.Worker{Config: cluster.Config{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4}
+//	go w.Run(ctx)
+//	e, _ := cluster.NewExecutor(ctx, cluster.Config{URL: b.URL()})
+//	defer e.Close()
+//	res := e.Exec(ctx, &runner.Job{Seq: 1, Command: "hostname"}, os.Stdout, os.Stderr)
+//
+// # How a job travels
+//
+// Exec publishes the job to the work-queue stream JobsStream (WorkQueue
+// retention, DiscardNew: a full queue refuses new jobs instead of dropping
+// queued ones) without waiting for the server in between; its Nats-Msg-Id
+// is the job id, run id + sequence + attempt, so a repeated publish is
+// stored once. Once jobs are known to be short, several that are waiting
+// at the same moment travel as one message, a batch with an id of its
+// own (see Executor and Config.Batch); a batch is delivered, run,
+// recorded and acknowledged as a unit, and each job's result still
+// reaches its own Exec. All workers share one durable pull consumer,
+// WorkersConsumer; a worker pulls only as many jobs as it has free slots,
+// plus a few prefetched ones while its jobs are short (see Worker); the
+// consumer's settings are the first worker's, never changed by later
+// ones. Every job a worker holds gets a heartbeat (InProgress) every
+// third of the consumer's AckWait. When
+// the job ends the worker publishes the result into the key-value bucket
+// ResultsBucket under the job id, as a create (a write that the server
+// refuses when the key already has a value), and acknowledges the job
+// only when the server has confirmed the result. The submitter watches
+// the bucket for its run's keys and hands each result to the waiting
+// Exec. Output (or stdin) larger than about half a message goes to the
+// object store OutputBucket.
+//
+// # Guarantees
+//
+// A submitter that loses the server reconnects and tells
+// Config.OnConnection; if no server is back within
+// Config.ReconnectWindow, its jobs fail with ErrUnreachable.
+//
+// Execution is at least once: a worker that dies or loses its connection
+// stops heartbeating, and after AckWait its jobs go to another worker,
+// which runs them again. Recording is once: the first stored result wins
+// and later ones are dropped, so the submitter sees one result per job.
+// Jobs that must not run twice must be made idempotent by their authors.
+//
+// A job that ran MaxDeliver times without a result (it kills its workers,
+// say) is copied to DeadStream, removed from the queue, and its Exec
+// returns a *DeadError. Workers count runs, not deliveries: the jobs a
+// dying worker held without starting them (prefetched, or queued behind
+// its slots) come back with no run counted, so a job that kills its
+// workers takes none of them to the dead letters. Jobs running on the same
+// worker when it dies do count a run each, since nothing tells which of
+// them killed it. A batch that comes back is split into its jobs, each
+// queued alone. (A consumer created by crew before runs were counted has
+// a server-side MaxDeliver, and the server counts deliveries instead.)
+//
+// Accepted jobs survive a crash of the broker process: JetStream has
+// written them before acknowledging. They survive power loss only with
+// BrokerConfig.SyncAlways (crew broker --sync always); by default
+// JetStream syncs to disk every 2 minutes.
+//
+// # Security
+//
+// Anyone who can publish to JobsSubject runs commands as the workers'
+// user. The broker listens on loopback unless told otherwise, and refuses
+// other addresses without a token or user and password (ErrAuthRequired);
+// a Worker refuses a non-loopback server when no credentials are
+// configured, unless Config.Insecure is set (ErrInsecure). Give the broker
+// TLS certificates when the network is not trusted.
+//
+// # Costs
+//
+// A message is two writes stored by JetStream (the message, its result)
+// and three deliveries or acks (message to worker, the worker's ack,
+// result to submitter), against one stored message and one ack for a bare
+// work queue. Batching spreads that over the jobs of a batch: short jobs
+// submitted many at a time cost a fraction of a message each. Neither
+// side waits for a round trip per job: the submitter publishes
+// asynchronously, workers pull in batches sized to their free slots and
+// ack on the server's confirmation of the result. A worker spends no
+// goroutine per job, and a job writes its output straight into memory
+// files. Output is delivered when the job ends (a batch's when its last
+// job ends), not streamed.
+package cluster

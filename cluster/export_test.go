@@ -1,0 +1,34 @@
+package cluster
+
+// Decoders reached by the fuzz tests.
+var (
+	DecodeJob    = func(b []byte) error { _, _, _, err := decodeJobs(b); return err }
+	DecodeResult = func(b []byte) error { _, err := decodeResult(b); return err }
+	UnpackOutput = unpackOutput
+	PackOutput   = packOutput
+	LoopbackOnly = loopbackOnly
+)
+
+// Unfinished is how many jobs e has sent and still expects a result for.
+func Unfinished(e *Executor) int64 { return e.unfinished.Load() }
+
+// Pause stops e sending jobs until the returned function is called, so a
+// test can queue jobs that then leave in full batches.
+func Pause(e *Executor) (resume func()) {
+	e.qmu.Lock()
+	e.paused = true
+	e.qmu.Unlock()
+	return func() {
+		e.qmu.Lock()
+		e.paused = false
+		e.qmu.Unlock()
+		e.wake()
+	}
+}
+
+// Queued is how many jobs wait in e's queue, not yet sent.
+func Queued(e *Executor) int {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return len(e.queue)
+}

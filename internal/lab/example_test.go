@@ -1,0 +1,21 @@
+package lab_test
+
+import (
+	"context"
+	"fmt"
+
+	"crew/internal/lab"
+)
+
+// Example runs the notes' queue-fed worker pool and prints the verdict.
+func Example() {
+	cfg := lab.Config{Params: map[string]string{"queue.work": "1ms"}}
+	rep, err := lab.Run(context.Background(), cfg, "queue")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := rep.Experiments[0]
+	fmt.Println(r.Name, r.Holds, len(r.Rows))
+	// Output: queue true 20
+}
