@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"crew/proc/internal/wire"
 	"crew/proc"
+	"crew/proc/internal/wire"
 )
 
 // fakeWorkerArg, as the first argument, makes the test binary the scripted
