@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultDir returns the directory lock files live in when no Dir option is
+// DefaultDir returns the directory lock files live in when no WithDir option is
 // given, creating it (0700) when missing. It is the first of these that can
 // be created and written:
 //
@@ -28,7 +28,7 @@ import (
 // read, hold or replace our locks.
 //
 // Processes share a lock only if they pick the same directory, which they
-// do when run by the same user with the same environment; give them a Dir
+// do when run by the same user with the same environment; pass them the same WithDir
 // otherwise. When no directory can be used, the error matches ErrNoLockDir
 // and says why each was refused.
 func DefaultDir() (string, error) {

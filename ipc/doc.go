@@ -20,7 +20,7 @@
 // Both are made of flock(2) locks on small files in a lock directory: by
 // default $XDG_RUNTIME_DIR/crew/locks, else crew/locks in the user cache
 // directory, else a private crew-<uid>/locks in the temporary directory for
-// users with no usable home (see [DefaultDir] and [Dir]). The kernel releases a flock
+// users with no usable home (see [DefaultDir] and [WithDir]). The kernel releases a flock
 // when the last descriptor of its open file is closed, which happens when
 // the holding process exits for any reason, including SIGKILL: a crashed
 // holder never leaves a lock stuck. Lock files are never deleted by this
@@ -29,7 +29,7 @@
 //
 // A blocked flock(2) cannot be cancelled, so Lock instead retries a
 // non-blocking attempt with capped exponential back-off (50µs doubling up to
-// 10ms by default, see [Backoff]). That is what makes Lock honour its
+// 10ms by default, see [WithBackoff]). That is what makes Lock honour its
 // context, at a price: a waiter notices a release only at its next attempt,
 // so handing a contended lock from one process to another takes up to the
 // back-off cap (about half a millisecond after a 1ms hold on an idle

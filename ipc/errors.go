@@ -20,7 +20,7 @@ var (
 	// ErrSlots reports that a Semaphore was opened with a slot count other
 	// than the one its first user chose.
 	ErrSlots = errors.New("ipc: semaphore slot count mismatch")
-	// ErrNoLockDir reports that no Dir option was given and none of the
+	// ErrNoLockDir reports that no WithDir option was given and none of the
 	// default lock directories (see DefaultDir) could be used.
 	ErrNoLockDir = errors.New("ipc: no usable lock directory")
 )

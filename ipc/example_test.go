@@ -18,12 +18,12 @@ func ExampleMutex() {
 	}
 	defer os.RemoveAll(dir)
 
-	a, err := ipc.NewMutex("render", ipc.Dir(dir))
+	a, err := ipc.NewMutex("render", ipc.WithDir(dir))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer a.Close()
-	b, err := ipc.NewMutex("render", ipc.Dir(dir))
+	b, err := ipc.NewMutex("render", ipc.WithDir(dir))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func ExampleSemaphore() {
 	}
 	defer os.RemoveAll(dir)
 
-	sem, err := ipc.NewSemaphore("ffmpeg", 2, ipc.Dir(dir))
+	sem, err := ipc.NewSemaphore("ffmpeg", 2, ipc.WithDir(dir))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func FuzzName(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		dir := t.TempDir()
-		m, err := ipc.NewMutex(name, ipc.Dir(dir))
+		m, err := ipc.NewMutex(name, ipc.WithDir(dir))
 		if err != nil {
 			if !errors.Is(err, ipc.ErrBadName) {
 				t.Fatalf("NewMutex(%q) = %v, want ErrBadName or success", name, err)
@@ -46,7 +46,7 @@ func FuzzSemaphoreHeader(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "s.sem"), header, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, err := ipc.NewSemaphore("s", 3, ipc.Dir(dir))
+		s, err := ipc.NewSemaphore("s", 3, ipc.WithDir(dir))
 		if err != nil {
 			return
 		}

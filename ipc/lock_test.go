@@ -17,7 +17,7 @@ import (
 
 func newMutex(t *testing.T, dir, name string) *ipc.Mutex {
 	t.Helper()
-	m, err := ipc.NewMutex(name, ipc.Dir(dir))
+	m, err := ipc.NewMutex(name, ipc.WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func newMutex(t *testing.T, dir, name string) *ipc.Mutex {
 
 func newSemaphore(t *testing.T, dir, name string, n int) *ipc.Semaphore {
 	t.Helper()
-	s, err := ipc.NewSemaphore(name, n, ipc.Dir(dir))
+	s, err := ipc.NewSemaphore(name, n, ipc.WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,17 +180,17 @@ func TestSemaphoreSlots(t *testing.T) {
 func TestSemaphoreSlotCountMustAgree(t *testing.T) {
 	dir := t.TempDir()
 	newSemaphore(t, dir, "s", 3)
-	_, err := ipc.NewSemaphore("s", 4, ipc.Dir(dir))
+	_, err := ipc.NewSemaphore("s", 4, ipc.WithDir(dir))
 	if !errors.Is(err, ipc.ErrSlots) {
 		t.Fatalf("NewSemaphore with another count = %v, want ErrSlots", err)
 	}
 	newSemaphore(t, dir, "one", 1)
-	_, err = ipc.NewSemaphore("one", 2, ipc.Dir(dir))
+	_, err = ipc.NewSemaphore("one", 2, ipc.WithDir(dir))
 	if !errors.Is(err, ipc.ErrSlots) || !strings.Contains(err.Error(), `"one" has 1 slot, not 2`) {
 		t.Fatalf("NewSemaphore with another count = %v, want ErrSlots saying it has 1 slot", err)
 	}
 	for _, n := range []int{0, -1, 1025} {
-		if _, err := ipc.NewSemaphore("bad", n, ipc.Dir(dir)); err == nil {
+		if _, err := ipc.NewSemaphore("bad", n, ipc.WithDir(dir)); err == nil {
 			t.Errorf("NewSemaphore(n=%d) succeeded", n)
 		}
 	}
@@ -231,7 +231,7 @@ func TestPermissions(t *testing.T) {
 	dir := filepath.Join(base, "a", "locks")
 	newMutex(t, dir, "m")
 	newSemaphore(t, dir, "s", 2)
-	seg, err := ipc.CreateSegment("seg", 64, ipc.Dir(base))
+	seg, err := ipc.CreateSegment("seg", 64, ipc.WithDir(base))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,14 +291,14 @@ func TestBadNames(t *testing.T) {
 	dir := t.TempDir()
 	names := []string{"", ".", "..", "a/b", "../escape", "/abs", "nul\x00byte", strings.Repeat("x", 201)}
 	open := map[string]func(string) error{
-		"NewMutex": func(n string) error { _, err := ipc.NewMutex(n, ipc.Dir(dir)); return err },
+		"NewMutex": func(n string) error { _, err := ipc.NewMutex(n, ipc.WithDir(dir)); return err },
 		"NewSemaphore": func(n string) error {
-			_, err := ipc.NewSemaphore(n, 2, ipc.Dir(dir))
+			_, err := ipc.NewSemaphore(n, 2, ipc.WithDir(dir))
 			return err
 		},
-		"CreateSegment": func(n string) error { _, err := ipc.CreateSegment(n, 8, ipc.Dir(dir)); return err },
-		"OpenSegment":   func(n string) error { _, err := ipc.OpenSegment(n, ipc.Dir(dir)); return err },
-		"RemoveSegment": func(n string) error { return ipc.RemoveSegment(n, ipc.Dir(dir)) },
+		"CreateSegment": func(n string) error { _, err := ipc.CreateSegment(n, 8, ipc.WithDir(dir)); return err },
+		"OpenSegment":   func(n string) error { _, err := ipc.OpenSegment(n, ipc.WithDir(dir)); return err },
+		"RemoveSegment": func(n string) error { return ipc.RemoveSegment(n, ipc.WithDir(dir)) },
 	}
 	for fn, f := range open {
 		for _, name := range names {
@@ -312,10 +312,10 @@ func TestBadNames(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("bad names created files: %v", entries)
 	}
-	if _, err := ipc.NewMutex("m", ipc.Dir("")); err == nil {
-		t.Error("Dir(\"\") accepted")
+	if _, err := ipc.NewMutex("m", ipc.WithDir("")); err == nil {
+		t.Error("WithDir(\"\") accepted")
 	}
-	if _, err := ipc.NewMutex("m", ipc.Dir(dir), ipc.Backoff(time.Second, time.Millisecond)); err == nil {
-		t.Error("Backoff with max < min accepted")
+	if _, err := ipc.NewMutex("m", ipc.WithDir(dir), ipc.WithBackoff(time.Second, time.Millisecond)); err == nil {
+		t.Error("WithBackoff with max < min accepted")
 	}
 }

@@ -70,7 +70,7 @@ func runHelper(role string) error {
 	ctx := context.Background()
 	switch role {
 	case "hold-mutex":
-		m, err := ipc.NewMutex(a.lock, ipc.Dir(a.dir))
+		m, err := ipc.NewMutex(a.lock, ipc.WithDir(a.dir))
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func runHelper(role string) error {
 		time.Sleep(time.Hour) // until killed
 		return nil
 	case "hold-sem":
-		s, err := ipc.NewSemaphore(a.lock, a.n, ipc.Dir(a.dir))
+		s, err := ipc.NewSemaphore(a.lock, a.n, ipc.WithDir(a.dir))
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func runHelper(role string) error {
 		time.Sleep(time.Hour)
 		return nil
 	case "create-seg":
-		seg, err := ipc.CreateSegment(a.seg, layoutSize, ipc.Dir(a.dir))
+		seg, err := ipc.CreateSegment(a.seg, layoutSize, ipc.WithDir(a.dir))
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func runHelper(role string) error {
 	}
 
 	// The remaining roles work on the shared layout segment.
-	seg, err := ipc.OpenSegment(a.seg, ipc.Dir(a.dir))
+	seg, err := ipc.OpenSegment(a.seg, ipc.WithDir(a.dir))
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func runHelper(role string) error {
 			c.Add(1)
 		}
 	case "mutex":
-		m, err := ipc.NewMutex(a.lock, ipc.Dir(a.dir))
+		m, err := ipc.NewMutex(a.lock, ipc.WithDir(a.dir))
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func runHelper(role string) error {
 			}
 		}
 	case "sem-worker":
-		s, err := ipc.NewSemaphore(a.lock, a.n, ipc.Dir(a.dir))
+		s, err := ipc.NewSemaphore(a.lock, a.n, ipc.WithDir(a.dir))
 		if err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func (h *helper) kill(t *testing.T) {
 func newLayout(t *testing.T) (helperArgs, *ipc.Segment) {
 	t.Helper()
 	a := helperArgs{dir: t.TempDir(), lock: "lock", seg: "layout"}
-	seg, err := ipc.CreateSegment(a.seg, layoutSize, ipc.Dir(a.dir))
+	seg, err := ipc.CreateSegment(a.seg, layoutSize, ipc.WithDir(a.dir))
 	if err != nil {
 		t.Fatal(err)
 	}

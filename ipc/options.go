@@ -21,11 +21,11 @@ const (
 	defaultMaxBackoff = 10 * time.Millisecond
 )
 
-// Dir places lock files (for Mutex and Semaphore) or segment files (for
+// WithDir places lock files (for Mutex and Semaphore) or segment files (for
 // Segment) in directory path instead of the default. Every process that
 // shares a lock or segment must use the same directory. A missing lock
 // directory is created with permissions 0700.
-func Dir(path string) Option {
+func WithDir(path string) Option {
 	return func(o *options) error {
 		if path == "" {
 			return errors.New("ipc: empty directory")
@@ -35,10 +35,10 @@ func Dir(path string) Option {
 	}
 }
 
-// Backoff sets how often a waiting Lock retries: first after min, then
+// WithBackoff sets how often a waiting Lock retries: first after min, then
 // doubling up to max. A smaller max hands a released lock over sooner at
 // the cost of more wake-ups while waiting.
-func Backoff(min, max time.Duration) Option {
+func WithBackoff(min, max time.Duration) Option {
 	return func(o *options) error {
 		if min <= 0 || max < min {
 			return fmt.Errorf("ipc: bad backoff %v..%v", min, max)

@@ -55,10 +55,10 @@ func TestKilledHolderFreesLock(t *testing.T) {
 		open func(a helperArgs) (tryLocker, error)
 	}{
 		{"mutex", "hold-mutex", 1, func(a helperArgs) (tryLocker, error) {
-			return ipc.NewMutex(a.lock, ipc.Dir(a.dir))
+			return ipc.NewMutex(a.lock, ipc.WithDir(a.dir))
 		}},
 		{"semaphore", "hold-sem", 2, func(a helperArgs) (tryLocker, error) {
-			return ipc.NewSemaphore(a.lock, 2, ipc.Dir(a.dir))
+			return ipc.NewSemaphore(a.lock, 2, ipc.WithDir(a.dir))
 		}},
 	}
 	for _, tt := range tests {
@@ -134,7 +134,7 @@ func TestSegmentSurvivesCreator(t *testing.T) {
 	h.expect(t, "ready")
 	h.kill(t)
 
-	seg, err := ipc.OpenSegment(a.seg, ipc.Dir(a.dir))
+	seg, err := ipc.OpenSegment(a.seg, ipc.WithDir(a.dir))
 	if err != nil {
 		t.Fatal(err)
 	}

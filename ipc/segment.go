@@ -36,7 +36,7 @@ type Segment struct {
 // fails with an error matching ErrExist when the name is taken. The caller
 // must Close it, and Remove it when no process needs it any more.
 //
-// The only option that applies is Dir, which replaces /dev/shm.
+// The only option that applies is WithDir, which replaces /dev/shm.
 func CreateSegment(name string, size int, opts ...Option) (*Segment, error) {
 	path, err := segmentPath(name, opts)
 	if err != nil {
@@ -74,7 +74,7 @@ func CreateSegment(name string, size int, opts ...Option) (*Segment, error) {
 // OpenSegment maps an existing segment. It fails with an error matching
 // ErrNotExist when there is none of that name. The caller must Close it.
 //
-// The only option that applies is Dir, which replaces /dev/shm.
+// The only option that applies is WithDir, which replaces /dev/shm.
 func OpenSegment(name string, opts ...Option) (*Segment, error) {
 	path, err := segmentPath(name, opts)
 	if err != nil {

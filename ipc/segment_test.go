@@ -9,10 +9,10 @@ import (
 
 func TestSegmentLifecycle(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ipc.OpenSegment("s", ipc.Dir(dir)); !errors.Is(err, ipc.ErrNotExist) {
+	if _, err := ipc.OpenSegment("s", ipc.WithDir(dir)); !errors.Is(err, ipc.ErrNotExist) {
 		t.Fatalf("OpenSegment of a missing segment = %v, want ErrNotExist", err)
 	}
-	seg, err := ipc.CreateSegment("s", 100, ipc.Dir(dir))
+	seg, err := ipc.CreateSegment("s", 100, ipc.WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +25,11 @@ func TestSegmentLifecycle(t *testing.T) {
 			t.Fatalf("new segment byte %d = %d, want 0", i, b)
 		}
 	}
-	if _, err := ipc.CreateSegment("s", 100, ipc.Dir(dir)); !errors.Is(err, ipc.ErrExist) {
+	if _, err := ipc.CreateSegment("s", 100, ipc.WithDir(dir)); !errors.Is(err, ipc.ErrExist) {
 		t.Fatalf("second CreateSegment = %v, want ErrExist", err)
 	}
 
-	other, err := ipc.OpenSegment("s", ipc.Dir(dir))
+	other, err := ipc.OpenSegment("s", ipc.WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +42,10 @@ func TestSegmentLifecycle(t *testing.T) {
 	if err := seg.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ipc.OpenSegment("s", ipc.Dir(dir)); !errors.Is(err, ipc.ErrNotExist) {
+	if _, err := ipc.OpenSegment("s", ipc.WithDir(dir)); !errors.Is(err, ipc.ErrNotExist) {
 		t.Fatalf("OpenSegment after Remove = %v, want ErrNotExist", err)
 	}
-	if err := ipc.RemoveSegment("s", ipc.Dir(dir)); !errors.Is(err, ipc.ErrNotExist) {
+	if err := ipc.RemoveSegment("s", ipc.WithDir(dir)); !errors.Is(err, ipc.ErrNotExist) {
 		t.Fatalf("second remove = %v, want ErrNotExist", err)
 	}
 	other.Bytes()[20] = 7
@@ -69,14 +69,14 @@ func TestSegmentLifecycle(t *testing.T) {
 func TestSegmentSize(t *testing.T) {
 	dir := t.TempDir()
 	for _, size := range []int{0, -8} {
-		if _, err := ipc.CreateSegment("s", size, ipc.Dir(dir)); err == nil {
+		if _, err := ipc.CreateSegment("s", size, ipc.WithDir(dir)); err == nil {
 			t.Errorf("CreateSegment(size %d) succeeded", size)
 		}
 	}
 }
 
 func TestSegmentCounter(t *testing.T) {
-	seg, err := ipc.CreateSegment("s", 36, ipc.Dir(t.TempDir()))
+	seg, err := ipc.CreateSegment("s", 36, ipc.WithDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestSegmentCounter(t *testing.T) {
 			t.Errorf("Counter(%d) = %d, want %d", off, got, off+1)
 		}
 	}
-	small, err := ipc.CreateSegment("tiny", 4, ipc.Dir(t.TempDir()))
+	small, err := ipc.CreateSegment("tiny", 4, ipc.WithDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,15 +63,20 @@ var (
 )
 
 // PanicError is the error a task's panic becomes.
+//
+// proc.PanicError has the same fields; there the value is only the text
+// that crossed the process boundary, here it is the value itself, so
+// Value keeps its type and a panic(err) stays errors.Is-able (see Unwrap).
 type PanicError struct {
 	// Value is what the task passed to panic.
 	Value any
-	// Stack is the panicking goroutine's stack trace.
+	// Stack is the panicking goroutine's stack trace, taken by
+	// runtime/debug.Stack.
 	Stack []byte
 }
 
-// Error describes the panic value; the stack is left out to keep messages
-// short, and is available in the Stack field.
+// Error reads "pool: task panicked: " and the value formatted with %v; the
+// stack is left out to keep messages short, and is in the Stack field.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("pool: task panicked: %v", e.Value)
 }

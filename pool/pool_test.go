@@ -172,6 +172,27 @@ func TestWaitJoinsErrors(t *testing.T) {
 	}
 }
 
+// A panic's value reaches the PanicError as it was, type and all, where
+// proc.PanicError can only carry its text.
+func TestPanicErrorKeepsValue(t *testing.T) {
+	type custom struct{ code int }
+	for _, v := range []any{42, custom{7}, errBoom} {
+		p := mustNew(t, 1)
+		p.Go(func(context.Context) error { panic(v) })
+		err := p.Wait()
+		var pe *pool.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("panic(%#v): Wait = %v, want a *PanicError", v, err)
+		}
+		if pe.Value != v {
+			t.Errorf("Value = %#v, want %#v", pe.Value, v)
+		}
+		if want := fmt.Sprintf("pool: task panicked: %v", v); pe.Error() != want {
+			t.Errorf("Error() = %q, want %q", pe.Error(), want)
+		}
+	}
+}
+
 func TestPanicBecomesError(t *testing.T) {
 	p := mustNew(t, 1)
 	p.Go(func(context.Context) error { panic("kaboom") })

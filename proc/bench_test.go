@@ -12,7 +12,7 @@ import (
 // repeat. tasks/s is the figure to compare; ns/op is one whole Map.
 func BenchmarkMapChunked(b *testing.B) {
 	const n = 1_000_000
-	p, err := proc.New(context.Background(), proc.Workers(2))
+	p, err := proc.New(context.Background(), proc.WithWorkers(2))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -22,12 +22,12 @@ func BenchmarkMapChunked(b *testing.B) {
 		ins[i] = i
 	}
 	ctx := context.Background()
-	if _, err := add1.Map(ctx, p, ins[:1000], proc.Chunk(1000)); err != nil {
+	if _, err := add1.Map(ctx, p, ins[:1000], proc.WithChunk(1000)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		out, err := add1.Map(ctx, p, ins, proc.Chunk(1000))
+		out, err := add1.Map(ctx, p, ins, proc.WithChunk(1000))
 		if err != nil {
 			b.Fatal(err)
 		}

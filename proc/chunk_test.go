@@ -26,7 +26,7 @@ var mixed = proc.Register("mixed", func(_ context.Context, x int) (int, error) {
 // A panic fails its own input only, wherever it falls in a batch (first,
 // middle, last, several in one batch): the inputs after it still run.
 func TestChunkPanicIsolation(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	ins := make([]int, 30)
 	for i := range ins {
 		ins[i] = i
@@ -34,7 +34,7 @@ func TestChunkPanicIsolation(t *testing.T) {
 	for _, chunk := range []int{1, 7, 30} {
 		t.Run(fmt.Sprint("chunk", chunk), func(t *testing.T) {
 			seen := make([]bool, len(ins))
-			for r := range mixed.MapUnordered(context.Background(), p, slices.Values(ins), proc.Chunk(chunk)) {
+			for r := range mixed.MapUnordered(context.Background(), p, slices.Values(ins), proc.WithChunk(chunk)) {
 				if r.Index < 0 || seen[r.Index] {
 					t.Fatalf("bad or repeated result %+v", r)
 				}
@@ -71,9 +71,9 @@ func TestChunkPanicIsolation(t *testing.T) {
 // the first failure keep their results, and a failed input's slot holds
 // the zero value, not what the function returned beside its error.
 func TestMapChunkedFailure(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	ins := []int{0, 3, 6, 9, 12, 15, 5, 18, 21, 4, 24}
-	outs, err := mixed.Map(context.Background(), p, ins, proc.Chunk(4))
+	outs, err := mixed.Map(context.Background(), p, ins, proc.WithChunk(4))
 	var re *proc.RemoteError
 	if !errors.As(err, &re) || re.Msg != "mixed 5" || !errContains(err, "input 6:") {
 		t.Fatalf("err = %v, want input 6's error", err)
@@ -95,12 +95,12 @@ func TestMapChunkedFailure(t *testing.T) {
 // byte slices decoded from one must not change when the next is read into
 // it.
 func TestMapChunkedReusesNoResult(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	words := make([]string, 5000)
 	for i := range words {
 		words[i] = fmt.Sprintf("word-%d-%s", i, strings.Repeat("x", i%50))
 	}
-	got, err := upper.Map(context.Background(), p, words, proc.Chunk(100))
+	got, err := upper.Map(context.Background(), p, words, proc.WithChunk(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestMapChunkedReusesNoResult(t *testing.T) {
 	for i := range blobs {
 		blobs[i] = []byte(words[i])
 	}
-	rs, err := rev.Map(context.Background(), p, blobs, proc.Chunk(64))
+	rs, err := rev.Map(context.Background(), p, blobs, proc.WithChunk(64))
 	if err != nil {
 		t.Fatal(err)
 	}

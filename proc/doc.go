@@ -15,12 +15,12 @@
 //	func main() {
 //		proc.Main() // in a worker: serves tasks and exits
 //		ctx := context.Background()
-//		p, err := proc.New(ctx, proc.Workers(4))
+//		p, err := proc.New(ctx, proc.WithWorkers(4))
 //		if err != nil { ... }
 //		defer p.Close()
-//		y, err := square.Call(ctx, p, 7)                        // one call
-//		ys, err := square.Map(ctx, p, xs, proc.Chunk(1000))      // ordered
-//		for r := range square.MapUnordered(ctx, p, seq) { ... } // as they come
+//		y, err := square.Call(ctx, p, 7)                            // one call
+//		ys, err := square.Map(ctx, p, xs, proc.WithChunk(1000))     // ordered
+//		for r := range square.MapUnordered(ctx, p, seq) { ... }     // as they come
 //	}
 //
 // Test binaries call Main at the top of TestMain.
@@ -28,13 +28,14 @@
 // # Failures
 //
 // A function's error comes back as a *RemoteError carrying its text; a
-// panic as a *PanicError with the worker's message and stack. A task whose
-// worker exits, segfaults, runs out of memory (MemoryLimit) or is killed
-// returns a *CrashError (errors.Is ErrWorkerCrashed); a task past Timeout
+// panic as a *PanicError with the panic value's text (the value itself
+// stays in the worker) and the worker's stack. A task whose
+// worker exits, segfaults, runs out of memory (WithMemoryLimit) or is killed
+// returns a *CrashError (errors.Is ErrWorkerCrashed); a task past WithTimeout
 // returns ErrTimeout. Either way the worker's whole process group is killed,
 // a new worker takes its place, and every other task carries on: tasks that
 // were queued on the dead worker but not started go to another one, once,
-// whatever Prefetch is. Only the task that was running fails (with its
+// whatever WithPrefetch is. Only the task that was running fails (with its
 // whole chunk, if Map chunked it), and it is never sent again, so a task
 // that always crashes costs one worker, not a cascade of them.
 //
@@ -42,11 +43,11 @@
 // dead parent leaves no worker behind. Close finishes queued work; Terminate,
 // or cancelling the context given to New, kills at once. Both reap every
 // child before returning. Worker output (stdout and stderr) reaches the
-// Stderr writer, each line prefixed with "[worker N] ".
+// WithStderr writer, each line prefixed with "[worker N] ".
 //
 // # Wire protocol
 //
-// Any program can be a worker (see Command). It reads frames on file
+// Any program can be a worker (see WithCommand). It reads frames on file
 // descriptor 3 and writes frames on file descriptor 4. A frame is a 4-byte
 // big-endian length, then that many bytes: a kind byte, an 8-byte
 // big-endian id, and a kind-specific rest:
@@ -69,11 +70,11 @@
 // call for the one that was running and sends the later ones elsewhere. A
 // worker that held replies back would get a finished call blamed for its
 // crash and the crashing one sent to another worker. (Go workers use codec 'b', a binary encoding, for
-// scalar types; pools started with Command always use 'j'.)
+// scalar types; pools started with WithCommand always use 'j'.)
 //
 // # Costs
 //
 // A call costs one task allocation, its encoding and a pipe round trip
-// (a few microseconds); each worker keeps Prefetch calls queued so the pipe
-// latency overlaps work. Chunk batches tiny tasks to amortize that.
+// (a few microseconds); each worker keeps WithPrefetch calls queued so the pipe
+// latency overlaps work. WithChunk batches tiny tasks to amortize that.
 package proc

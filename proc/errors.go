@@ -11,7 +11,7 @@ var (
 	// worker died while running it: it exited, was killed, segfaulted or ran
 	// out of memory. The worker is replaced; retrying is the caller's call.
 	ErrWorkerCrashed = errors.New("proc: worker crashed")
-	// ErrTimeout is returned for a task that outran the pool's Timeout. Its
+	// ErrTimeout is returned for a task that outran the pool's WithTimeout. Its
 	// worker's whole process group was killed and the worker replaced.
 	ErrTimeout = errors.New("proc: task timed out")
 	// ErrClosed is returned for calls on a pool that is closed or
@@ -25,13 +25,22 @@ var (
 
 // A PanicError is the error of a task whose function panicked in the
 // worker. The worker recovered and goes on serving.
+//
+// It has the fields of pool.PanicError, with one difference the process
+// boundary forces: the panic value stayed in the worker, and only its text
+// came back, so Value is a string and there is no Unwrap. A panic(err) in a
+// worker is not errors.Is-able in the parent; compare Value, or have the
+// function return its error instead of panicking.
 type PanicError struct {
-	// Value is the panic value, formatted with %v.
+	// Value is the worker's panic value formatted with %v.
 	Value string
-	// Stack is the worker goroutine's stack at the panic.
-	Stack string
+	// Stack is the panicking goroutine's stack trace, taken in the worker
+	// by runtime/debug.Stack.
+	Stack []byte
 }
 
+// Error reads "proc: task panicked: " and the value; the stack is left out
+// to keep messages short, and is in the Stack field.
 func (e *PanicError) Error() string { return "proc: task panicked: " + e.Value }
 
 // A CrashError is the error of a task whose worker died under it. It
@@ -93,7 +102,7 @@ type taskErr struct {
 func (t taskErr) err() error {
 	switch {
 	case t.Panic:
-		return &PanicError{Value: t.Msg, Stack: t.Stack}
+		return &PanicError{Value: t.Msg, Stack: []byte(t.Stack)}
 	case t.Unknown:
 		return fmt.Errorf("%w: %s", ErrUnknownFunc, t.Msg)
 	}

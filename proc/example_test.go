@@ -14,7 +14,7 @@ var double = proc.Register("double", func(_ context.Context, x int) (int, error)
 func Example() {
 	// proc.Main() runs first in TestMain here, as it would in main.
 	ctx := context.Background()
-	p, err := proc.New(ctx, proc.Workers(2))
+	p, err := proc.New(ctx, proc.WithWorkers(2))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -22,7 +22,7 @@ func Example() {
 	defer p.Close()
 	y, err := double.Call(ctx, p, 21)
 	fmt.Println(y, err)
-	ys, err := double.Map(ctx, p, []int{1, 2, 3, 4}, proc.Chunk(2))
+	ys, err := double.Map(ctx, p, []int{1, 2, 3, 4}, proc.WithChunk(2))
 	fmt.Println(ys, err)
 	// Output:
 	// 42 <nil>

@@ -112,8 +112,8 @@ func TestTimeoutLateReplyBlamesNoInnocent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPool(t, proc.Workers(1), proc.Prefetch(2), proc.Timeout(100*time.Millisecond),
-		proc.Command(exe, fakeWorkerArg), proc.Stderr(nil))
+	p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(2), proc.WithTimeout(100*time.Millisecond),
+		proc.WithCommand(exe, fakeWorkerArg), proc.WithStderr(nil))
 	ins := []string{"late", "a", "b", "c"}
 	before := p.PIDs()
 	got := map[string]string{}
@@ -147,7 +147,7 @@ func TestCrashIsolationForeignWorker(t *testing.T) {
 	}
 	for _, ins := range tests {
 		t.Run(strings.Join(ins, ","), func(t *testing.T) {
-			p := newPool(t, proc.Workers(1), proc.Prefetch(4), proc.Command(exe, fakeWorkerArg), proc.Stderr(nil))
+			p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(4), proc.WithCommand(exe, fakeWorkerArg), proc.WithStderr(nil))
 			n := 0
 			for r := range fake.MapUnordered(context.Background(), p, slices.Values(ins)) {
 				n++

@@ -68,7 +68,7 @@ func Register[In, Out any](name string, fn func(context.Context, In) (Out, error
 }
 
 // Declare returns a handle for a function that workers provide but this
-// program does not: the functions of a polyglot worker started with Command.
+// program does not: the functions of a polyglot worker started with WithCommand.
 func Declare[In, Out any](name string) *Func[In, Out] {
 	f := &Func[In, Out]{name: name, inJ: wire.JSON[In](), outJ: wire.JSON[Out]()}
 	f.inB, f.inOK = wire.Binary[In]()

@@ -67,7 +67,7 @@ var isolationCases = []struct {
 		var ce *proc.CrashError
 		return errors.As(err, &ce) && errors.Is(err, proc.ErrWorkerCrashed) && ce.Signal == syscall.SIGKILL
 	}},
-	{"hang", []proc.Option{proc.Timeout(300 * time.Millisecond)}, func(err error) bool {
+	{"hang", []proc.Option{proc.WithTimeout(300 * time.Millisecond)}, func(err error) bool {
 		return errors.Is(err, proc.ErrTimeout) && !errors.Is(err, proc.ErrWorkerCrashed)
 	}},
 }
@@ -75,7 +75,7 @@ var isolationCases = []struct {
 // isolationPool is the pool the isolation tests share the shape of: two
 // workers, each holding several calls queued behind the running one.
 func isolationPool(t *testing.T, opts ...proc.Option) *proc.Pool {
-	return newPool(t, append([]proc.Option{proc.Workers(2), proc.Prefetch(4), proc.Stderr(nil)}, opts...)...)
+	return newPool(t, append([]proc.Option{proc.WithWorkers(2), proc.WithPrefetch(4), proc.WithStderr(nil)}, opts...)...)
 }
 
 // checkOne reports whether input i's outcome is what crash isolation
@@ -132,7 +132,7 @@ func TestCrashIsolationCall(t *testing.T) {
 }
 
 // Map stops sending at its first failed input but waits for the inputs in
-// flight. With two workers and Prefetch(4) it has 2*2*(4+1) = 20 inputs in
+// flight. With two workers and WithPrefetch(4) it has 2*2*(4+1) = 20 inputs in
 // flight before it reads the first reply, so inputs 0 to 19 all ran, and
 // every one that is not poison must have its result.
 func TestCrashIsolationMap(t *testing.T) {
@@ -170,7 +170,7 @@ func TestCrashIsolationChunk(t *testing.T) {
 		badChunk[i/chunk] = true
 	}
 	n := 0
-	for r := range victim.MapUnordered(context.Background(), p, slices.Values(jobs), proc.Chunk(chunk)) {
+	for r := range victim.MapUnordered(context.Background(), p, slices.Values(jobs), proc.WithChunk(chunk)) {
 		n++
 		switch {
 		case badChunk[r.Index/chunk] && !errors.Is(r.Err, proc.ErrWorkerCrashed):
@@ -187,7 +187,7 @@ func TestCrashIsolationChunk(t *testing.T) {
 // A pool of one worker where every call is poison must fail each once and
 // go on: no call is retried into another crash, none hangs.
 func TestCrashIsolationAllPoison(t *testing.T) {
-	p := newPool(t, proc.Workers(1), proc.Prefetch(4), proc.Stderr(nil))
+	p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(4), proc.WithStderr(nil))
 	jobs := make([]job, 6)
 	for i := range jobs {
 		jobs[i] = job{I: i, Do: "exit"}

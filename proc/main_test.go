@@ -19,6 +19,9 @@ import (
 	"crew/proc"
 )
 
+// errInWorker is what the "panic-err" task panics with, wrapped.
+var errInWorker = errors.New("sentinel in worker")
+
 type point struct {
 	X, Y int
 	Tag  string
@@ -45,6 +48,10 @@ var (
 			os.Exit(3)
 		case "panic":
 			panic("boom in worker")
+		case "panic-int":
+			panic(42)
+		case "panic-err":
+			panic(fmt.Errorf("wrapped: %w", errInWorker))
 		case "segv":
 			syscall.Kill(os.Getpid(), syscall.SIGSEGV)
 			time.Sleep(time.Second)
@@ -120,7 +127,7 @@ func parentHelper(args []string) int {
 	if len(args) > 0 {
 		n, _ = strconv.Atoi(args[0])
 	}
-	p, err := proc.New(context.Background(), proc.Workers(n))
+	p, err := proc.New(context.Background(), proc.WithWorkers(n))
 	if err != nil {
 		fmt.Println("error", err)
 		return 1

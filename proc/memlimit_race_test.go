@@ -12,7 +12,7 @@ import (
 // TestMemoryLimitWithoutRace runs TestCrash's memory-limit case in a build
 // of these tests without -race, where the limit can apply, so that a
 // -race run (as in CI) still checks that a worker allocating past
-// MemoryLimit dies alone.
+// WithMemoryLimit dies alone.
 func TestMemoryLimitWithoutRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds this package's tests without -race")

@@ -108,7 +108,7 @@ func (t *task) release() {
 
 // New starts a pool of worker processes and returns once every worker has
 // answered its first hello (or its initializer failed, which is an error).
-// Unless Command is given, workers re-execute this program, which must call
+// Unless WithCommand is given, workers re-execute this program, which must call
 // Main first thing. Cancelling ctx terminates the pool as Terminate does.
 func New(ctx context.Context, opts ...Option) (*Pool, error) {
 	cfg := config{workers: runtime.NumCPU(), prefetch: 2, stderr: os.Stderr}

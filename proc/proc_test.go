@@ -21,7 +21,7 @@ import (
 )
 
 func TestCallTypes(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -56,14 +56,14 @@ func TestCallTypes(t *testing.T) {
 }
 
 func TestMap(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	ins := make([]int, 3001)
 	for i := range ins {
 		ins[i] = i * 3
 	}
 	for _, chunk := range []int{1, 7, 1000, 5000} {
 		t.Run(fmt.Sprint("chunk", chunk), func(t *testing.T) {
-			got, err := add1.Map(context.Background(), p, ins, proc.Chunk(chunk))
+			got, err := add1.Map(context.Background(), p, ins, proc.WithChunk(chunk))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestMap(t *testing.T) {
 	}
 	t.Run("error", func(t *testing.T) {
 		in := []int{1, 2, -3, 4, -5}
-		_, err := failIf.Map(context.Background(), p, in, proc.Chunk(2))
+		_, err := failIf.Map(context.Background(), p, in, proc.WithChunk(2))
 		var re *proc.RemoteError
 		if !errors.As(err, &re) || re.Msg != "negative -3" {
 			t.Fatalf("err = %v, want the error of input 2", err)
@@ -85,7 +85,7 @@ func TestMap(t *testing.T) {
 }
 
 func TestMapUnordered(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	seq := func(yield func(int) bool) {
 		for i := range 500 {
 			if !yield(i) {
@@ -95,7 +95,7 @@ func TestMapUnordered(t *testing.T) {
 	}
 	for _, chunk := range []int{1, 10} {
 		seen := make([]bool, 500)
-		for r := range add1.MapUnordered(context.Background(), p, seq, proc.Chunk(chunk)) {
+		for r := range add1.MapUnordered(context.Background(), p, seq, proc.WithChunk(chunk)) {
 			if r.Err != nil || r.Out != r.Index+1 || seen[r.Index] {
 				t.Fatalf("chunk %d: bad result %+v", chunk, r)
 			}
@@ -130,7 +130,7 @@ func TestCrash(t *testing.T) {
 		}},
 		{"panic", nil, func(t *testing.T, err error) {
 			var pe *proc.PanicError
-			if !errors.As(err, &pe) || pe.Value != "boom in worker" || !bytes.Contains([]byte(pe.Stack), []byte("main_test.go")) {
+			if !errors.As(err, &pe) || pe.Value != "boom in worker" || !bytes.Contains(pe.Stack, []byte("main_test.go")) {
 				t.Fatalf("err = %v, want PanicError with message and stack", err)
 			}
 		}},
@@ -141,12 +141,12 @@ func TestCrash(t *testing.T) {
 				t.Fatalf("err = %v, want a crash by SIGSEGV", err)
 			}
 		}},
-		{"hang", []proc.Option{proc.Timeout(300 * time.Millisecond)}, func(t *testing.T, err error) {
+		{"hang", []proc.Option{proc.WithTimeout(300 * time.Millisecond)}, func(t *testing.T, err error) {
 			if !errors.Is(err, proc.ErrTimeout) {
 				t.Fatalf("err = %v, want ErrTimeout", err)
 			}
 		}},
-		{"alloc", []proc.Option{proc.MemoryLimit(256 << 20)}, func(t *testing.T, err error) {
+		{"alloc", []proc.Option{proc.WithMemoryLimit(256 << 20)}, func(t *testing.T, err error) {
 			if !errors.Is(err, proc.ErrWorkerCrashed) {
 				t.Fatalf("err = %v, want ErrWorkerCrashed", err)
 			}
@@ -158,7 +158,7 @@ func TestCrash(t *testing.T) {
 				t.Skip("memory limits cannot apply under -race; run without it")
 			}
 			var out bytes.Buffer
-			opts := append([]proc.Option{proc.Workers(2), proc.Stderr(&syncWriter{w: &out})}, tt.opts...)
+			opts := append([]proc.Option{proc.WithWorkers(2), proc.WithStderr(&syncWriter{w: &out})}, tt.opts...)
 			p := newPool(t, opts...)
 			ctx := context.Background()
 			before := p.PIDs()
@@ -193,8 +193,39 @@ func TestCrash(t *testing.T) {
 	}
 }
 
+// A worker's panic comes back as a *PanicError whose Value is the panic
+// value's text, whatever its type was, and whose Stack is the worker's.
+func TestPanicErrorShape(t *testing.T) {
+	p := newPool(t, proc.WithWorkers(1))
+	tests := []struct{ how, value string }{
+		{"panic", "boom in worker"},
+		{"panic-int", "42"},
+		{"panic-err", "wrapped: sentinel in worker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.how, func(t *testing.T) {
+			_, err := crash.Call(context.Background(), p, tt.how)
+			var pe *proc.PanicError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want a *proc.PanicError", err)
+			}
+			if pe.Value != tt.value {
+				t.Errorf("Value = %q, want %q", pe.Value, tt.value)
+			}
+			if want := "proc: task panicked: " + tt.value; err.Error() != want {
+				t.Errorf("Error() = %q, want %q", err.Error(), want)
+			}
+			// The stack is the worker's: it shows the registered function
+			// and the worker's serving loop, not this test.
+			if !bytes.Contains(pe.Stack, []byte("main_test.go")) || !bytes.Contains(pe.Stack, []byte("proc.serve")) {
+				t.Errorf("Stack is not the worker's:\n%s", pe.Stack)
+			}
+		})
+	}
+}
+
 func TestKillWorkerMidTask(t *testing.T) {
-	p := newPool(t, proc.Workers(1))
+	p := newPool(t, proc.WithWorkers(1))
 	ctx := context.Background()
 	errc := make(chan error, 1)
 	go func() {
@@ -219,7 +250,7 @@ func TestKillWorkerMidTask(t *testing.T) {
 // A worker dying under a Map must fail its inputs, not hang the Map
 // (Python's Pool.map does, bpo-22393).
 func TestMapDeadWorkerDoesNotHang(t *testing.T) {
-	p := newPool(t, proc.Workers(2))
+	p := newPool(t, proc.WithWorkers(2))
 	ins := []string{"a", "sleep", "exit3", "b", "sleep", "c"}
 	out, err := crash.Map(context.Background(), p, ins)
 	if !errors.Is(err, proc.ErrWorkerCrashed) {
@@ -233,7 +264,7 @@ func TestMapDeadWorkerDoesNotHang(t *testing.T) {
 // Recycling workers hundreds of times under load must neither hang nor
 // lose a task (Python's ProcessPoolExecutor does, gh-115634).
 func TestMaxTasksPerWorker(t *testing.T) {
-	p := newPool(t, proc.Workers(2), proc.MaxTasksPerWorker(2))
+	p := newPool(t, proc.WithWorkers(2), proc.WithMaxTasksPerWorker(2))
 	n := 600
 	if raceEnabled {
 		n = 300 // a race-instrumented worker takes ~30 ms to start
@@ -258,7 +289,7 @@ func TestMaxTasksPerWorker(t *testing.T) {
 }
 
 func TestInitializerAndWorkerID(t *testing.T) {
-	p := newPool(t, proc.Workers(2), proc.Initializer("setup"))
+	p := newPool(t, proc.WithWorkers(2), proc.WithInitializer("setup"))
 	ctx := context.Background()
 	got, err := readInit.Map(ctx, p, make([]int, 20))
 	if err != nil {
@@ -278,7 +309,7 @@ func TestInitializerAndWorkerID(t *testing.T) {
 			t.Fatalf("WorkerID = %d, want 1 or 2", id)
 		}
 	}
-	if _, err := proc.New(ctx, proc.Workers(1), proc.Initializer("nonesuch"), proc.Stderr(nil)); err == nil {
+	if _, err := proc.New(ctx, proc.WithWorkers(1), proc.WithInitializer("nonesuch"), proc.WithStderr(nil)); err == nil {
 		t.Fatal("New with a missing initializer succeeded")
 	}
 }
@@ -286,7 +317,7 @@ func TestInitializerAndWorkerID(t *testing.T) {
 func TestStderrPrefix(t *testing.T) {
 	var out bytes.Buffer
 	sw := &syncWriter{w: &out}
-	p, err := proc.New(context.Background(), proc.Workers(1), proc.Stderr(sw))
+	p, err := proc.New(context.Background(), proc.WithWorkers(1), proc.WithStderr(sw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +334,7 @@ func TestStderrPrefix(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	p := newPool(t, proc.Workers(1), proc.Timeout(10*time.Second))
+	p := newPool(t, proc.WithWorkers(1), proc.WithTimeout(10*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := crash.Call(ctx, p, "wait"); !errors.Is(err, context.DeadlineExceeded) {
@@ -319,7 +350,7 @@ func TestCancel(t *testing.T) {
 func TestTerminate(t *testing.T) {
 	fds := testproc.OpenFDs(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := proc.New(ctx, proc.Workers(2))
+	p, err := proc.New(ctx, proc.WithWorkers(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +386,7 @@ func TestTerminate(t *testing.T) {
 func TestCloseLeavesNoFDs(t *testing.T) {
 	fds := testproc.OpenFDs(t)
 	for range 3 {
-		p, err := proc.New(context.Background(), proc.Workers(2), proc.MaxTasksPerWorker(3))
+		p, err := proc.New(context.Background(), proc.WithWorkers(2), proc.WithMaxTasksPerWorker(3))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ import (
 func TestWorkersOutliveThreadChurn(t *testing.T) {
 	for _, n := range []int{1, 2, 5} {
 		t.Run(fmt.Sprint(n, " workers"), func(t *testing.T) {
-			p := newPool(t, proc.Workers(n))
+			p := newPool(t, proc.WithWorkers(n))
 			before := p.PIDs()
 			for range 4 {
 				var wg sync.WaitGroup

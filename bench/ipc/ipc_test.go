@@ -56,12 +56,12 @@ func (w weighted) Unlock() { w.Release(1) }
 // BenchmarkUncontended is one Lock and Unlock with no one else waiting.
 func BenchmarkUncontended(b *testing.B) {
 	dir := b.TempDir()
-	m, err := ipc.NewMutex("m", ipc.Dir(dir))
+	m, err := ipc.NewMutex("m", ipc.WithDir(dir))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	s, err := ipc.NewSemaphore("s", 4, ipc.Dir(dir))
+	s, err := ipc.NewSemaphore("s", 4, ipc.WithDir(dir))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func BenchmarkContended(b *testing.B) {
 	b.Run("ipc.Mutex", func(b *testing.B) {
 		dir := b.TempDir()
 		b.RunParallel(func(pb *testing.PB) {
-			m, err := ipc.NewMutex("m", ipc.Dir(dir))
+			m, err := ipc.NewMutex("m", ipc.WithDir(dir))
 			if err != nil {
 				panic(err)
 			}
@@ -155,11 +155,11 @@ func BenchmarkHandoff(b *testing.B) {
 	const hold = time.Millisecond
 	dir := b.TempDir()
 	pair := func(opts ...ipc.Option) (locker, locker) {
-		x, err := ipc.NewMutex("h", append([]ipc.Option{ipc.Dir(dir)}, opts...)...)
+		x, err := ipc.NewMutex("h", append([]ipc.Option{ipc.WithDir(dir)}, opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		y, err := ipc.NewMutex("h", append([]ipc.Option{ipc.Dir(dir)}, opts...)...)
+		y, err := ipc.NewMutex("h", append([]ipc.Option{ipc.WithDir(dir)}, opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func BenchmarkHandoff(b *testing.B) {
 	}
 	var mu sync.Mutex
 	defHolder, defWaiter := pair()
-	fastHolder, fastWaiter := pair(ipc.Backoff(2*time.Microsecond, 100*time.Microsecond))
+	fastHolder, fastWaiter := pair(ipc.WithBackoff(2*time.Microsecond, 100*time.Microsecond))
 	cases := []struct {
 		name           string
 		holder, waiter locker

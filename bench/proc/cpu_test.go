@@ -158,9 +158,9 @@ func measureCPU(b *testing.B, rounds int) cpuBound {
 		b.Skipf("this process may run on %d CPU(s); the 2-worker rows need 2", len(cpus))
 	}
 	p1, p2 := pool(b, 1), pool(b, 2)
-	// Prefetch(0): a worker gets its next span only when it has returned
+	// WithPrefetch(0): a worker gets its next span only when it has returned
 	// the last, so the faster CPU takes more of them.
-	p2free, err := proc.New(context.Background(), proc.Workers(2), proc.Prefetch(0))
+	p2free, err := proc.New(context.Background(), proc.WithWorkers(2), proc.WithPrefetch(0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func python(b *testing.B, mode string, n int) map[string]float64 {
 
 func pool(b *testing.B, workers int) *proc.Pool {
 	b.Helper()
-	p, err := proc.New(context.Background(), proc.Workers(workers))
+	p, err := proc.New(context.Background(), proc.WithWorkers(workers))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,9 +55,9 @@ func rate(b *testing.B, p *proc.Pool, n, chunk int) float64 {
 	for i := range ins {
 		ins[i] = i
 	}
-	add1.Map(context.Background(), p, ins[:1000], proc.Chunk(chunk)) // warm up
+	add1.Map(context.Background(), p, ins[:1000], proc.WithChunk(chunk)) // warm up
 	t := time.Now()
-	out, err := add1.Map(context.Background(), p, ins, proc.Chunk(chunk))
+	out, err := add1.Map(context.Background(), p, ins, proc.WithChunk(chunk))
 	d := time.Since(t)
 	if err != nil || out[n-1] != n {
 		b.Fatalf("map: %v", err)

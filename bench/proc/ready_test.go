@@ -99,7 +99,7 @@ func measureReady(b *testing.B, rounds, per int) readyTimes {
 	for range rounds {
 		for range per {
 			t := time.Now()
-			p, err := proc.New(context.Background(), proc.Workers(2))
+			p, err := proc.New(context.Background(), proc.WithWorkers(2))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func BenchmarkReady(b *testing.B) {
 		}
 		fmt.Printf("%-44s %11s %7s\n", "2 workers ready (median)", "", "python/x")
 		line("python Pool(2) fork + 2-item map", r.python)
-		line("crew proc.New(Workers(2))", r.crew)
+		line("crew proc.New(WithWorkers(2))", r.crew)
 		line("floor: 2 re-execs of this binary answering", r.probe)
 		line("floor: 1 re-exec of this binary answering", r.probe1)
 		line("floor: 2 fork/exec/exit of /bin/true", r.bin)

@@ -30,7 +30,7 @@ func TestPythonWorker(t *testing.T) {
 	}
 	fds := testproc.OpenFDs(t)
 	ctx := context.Background()
-	p, err := proc.New(ctx, proc.Workers(2), proc.Command("python3", "worker.py"))
+	p, err := proc.New(ctx, proc.WithWorkers(2), proc.WithCommand("python3", "worker.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestPythonWorker(t *testing.T) {
 		ins[i] = i
 	}
 	for _, chunk := range []int{1, 100} {
-		got, err := square.Map(ctx, p, ins, proc.Chunk(chunk))
+		got, err := square.Map(ctx, p, ins, proc.WithChunk(chunk))
 		if err != nil {
 			t.Fatal(err)
 		}

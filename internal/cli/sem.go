@@ -96,7 +96,7 @@ func runSem(ctx context.Context, opts *semOptions) error {
 	}
 	var ipcOpts []ipc.Option
 	if opts.lockDir != "" {
-		ipcOpts = append(ipcOpts, ipc.Dir(opts.lockDir))
+		ipcOpts = append(ipcOpts, ipc.WithDir(opts.lockDir))
 	}
 	sem, err := ipc.NewSemaphore(opts.id, opts.jobs, ipcOpts...)
 	if errors.Is(err, ipc.ErrNoLockDir) {

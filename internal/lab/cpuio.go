@@ -224,10 +224,10 @@ func cpuIOLocal(ctx context.Context, mode string, w, tasks int, interval time.Du
 
 // cpuIOProcs runs tasks on a pool of w worker processes.
 func cpuIOProcs(ctx context.Context, w, tasks int, task func(int) cpuIOTask) (float64, error) {
-	// Prefetch(0): a worker takes a task only when it is free, so one long
+	// WithPrefetch(0): a worker takes a task only when it is free, so one long
 	// task per worker lands on each worker instead of queueing two on the
 	// worker that said hello first while the other is still starting.
-	pool, err := proc.New(ctx, proc.Workers(w), proc.Prefetch(0))
+	pool, err := proc.New(ctx, proc.WithWorkers(w), proc.WithPrefetch(0))
 	if err != nil {
 		return 0, err
 	}
@@ -237,7 +237,7 @@ func cpuIOProcs(ctx context.Context, w, tasks int, task func(int) cpuIOTask) (fl
 		ins[i] = task(i)
 	}
 	t0 := time.Now()
-	if _, err := procCPUIO.Map(ctx, pool, ins, proc.Chunk(1)); err != nil {
+	if _, err := procCPUIO.Map(ctx, pool, ins, proc.WithChunk(1)); err != nil {
 		return 0, err
 	}
 	return time.Since(t0).Seconds(), nil

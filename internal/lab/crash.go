@@ -67,7 +67,7 @@ func runCrash(ctx context.Context, cfg Config) (*Result, error) {
 
 	// One worker process whose goroutine panics: the whole process goes.
 	var stderr lockedBuffer
-	pool, err := proc.New(ctx, proc.Workers(1), proc.Stderr(&stderr))
+	pool, err := proc.New(ctx, proc.WithWorkers(1), proc.WithStderr(&stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func runCrash(ctx context.Context, cfg Config) (*Result, error) {
 		"exit_status": ce.ExitCode, "detail": line})
 
 	// A pool whose tasks 3 and 7 exit or get SIGKILLed: the rest finish.
-	pool, err = proc.New(ctx, proc.Workers(w), proc.Stderr(&stderr))
+	pool, err = proc.New(ctx, proc.WithWorkers(w), proc.WithStderr(&stderr))
 	if err != nil {
 		return nil, err
 	}

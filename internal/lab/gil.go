@@ -191,10 +191,10 @@ func sumThreads(n uint64, w, rounds int, g *gil) (uint64, []Span, float64) {
 // partial sums through a queue as the notes do with multiprocessing.Queue.
 func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, float64, error) {
 	epoch := time.Now()
-	// Prefetch(0): a worker takes a task only when it is free, so one long
+	// WithPrefetch(0): a worker takes a task only when it is free, so one long
 	// task per worker lands on each worker instead of queueing two on the
 	// worker that said hello first while the other is still starting.
-	pool, err := proc.New(ctx, proc.Workers(w), proc.Prefetch(0))
+	pool, err := proc.New(ctx, proc.WithWorkers(w), proc.WithPrefetch(0))
 	if err != nil {
 		return 0, nil, 0, err
 	}

@@ -51,7 +51,7 @@ func runIPC(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	pool, err := proc.New(ctx, proc.Workers(1))
+	pool, err := proc.New(ctx, proc.WithWorkers(1))
 	if err != nil {
 		return nil, err
 	}

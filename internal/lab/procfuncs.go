@@ -59,7 +59,7 @@ var procShare = proc.Register("lab.share", func(ctx context.Context, in shmTask)
 		}
 		return localCounter.Load(), nil
 	}
-	seg, err := ipc.OpenSegment(in.Segment, ipc.Dir(in.Dir))
+	seg, err := ipc.OpenSegment(in.Segment, ipc.WithDir(in.Dir))
 	if err != nil {
 		return 0, err
 	}
@@ -80,7 +80,7 @@ var procShare = proc.Register("lab.share", func(ctx context.Context, in shmTask)
 			c.Store(c.Load() + 1)
 		}
 	case "mutex":
-		m, err := ipc.NewMutex(in.Mutex, ipc.Dir(in.Dir), ipc.Backoff(2*time.Microsecond, 100*time.Microsecond))
+		m, err := ipc.NewMutex(in.Mutex, ipc.WithDir(in.Dir), ipc.WithBackoff(2*time.Microsecond, 100*time.Microsecond))
 		if err != nil {
 			return 0, err
 		}
@@ -104,7 +104,7 @@ var procShare = proc.Register("lab.share", func(ctx context.Context, in shmTask)
 // holding it for Hold, and tracks in the segment how many workers are inside
 // at once (offset 0) and the most ever seen (offset 8).
 var procAdmit = proc.Register("lab.admit", func(ctx context.Context, in shmTask) (int64, error) {
-	seg, err := ipc.OpenSegment(in.Segment, ipc.Dir(in.Dir))
+	seg, err := ipc.OpenSegment(in.Segment, ipc.WithDir(in.Dir))
 	if err != nil {
 		return 0, err
 	}
@@ -119,13 +119,13 @@ var procAdmit = proc.Register("lab.admit", func(ctx context.Context, in shmTask)
 	}
 	var l locker
 	if in.Limit > 1 {
-		s, err := ipc.NewSemaphore(in.Mutex, in.Limit, ipc.Dir(in.Dir))
+		s, err := ipc.NewSemaphore(in.Mutex, in.Limit, ipc.WithDir(in.Dir))
 		if err != nil {
 			return 0, err
 		}
 		l = s
 	} else {
-		m, err := ipc.NewMutex(in.Mutex, ipc.Dir(in.Dir))
+		m, err := ipc.NewMutex(in.Mutex, ipc.WithDir(in.Dir))
 		if err != nil {
 			return 0, err
 		}

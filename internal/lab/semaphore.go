@@ -95,7 +95,7 @@ func runSemaphore(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	pool, err := proc.New(ctx, proc.Workers(workers))
+	pool, err := proc.New(ctx, proc.WithWorkers(workers))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func runSemaphore(ctx context.Context, cfg Config) (*Result, error) {
 			mode = fmt.Sprintf("processes, ipc.Semaphore(%d)", lim)
 		}
 		task := shmTask{Segment: fmt.Sprintf("sem%d", i), Mutex: fmt.Sprintf("sem%d", i), Dir: dir, N: rounds, Hold: hold, Limit: lim}
-		seg, err := ipc.CreateSegment(task.Segment, 64, ipc.Dir(dir))
+		seg, err := ipc.CreateSegment(task.Segment, 64, ipc.WithDir(dir))
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +115,7 @@ func runSemaphore(ctx context.Context, cfg Config) (*Result, error) {
 			tasks[j] = task
 		}
 		t0 := time.Now()
-		_, err = procAdmit.Map(ctx, pool, tasks, proc.Chunk(1))
+		_, err = procAdmit.Map(ctx, pool, tasks, proc.WithChunk(1))
 		d := time.Since(t0)
 		var peak int64
 		if c, cerr := seg.Counter(8); cerr == nil {

@@ -77,7 +77,7 @@ func runShare(ctx context.Context, cfg Config) (*Result, error) {
 	add(shareThreads, n, localCounter.Load(), time.Since(t0))
 	localCounter.Store(0)
 
-	pool, err := proc.New(ctx, proc.Workers(w))
+	pool, err := proc.New(ctx, proc.WithWorkers(w))
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func runShare(ctx context.Context, cfg Config) (*Result, error) {
 		if mode == shareMutex {
 			task.N = nMutex
 		}
-		seg, err := ipc.CreateSegment(task.Segment, 64, ipc.Dir(dir))
+		seg, err := ipc.CreateSegment(task.Segment, 64, ipc.WithDir(dir))
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +107,7 @@ func runShare(ctx context.Context, cfg Config) (*Result, error) {
 			tasks[j] = task
 		}
 		t0 := time.Now()
-		_, err = procShare.Map(ctx, pool, tasks, proc.Chunk(1))
+		_, err = procShare.Map(ctx, pool, tasks, proc.WithChunk(1))
 		d := time.Since(t0)
 		seen := c.Load()
 		if mode == shareProcs {

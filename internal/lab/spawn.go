@@ -74,7 +74,7 @@ func runSpawn(ctx context.Context, cfg Config) (*Result, error) {
 	var rss float64
 	for range nP {
 		t0 := time.Now()
-		pool, err := proc.New(ctx, proc.Workers(1))
+		pool, err := proc.New(ctx, proc.WithWorkers(1))
 		if err != nil {
 			return nil, err
 		}
