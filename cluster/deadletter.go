@@ -11,16 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func maxDeliveriesSubject() string {
-	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + WorkersConsumer
-}
-
-// maxDeliveries is the part of the server's advisory that we need.
-type maxDeliveries struct {
-	StreamSeq  uint64 `json:"stream_seq"`
-	Deliveries int    `json:"deliveries"`
-}
-
 // onDead handles a job the server stopped delivering: the message stays
 // in the work queue, so it is copied to the dead-letter stream, a failed
 // result is recorded for the waiting submitter, and the job is removed.

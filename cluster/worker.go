@@ -344,11 +344,6 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 	return sp, cons, nil
 }
 
-// startsMeta names the shared consumer's metadata entry that holds
-// MaxDeliver when workers enforce it by counting runs (consumers created
-// by this version; older ones leave it to the server's MaxDeliver).
-const startsMeta = "crew-max-starts"
-
 // adopt takes the shared consumer's settings as the worker's own, and
 // says so when they differ from Config's.
 func (w *Worker) adopt(c jetstream.ConsumerConfig) {

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,85 +10,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-)
-
-// Names of what crew keeps on the server. Operators granting permissions
-// need them: whoever may publish to JobsSubject runs commands on workers.
-const (
-	// JobsStream is the work-queue stream holding jobs not yet done.
-	JobsStream = "CREW_JOBS"
-	// JobsSubject is the subject prefix jobs are published under
-	// (JobsSubject + "." + run id).
-	JobsSubject = "crew.jobs"
-	// WorkersConsumer is the durable pull consumer all workers share.
-	WorkersConsumer = "crew-workers"
-	// ResultsBucket is the key-value bucket of results, keyed by job id.
-	ResultsBucket = "crew-results"
-	// OutputBucket is the object store for output and input too large
-	// for one message.
-	OutputBucket = "crew-output"
-	// DeadStream keeps jobs that exhausted their deliveries, under
-	// DeadSubject + "." + job id.
-	DeadStream = "CREW_DEAD"
-	// DeadSubject is the subject prefix of dead-lettered jobs.
-	DeadSubject = "crew.dead"
-	// CancelSubject is the core NATS subject prefix on which a submitter
-	// asks workers to stop a job (CancelSubject + "." + job id).
-	CancelSubject = "crew.cancel"
 )
 
 // Defaults for Config fields left zero.
 const (
 	DefaultAckWait    = 30 * time.Second
 	DefaultMaxDeliver = 5
-	// ResultTTL is how long results and large outputs stay on the server.
-	ResultTTL = 24 * time.Hour
 )
-
-var (
-	// ErrUnreachable reports that the server could not be reached.
-	ErrUnreachable = errors.New("cluster: server unreachable")
-	// ErrInsecure reports a worker asked to take jobs from a server on
-	// another machine with no credentials configured.
-	ErrInsecure = errors.New("cluster: refusing a non-loopback server without credentials (use credentials, or Insecure)")
-	// ErrUnauthorized reports a server that refused the credentials (or
-	// their absence). It is final: retrying with the same ones cannot help.
-	ErrUnauthorized = errors.New("cluster: the server refused the credentials")
-	// ErrBadURL reports a server URL that names no server.
-	ErrBadURL = errors.New("cluster: bad server URL")
-	// ErrAuthRequired reports a broker asked to listen beyond loopback
-	// without a token or user and password.
-	ErrAuthRequired = errors.New("cluster: listening beyond loopback requires a token or user and password")
-	// ErrClosed reports use of a closed Executor.
-	ErrClosed = errors.New("cluster: executor closed")
-	// ErrDead is matched (errors.Is) by a *DeadError.
-	ErrDead = errors.New("cluster: job gave up after its last delivery")
-)
-
-// A DeadError reports a job that was delivered MaxDeliver times without a
-// result (its workers died or hung without heartbeats); the job was moved
-// to DeadStream.
-type DeadError struct {
-	Seq    int64
-	Reason string
-}
-
-func (e *DeadError) Error() string {
-	return fmt.Sprintf("cluster: job %d dead-lettered: %s", e.Seq, e.Reason)
-}
-
-// Unwrap returns ErrDead.
-func (e *DeadError) Unwrap() error { return ErrDead }
-
-// A RemoteError is an error a worker met running a job (the job could not
-// start there), carried back as text.
-type RemoteError struct {
-	Host string
-	Msg  string
-}
-
-func (e *RemoteError) Error() string { return fmt.Sprintf("cluster: on %s: %s", e.Host, e.Msg) }
 
 // Credentials authenticate to the server. The zero value sends none.
 type Credentials struct {
@@ -316,53 +243,4 @@ func isNetErr(err error) bool {
 	var ne net.Error
 	var oe *net.OpError
 	return errors.As(err, &ne) || errors.As(err, &oe)
-}
-
-// space holds the server-side objects crew uses.
-type space struct {
-	js      jetstream.JetStream
-	jobs    jetstream.Stream
-	results jetstream.KeyValue
-	output  jetstream.ObjectStore
-}
-
-// setup creates (or finds) the streams and buckets; every side calls it,
-// so whichever starts first prepares the server.
-func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: jetstream: %w", err)
-	}
-	jobs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:      JobsStream,
-		Subjects:  []string{JobsSubject + ".>"},
-		Retention: jetstream.WorkQueuePolicy,
-		// A full queue refuses new jobs rather than dropping old ones.
-		Discard: jetstream.DiscardNew,
-		Storage: jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: jobs stream: %w", err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:     DeadStream,
-		Subjects: []string{DeadSubject + ".>"},
-		Storage:  jetstream.FileStorage,
-		MaxAge:   7 * 24 * time.Hour,
-	}); err != nil {
-		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
-	}
-	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: ResultsBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: results bucket: %w", err)
-	}
-	output, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: OutputBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: output bucket: %w", err)
-	}
-	return &space{js: js, jobs: jobs, results: results, output: output}, nil
 }

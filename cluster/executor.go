@@ -144,12 +144,6 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 // RunID returns the id that prefixes this run's job ids.
 func (e *Executor) RunID() string { return e.run }
 
-// inlineLimit is the largest output or input sent inside one message;
-// JSON's base64 grows bytes by a third, and headers need room.
-func inlineLimit(nc *nats.Conn) int {
-	return int(nc.MaxPayload())/2 - 4096
-}
-
 func (e *Executor) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 	w, err := e.sp.results.Watch(context.WithoutCancel(ctx), e.run+".>", jetstream.IgnoreDeletes())
 	if err != nil {
@@ -408,4 +402,36 @@ func (e *Executor) Close() error {
 		return fmt.Errorf("cluster: close: %w", err)
 	}
 	return nil
+}
+
+// Sent reports how many jobs the Executor has sent so far, and in how many
+// messages: their ratio is the batching achieved.
+func (e *Executor) Sent() (jobs, messages int64) {
+	return e.sentJobs.Load(), e.sentMsgs.Load()
+}
+
+// cancel tells the worker running p's job, if any, to stop it, and
+// deletes p's message from the queue once all its jobs are cancelled.
+func (e *Executor) cancel(p *pending) {
+	_ = e.nc.Publish(CancelSubject+"."+p.key, nil)
+	sm := p.msg.Load()
+	if sm == nil {
+		return // never sent, and now it never will be
+	}
+	if sm.live.Add(-1) != 0 {
+		return
+	}
+	// No Exec waits for this message's result any more.
+	e.forget(sm.key)
+	if seq := sm.seq.Load(); seq != 0 {
+		e.unqueue(seq)
+	}
+}
+
+// unqueue deletes a message from the jobs stream. It fails harmlessly
+// when a worker holds the message: the cancel messages reach it instead.
+func (e *Executor) unqueue(seq uint64) {
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	_ = e.sp.jobs.DeleteMsg(ctx, seq)
 }

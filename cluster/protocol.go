@@ -1,14 +1,123 @@
 package cluster
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"crew/runner"
 )
+
+// Names of what crew keeps on the server. Operators granting permissions
+// need them: whoever may publish to JobsSubject runs commands on workers.
+const (
+	// JobsStream is the work-queue stream holding jobs not yet done.
+	JobsStream = "CREW_JOBS"
+	// JobsSubject is the subject prefix jobs are published under
+	// (JobsSubject + "." + run id).
+	JobsSubject = "crew.jobs"
+	// WorkersConsumer is the durable pull consumer all workers share.
+	WorkersConsumer = "crew-workers"
+	// ResultsBucket is the key-value bucket of results, keyed by job id.
+	ResultsBucket = "crew-results"
+	// OutputBucket is the object store for output and input too large
+	// for one message.
+	OutputBucket = "crew-output"
+	// DeadStream keeps jobs that exhausted their deliveries, under
+	// DeadSubject + "." + job id.
+	DeadStream = "CREW_DEAD"
+	// DeadSubject is the subject prefix of dead-lettered jobs.
+	DeadSubject = "crew.dead"
+	// CancelSubject is the core NATS subject prefix on which a submitter
+	// asks workers to stop a job (CancelSubject + "." + job id).
+	CancelSubject = "crew.cancel"
+)
+
+// ResultTTL is how long results and large outputs stay on the server.
+const ResultTTL = 24 * time.Hour
+
+// resultsPrefix is the subject of results-bucket keys: a create is a
+// publish there that expects no earlier message on the key's subject.
+const resultsPrefix = "$KV." + ResultsBucket + "."
+
+// runsPrefix prefixes the results-bucket keys that count a redelivered
+// job's runs; no run id starts with it, so submitters never watch them.
+const runsPrefix = "runs."
+
+// startsMeta names the shared consumer's metadata entry that holds
+// MaxDeliver when workers enforce it by counting runs (consumers created
+// by this version; older ones leave it to the server's MaxDeliver).
+const startsMeta = "crew-max-starts"
+
+func maxDeliveriesSubject() string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + WorkersConsumer
+}
+
+// maxDeliveries is the part of the server's advisory that we need.
+type maxDeliveries struct {
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// inlineLimit is the largest output or input sent inside one message;
+// JSON's base64 grows bytes by a third, and headers need room.
+func inlineLimit(nc *nats.Conn) int {
+	return int(nc.MaxPayload())/2 - 4096
+}
+
+// space holds the server-side objects crew uses.
+type space struct {
+	js      jetstream.JetStream
+	jobs    jetstream.Stream
+	results jetstream.KeyValue
+	output  jetstream.ObjectStore
+}
+
+// setup creates (or finds) the streams and buckets; every side calls it,
+// so whichever starts first prepares the server.
+func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	jobs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      JobsStream,
+		Subjects:  []string{JobsSubject + ".>"},
+		Retention: jetstream.WorkQueuePolicy,
+		// A full queue refuses new jobs rather than dropping old ones.
+		Discard: jetstream.DiscardNew,
+		Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs stream: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     DeadStream,
+		Subjects: []string{DeadSubject + ".>"},
+		Storage:  jetstream.FileStorage,
+		MaxAge:   7 * 24 * time.Hour,
+	}); err != nil {
+		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
+	}
+	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: ResultsBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: results bucket: %w", err)
+	}
+	output, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: OutputBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: output bucket: %w", err)
+	}
+	return &space{js: js, jobs: jobs, results: results, output: output}, nil
+}
 
 // jobMsg is a job as it travels through the jobs stream. JSON keeps the
 // format readable with the nats CLI and open to workers in other languages.
@@ -69,8 +178,6 @@ var splitMarker = []byte(`{"split":true}`)
 // maxBatch bounds the jobs a worker accepts in one message, whatever a
 // submitter sends.
 const maxBatch = 1024
-
-var errMalformed = errors.New("cluster: malformed message")
 
 // decodeJobs decodes a message of the jobs stream: one job, or a batch of
 // them. key is what its result is stored under: the job's key, or the

@@ -382,35 +382,3 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 		}
 	}
 }
-
-// Sent reports how many jobs the Executor has sent so far, and in how many
-// messages: their ratio is the batching achieved.
-func (e *Executor) Sent() (jobs, messages int64) {
-	return e.sentJobs.Load(), e.sentMsgs.Load()
-}
-
-// cancel tells the worker running p's job, if any, to stop it, and
-// deletes p's message from the queue once all its jobs are cancelled.
-func (e *Executor) cancel(p *pending) {
-	_ = e.nc.Publish(CancelSubject+"."+p.key, nil)
-	sm := p.msg.Load()
-	if sm == nil {
-		return // never sent, and now it never will be
-	}
-	if sm.live.Add(-1) != 0 {
-		return
-	}
-	// No Exec waits for this message's result any more.
-	e.forget(sm.key)
-	if seq := sm.seq.Load(); seq != 0 {
-		e.unqueue(seq)
-	}
-}
-
-// unqueue deletes a message from the jobs stream. It fails harmlessly
-// when a worker holds the message: the cancel messages reach it instead.
-func (e *Executor) unqueue(seq uint64) {
-	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
-	defer stop()
-	_ = e.sp.jobs.DeleteMsg(ctx, seq)
-}
