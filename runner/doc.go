@@ -4,11 +4,12 @@
 // A run is described by a Config and started with Run:
 //
 //	sum, err := runner.Run(ctx, runner.Config{
-//		Command: []string{"gzip", "-9", "{}"},
-//		Inputs:  []runner.Input{{Values: []string{"a.log", "b.log"}}},
-//		Jobs:    4,
-//		Stdout:  os.Stdout,
-//		Stderr:  os.Stderr,
+//		Command:  []string{"gzip", "-9", "{}"},
+//		Inputs:   []runner.Input{{Values: []string{"a.log", "b.log"}}},
+//		Jobs:     4,
+//		Executor: runner.Local{},
+//		Stdout:   os.Stdout,
+//		Stderr:   os.Stderr,
 //	})
 //	os.Exit(sum.ExitStatus()) // the number of failed jobs, as GNU parallel
 //
@@ -17,8 +18,9 @@
 // million input lines never sit in memory at once. Each combination is
 // expanded into a command line by a Template ({}, {.}, {/}, {//}, {/.},
 // {#}, {%}, {n}), with values shell-quoted. Jobs are scheduled on Jobs
-// slots, honouring Delay, MaxLoad and MemFree. An Executor runs each job:
-// Local on this machine, or the cluster executor of package dist.
+// slots, honouring Delay, MaxLoad and MemFree. The Executor the Config
+// names runs each job: Local on this machine, with its own termination
+// sequence and working directory, or the executor of package cluster.
 //
 // A command that is a simple command with no shell syntax once expanded
 // (SimpleArgv decides it with a real shell parser) is executed directly;

@@ -10,7 +10,8 @@ import (
 // with no command, an input file, joblog or results directory that cannot
 // be read or written. It wraps the sentinel (ErrBadJobs, ErrBadHalt,
 // ErrBadSize, ErrBadTemplate) or the system's error, so errors.Is and
-// errors.As see through it.
+// errors.As see through it. A command-line tool that puts its own name in
+// front of errors finds the text without the package prefix in Msg.
 type UsageError struct {
 	// Msg says what is wrong, without the "runner: " prefix.
 	Msg string
@@ -21,10 +22,6 @@ type UsageError struct {
 func (e *UsageError) Error() string { return "runner: " + e.Msg }
 
 func (e *UsageError) Unwrap() error { return e.Err }
-
-// Message is the error's text without the package prefix, for a
-// command-line tool that puts its own name in front ("crew: bad -j value").
-func (e *UsageError) Message() string { return e.Msg }
 
 // badValue builds the UsageError for a malformed value: the sentinel's
 // text, then the details.

@@ -15,7 +15,7 @@ import (
 
 // TestUsageErrors checks that mistakes in what the runner is given come
 // back as *UsageError: matched by errors.Is against the sentinel or the
-// system error, and with a Message that drops the package prefix.
+// system error, and with a Msg that drops the package prefix.
 func TestUsageErrors(t *testing.T) {
 	readErr := errors.New("disk on fire")
 	run := func(cfg runner.Config) error {
@@ -26,18 +26,18 @@ func TestUsageErrors(t *testing.T) {
 		name string
 		err  error
 		is   error
-		msg  string // the start of Message()
+		msg  string // the start of Msg
 	}{
 		{"jobs", second(runner.ParseJobs("many", runtime.NumCPU())), runner.ErrBadJobs, `bad -j value: "many"`},
 		{"halt", second(runner.ParseHalt("sometimes")), runner.ErrBadHalt, `bad --halt value: "sometimes"`},
-		{"halt without count", run(runner.Config{Command: []string{"true"}, Jobs: 1, Halt: runner.Halt{When: runner.HaltNow}}),
+		{"halt without count", run(runner.Config{Command: []string{"true"}, Jobs: 1, Executor: runner.Local{}, Halt: runner.Halt{When: runner.HaltNow}}),
 			runner.ErrBadHalt, "bad --halt value: needs a count"},
 		{"size", second(runner.ParseSize("1X")), runner.ErrBadSize, `bad size: "1X"`},
 		{"zero jobs", run(runner.Config{Command: []string{"true"}}), runner.ErrBadJobs, "bad -j value: jobs must be at least 1"},
 		{"no command", second(runner.ParseTemplate(nil, false)), runner.ErrBadTemplate, "bad command template: no command"},
-		{"joblog", run(runner.Config{Command: []string{"true"}, Jobs: 1, JobLog: filepath.Join(t.TempDir(), "no", "such", "dir")}),
+		{"joblog", run(runner.Config{Command: []string{"true"}, Jobs: 1, Executor: runner.Local{}, JobLog: filepath.Join(t.TempDir(), "no", "such", "dir")}),
 			fs.ErrNotExist, "joblog: open "},
-		{"input", run(runner.Config{Command: []string{"true"}, Jobs: 1, Inputs: []runner.Input{{Reader: iotest.ErrReader(readErr), Name: "in.txt"}}}),
+		{"input", run(runner.Config{Command: []string{"true"}, Jobs: 1, Executor: runner.Local{}, Inputs: []runner.Input{{Reader: iotest.ErrReader(readErr), Name: "in.txt"}}}),
 			readErr, "reading in.txt: disk on fire"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,11 +48,11 @@ func TestUsageErrors(t *testing.T) {
 			if !errors.As(c.err, &ue) {
 				t.Fatalf("error %v (%T) is no *UsageError", c.err, c.err)
 			}
-			if !strings.HasPrefix(ue.Message(), c.msg) {
-				t.Errorf("Message() = %q, want it to start with %q", ue.Message(), c.msg)
+			if !strings.HasPrefix(ue.Msg, c.msg) {
+				t.Errorf("Msg = %q, want it to start with %q", ue.Msg, c.msg)
 			}
-			if got := c.err.Error(); got != "runner: "+ue.Message() {
-				t.Errorf("Error() = %q, want %q", got, "runner: "+ue.Message())
+			if got := c.err.Error(); got != "runner: "+ue.Msg {
+				t.Errorf("Error() = %q, want %q", got, "runner: "+ue.Msg)
 			}
 		})
 	}

@@ -18,6 +18,7 @@ func Example() {
 			{Values: []string{"1", "2"}},
 		},
 		Jobs:      4,
+		Executor:  runner.Local{},
 		KeepOrder: true,
 		Stdout:    os.Stdout,
 	})
@@ -38,11 +39,12 @@ func Example() {
 func ExampleHalt() {
 	halt, _ := runner.ParseHalt("now,fail=1")
 	sum, _ := runner.Run(context.Background(), runner.Config{
-		Command: []string{"echo {}; exit {}"},
-		Inputs:  []runner.Input{{Values: []string{"0", "3", "4"}}},
-		Jobs:    1,
-		Halt:    halt,
-		Stdout:  os.Stdout,
+		Command:  []string{"echo {}; exit {}"},
+		Inputs:   []runner.Input{{Values: []string{"0", "3", "4"}}},
+		Jobs:     1,
+		Executor: runner.Local{},
+		Halt:     halt,
+		Stdout:   os.Stdout,
 	})
 	fmt.Println("exit status:", sum.ExitStatus())
 	// Output:

@@ -39,7 +39,10 @@ type Result struct {
 	Signal int
 	// TimedOut reports that the job was killed by its Timeout.
 	TimedOut bool
-	// Send and Receive are byte counts of input sent and output received.
+	// Send and Receive are byte counts of input sent and standard output
+	// received. Run sets Receive itself, from what its own writers took
+	// in, so an executor that cannot count (one handing a file straight
+	// to its child, say) may leave it zero.
 	Send, Receive int64
 	// Err is set when the job could not be run at all (not when it failed).
 	Err error

@@ -43,7 +43,7 @@ func FuzzParseHalt(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, err = runner.Run(context.Background(), runner.Config{Command: []string{"true"}, Jobs: 1, Halt: h, DryRun: true})
+		_, err = runner.Run(context.Background(), runner.Config{Command: []string{"true"}, Jobs: 1, Executor: runner.Local{}, Halt: h, DryRun: true})
 		if err != nil {
 			t.Errorf("ParseHalt(%q) = %+v, which Run rejects: %v", s, h, err)
 		}
@@ -78,7 +78,7 @@ func FuzzInput(f *testing.F) {
 			sep = 0
 		}
 		_, err := runner.Run(context.Background(), runner.Config{
-			Command: []string{"{#}"}, Jobs: 1, DryRun: true, Null: null,
+			Command: []string{"{#}"}, Jobs: 1, Executor: runner.Local{}, DryRun: true, Null: null,
 			Inputs: []runner.Input{{Reader: bytes.NewReader(in), Name: "in"}},
 			Stdout: &out,
 		})
@@ -124,7 +124,7 @@ func FuzzInputGroups(f *testing.F) {
 		}
 		var out bytes.Buffer
 		_, err := runner.Run(context.Background(), runner.Config{
-			Command: []string{"{#}"}, Jobs: 1, DryRun: true, Inputs: inputs, Stdout: &out,
+			Command: []string{"{#}"}, Jobs: 1, Executor: runner.Local{}, DryRun: true, Inputs: inputs, Stdout: &out,
 		})
 		if err != nil {
 			if strings.ContainsRune(spec, 0) {

@@ -40,12 +40,8 @@ type InputError struct {
 	Err  error
 }
 
-func (e *InputError) Error() string { return "runner: " + e.Message() }
-
-// Message is the error's text without the package prefix, for a
-// command-line tool that puts its own name in front.
-func (e *InputError) Message() string {
-	return fmt.Sprintf("%s: record %d: %v", e.Name, e.Line, e.Err)
+func (e *InputError) Error() string {
+	return fmt.Sprintf("runner: %s: record %d: %v", e.Name, e.Line, e.Err)
 }
 
 func (e *InputError) Unwrap() error { return e.Err }

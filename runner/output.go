@@ -221,18 +221,21 @@ func writeTagged(w io.Writer, p []byte, tag string) error {
 }
 
 // lineWriter writes whole lines to dst under mu, each prefixed by tag,
-// and keeps a partial last line until it is completed or flushed.
+// and keeps a partial last line until it is completed or flushed. n
+// counts the bytes written into it, for the joblog's Receive.
 type lineWriter struct {
 	dst     io.Writer
 	tag     string
 	mu      *sync.Mutex
 	partial []byte
+	n       int64
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	i := bytes.LastIndexByte(p, '\n')
 	if i < 0 {
 		l.partial = append(l.partial, p...)
+		l.n += int64(len(p))
 		return len(p), nil
 	}
 	var chunk []byte
@@ -249,6 +252,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	l.n += int64(len(p))
 	return len(p), nil
 }
 

@@ -146,6 +146,7 @@ func TestLargeOutputIntact(t *testing.T) {
 			Command:   []string{"seq", "1"},
 			Inputs:    []runner.Input{{Values: []string{strconv.Itoa(n)}}},
 			Jobs:      1,
+			Executor:  runner.Local{},
 			KeepOrder: keep,
 			Stdout:    cw,
 		})

@@ -18,7 +18,10 @@ import (
 // stopped along the termination sequence.
 var ErrInterrupted = errors.New("runner: interrupted")
 
-// Config describes a run. Command and Jobs are required; the zero value
+// ErrNoExecutor is returned by Run for a Config without an Executor.
+var ErrNoExecutor = errors.New("runner: no executor (set Config.Executor; runner.Local{} runs jobs on this machine)")
+
+// Config describes a run. Jobs and Executor are required; the zero value
 // of every other field means GNU parallel's default.
 type Config struct {
 	// Command holds the command words, joined with spaces into one shell
@@ -39,10 +42,11 @@ type Config struct {
 
 	// Jobs is the number of job slots: how many jobs run at once.
 	Jobs int
-	// Executor runs the jobs; nil means Local with TermSeq.
+	// Executor runs the jobs: Local{} on this machine, or a cluster's.
+	// It is required (Run fails with ErrNoExecutor without one): how and
+	// where jobs run, with which termination sequence and in which
+	// directory, is the executor's business, never the Config's.
 	Executor Executor
-	// TermSeq is the termination sequence for the default Local executor.
-	TermSeq []TermStep
 	// Delay is the least time between two job starts (--delay).
 	Delay time.Duration
 	// MaxLoad, when positive, holds back new jobs while the one-minute
@@ -91,8 +95,12 @@ type Config struct {
 	Drain <-chan struct{}
 	// Progress, when set, hears of every job start and end.
 	Progress Progress
-	// Prog prefixes messages written to Stderr; empty means "runner".
-	Prog string
+	// Log, when set, receives the runner's own messages to the user, one
+	// line each with no newline: a job that could not run, a job killed
+	// by Timeout, a halt, the jobs a Drain waits for. It is called with
+	// the output lock held, so a message never splits a job's output; it
+	// must not block. Nil writes each line to Stderr after "runner: ".
+	Log func(line string)
 }
 
 // Progress is told about jobs as they start and end, for progress bars.
@@ -145,7 +153,6 @@ type run struct {
 	tmpl  *Template
 	tagT  *Template
 	exec  Executor
-	prog  string
 	sep   byte
 	done  seqSet
 	inter bool
@@ -176,6 +183,9 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Jobs < 1 {
 		return nil, badValue(ErrBadJobs, "jobs must be at least 1, got %d", cfg.Jobs)
 	}
+	if cfg.Executor == nil {
+		return nil, ErrNoExecutor
+	}
 	var tmpl *Template
 	if len(cfg.Command) > 0 {
 		var err error
@@ -183,15 +193,9 @@ func newRun(cfg Config) (*run, error) {
 			return nil, err
 		}
 	}
-	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, prog: cfg.Prog, sep: '\n', running: map[int64]string{}}
+	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, sep: '\n', running: map[int64]string{}}
 	if cfg.TagString != "" {
 		r.tagT, _ = ParseTemplate([]string{cfg.TagString}, false)
-	}
-	if r.exec == nil {
-		r.exec = Local{TermSeq: cfg.TermSeq}
-	}
-	if r.prog == "" {
-		r.prog = "runner"
 	}
 	if cfg.Null {
 		r.sep = 0
@@ -211,9 +215,19 @@ func newRun(cfg Config) (*run, error) {
 	return r, nil
 }
 
+// say hands the user one line of the runner's own through Config.Log;
+// r.outMu must be held.
+func (r *run) say(line string) {
+	if r.cfg.Log != nil {
+		r.cfg.Log(line)
+		return
+	}
+	fmt.Fprintf(r.cfg.Stderr, "runner: %s\n", line)
+}
+
 func (r *run) warnf(format string, args ...any) {
 	r.outMu.Lock()
-	fmt.Fprintf(r.cfg.Stderr, r.prog+": "+format+"\n", args...)
+	r.say(fmt.Sprintf(format, args...))
 	r.outMu.Unlock()
 }
 
@@ -464,9 +478,9 @@ func (r *run) sayDraining() {
 	}
 	r.outMu.Lock()
 	defer r.outMu.Unlock()
-	fmt.Fprintf(r.cfg.Stderr, "%s: no new jobs will be started; waiting for these %d jobs to finish:\n", r.prog, len(cmds))
+	r.say(fmt.Sprintf("no new jobs will be started; waiting for these %d jobs to finish:", len(cmds)))
 	for _, c := range cmds {
-		fmt.Fprintf(r.cfg.Stderr, "%s:   %s\n", r.prog, c)
+		r.say("  " + c)
 	}
 }
 
@@ -505,8 +519,16 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 			stdout, stderr = out.writer(), errb.writer()
 		}
 		res = r.exec.Exec(ctx, job, stdout, stderr)
-		if out != nil && res.Receive == 0 {
+		// The joblog's Receive is what the runner's own writers took in
+		// of standard output, whatever the executor counted. Ungrouped
+		// output passes straight through and counts nothing, as in GNU
+		// parallel.
+		res.Receive = 0
+		switch {
+		case out != nil:
 			res.Receive = max(out.size(), 0)
+		case lw != nil:
+			res.Receive = lw.n
 		}
 		if lw != nil {
 			lw.flush()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,6 +118,7 @@ func TestJoblogSignals(t *testing.T) {
 			cfg := c.cfg
 			cfg.JobLog = filepath.Join(t.TempDir(), "jobs.log")
 			cfg.Jobs = max(cfg.Jobs, 2)
+			cfg.Executor = runner.Local{}
 			var stderr bytes.Buffer
 			cfg.Stderr = &stderr
 			sum, err := runner.Run(context.Background(), cfg)
@@ -144,17 +146,23 @@ func TestJoblogSignals(t *testing.T) {
 // named on standard error, not the jobs the halt itself killed.
 func TestHaltSaysOnce(t *testing.T) {
 	var stderr bytes.Buffer
+	var said []string
 	_, err := runner.Run(context.Background(), runner.Config{
-		Command: []string{"test {} != fail && sleep 100"}, Jobs: 3,
+		Command: []string{"test {} != fail && sleep 100"}, Jobs: 3, Executor: runner.Local{},
 		Inputs: []runner.Input{{Values: []string{"slow", "fail", "slow"}}},
 		Halt:   runner.Halt{When: runner.HaltNow, Count: 1},
-		Stderr: &stderr, Prog: "crew",
+		Stderr: &stderr,
+		Log:    func(line string) { said = append(said, line) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "crew: halting: this job failed: test fail != fail && sleep 100\n"
-	if stderr.String() != want {
-		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	want := []string{"halting: this job failed: test fail != fail && sleep 100"}
+	if !slices.Equal(said, want) {
+		t.Errorf("Log heard %q, want %q", said, want)
+	}
+	// The runner's messages went to Log, not to the jobs' stderr.
+	if stderr.Len() != 0 {
+		t.Errorf("stderr %q, want nothing", stderr.String())
 	}
 }

@@ -164,6 +164,8 @@ func runRun(ctx context.Context, s Streams, opts *runOptions, args []string) err
 	}()
 	cfg.Drain = drain
 
+	// The runner has no executor of its own: crew says where jobs run.
+	cfg.Executor = runner.Local{TermSeq: cfg.termSeq}
 	if opts.server != "" {
 		ex, release, err := newClusterExecutor(ctx, opts.server, s.Err)
 		if err != nil {
@@ -205,13 +207,19 @@ func (e *userError) Error() string { return e.msg }
 func (e *userError) Unwrap() error { return e.err }
 
 // plain drops the "runner: " prefix from the runner's errors about what it
-// was given (they have a Message without it), since the user reads "crew: "
-// in front already; flag, when set, names the flag at fault. Other errors,
-// which may be crew's own failures, keep saying where they came from.
+// was given (*runner.UsageError, *runner.InputError), since the user reads
+// "crew: " in front already; flag, when set, names the flag at fault.
+// Other errors, which may be crew's own failures, keep saying where they
+// came from.
 func plain(flag string, err error) error {
 	msg := err.Error()
-	if m, ok := err.(interface{ Message() string }); ok {
-		msg = m.Message()
+	var ue *runner.UsageError
+	var ie *runner.InputError
+	switch {
+	case errors.As(err, &ue):
+		msg = strings.Replace(msg, ue.Error(), ue.Msg, 1)
+	case errors.As(err, &ie):
+		msg = strings.Replace(msg, ie.Error(), fmt.Sprintf("%s: record %d: %v", ie.Name, ie.Line, ie.Err), 1)
 	}
 	if flag != "" {
 		msg = flag + ": " + msg
@@ -224,6 +232,8 @@ func plain(flag string, err error) error {
 
 type runConfig struct {
 	runner.Config
+	// termSeq is --term-seq, for the local executor.
+	termSeq []runner.TermStep
 	closers []func()
 }
 
@@ -298,6 +308,10 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 		rc.close()
 		return nil, err
 	}
+	if rc.termSeq, err = parseTermSeq(o.termSeq); err != nil {
+		rc.close()
+		return nil, err
+	}
 	c.MaxLoad = o.load
 	c.Stdout, c.Stderr = s.Out, s.Err
 	switch {
@@ -319,7 +333,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 	}
 	c.Retries = o.retries
 	c.DryRun, c.Results = o.dryRun, o.results
-	c.Prog = "crew"
+	c.Log = func(line string) { fmt.Fprintf(s.Err, "crew: %s\n", line) }
 	return rc, nil
 }
 
@@ -358,9 +372,6 @@ func (o *runOptions) timing(c *runner.Config) error {
 		if c.Halt, err = runner.ParseHalt(o.halt); err != nil {
 			return err
 		}
-	}
-	if c.TermSeq, err = parseTermSeq(o.termSeq); err != nil {
-		return err
 	}
 	return nil
 }
