@@ -49,7 +49,8 @@ func lookup(name string) handler {
 
 // serve is the worker's loop: a reader goroutine takes frames off fd 3 and
 // handles cancellations at once; calls run one at a time, in order, and
-// their replies are flushed to fd 4 whenever no other call is waiting.
+// each reply is flushed to fd 4 before the next call starts (the pool's
+// crash accounting relies on that; see the wire protocol in doc.go).
 func serve(id int, init string) int {
 	syscall.CloseOnExec(3)
 	syscall.CloseOnExec(4)

@@ -155,8 +155,12 @@ type Result[Out any] struct {
 // MapUnordered runs f over seq in p's workers and yields each result as it
 // arrives, whatever its order. Per-input errors arrive as Results; a dead
 // pool or a cancelled ctx ends the sequence with one Result whose Index is
-// -1. Breaking out of the loop stops sending inputs and returns once the
-// batches in flight are answered.
+// -1. Breaking out of the loop stops sending inputs and returns at once,
+// without waiting for the batches in flight: their functions' contexts are
+// cancelled in the workers, as for a Call whose ctx ends, and their results
+// are dropped. Nothing of the caller's is touched after the loop ends, so
+// there is nothing to wait for; a function that ignores its context keeps
+// its worker busy until it returns, and Close waits for it.
 func (f *Func[In, Out]) MapUnordered(ctx context.Context, p *Pool, seq iter.Seq[In], opts ...MapOption) iter.Seq[Result[Out]] {
 	return func(yield func(Result[Out]) bool) {
 		next, stop := iter.Pull(seq)

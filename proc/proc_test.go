@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +113,68 @@ func TestMapUnordered(t *testing.T) {
 		if n++; n == 3 {
 			break
 		}
+	}
+}
+
+// gateIn drives linger: role "linger" marks Dir/started, waits for its
+// context, marks Dir/canceled and then never answers; role "first" answers
+// once linger has started, so that linger is surely running when the
+// caller sees the first result.
+type gateIn struct{ Role, Dir string }
+
+var linger = proc.Register("linger", func(ctx context.Context, in gateIn) (string, error) {
+	switch in.Role {
+	case "linger":
+		os.WriteFile(filepath.Join(in.Dir, "started"), nil, 0o644)
+		<-ctx.Done()
+		os.WriteFile(filepath.Join(in.Dir, "canceled"), nil, 0o644)
+		time.Sleep(time.Hour) // until the pool is terminated
+	case "first":
+		for {
+			if _, err := os.Stat(filepath.Join(in.Dir, "started")); err == nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return in.Role, nil
+})
+
+// Breaking out of MapUnordered returns at once, without waiting for the
+// batch in flight (which here would never answer), and cancels that
+// batch's context in its worker, as MapUnordered's doc says.
+func TestMapUnorderedBreakAbandonsInFlight(t *testing.T) {
+	p, err := proc.New(context.Background(), proc.WithWorkers(2), proc.WithPrefetch(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	dir := t.TempDir()
+	ins := []gateIn{{"first", dir}, {"linger", dir}}
+	returned := make(chan string, 1)
+	go func() {
+		for r := range linger.MapUnordered(context.Background(), p, slices.Values(ins)) {
+			returned <- fmt.Sprintf("%s %v", r.Out, r.Err)
+			break
+		}
+	}()
+	select {
+	case got := <-returned:
+		if got != "first <nil>" {
+			t.Fatalf("first result %q, want the one from \"first\"", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("breaking out of MapUnordered waited for the batch in flight")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "canceled")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch in flight was not cancelled in its worker")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

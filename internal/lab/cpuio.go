@@ -138,7 +138,7 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 			Workers        int
 			Seconds        float64
 		}
-		if err := runPython(ctx, cfg, "cpuio.py", &out, srv.Addr(), strconv.Itoa(tasks), strconv.Itoa(pyItems),
+		if err := runPython(ctx, cfg, "cpu-vs-io", &out, srv.Addr(), strconv.Itoa(tasks), strconv.Itoa(pyItems),
 			strconv.Itoa(trips), strconv.Itoa(size), strings.Join(counts, ",")); err != nil {
 			return nil, err
 		}

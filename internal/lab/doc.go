@@ -17,8 +17,8 @@
 // Experiments that use processes run registered functions in worker
 // processes that re-execute the current program, so a program using lab
 // must call proc.Main first thing in main (or TestMain). Config.Python, when
-// set, also runs the Python twins embedded from lab/python for race, lock,
-// lock, gil and cpu-vs-io, and adds their rows.
+// set, also runs the Python twins (embedded from python/) of these
+// experiments: race, lock, gil and cpu-vs-io, and adds their rows.
 //
 // The race experiment is compiled only into builds without -race: under the
 // race detector it reports that it cannot run.

@@ -55,3 +55,16 @@ func SumThreads(n uint64, w, rounds int, interval time.Duration) uint64 {
 	t, _, _ := sumThreads(n, w, rounds, g)
 	return t
 }
+
+// PythonTwins maps experiments to their Python twin's script.
+var PythonTwins = pythonTwins
+
+// PythonScripts lists the embedded Python scripts.
+func PythonScripts() ([]string, error) {
+	ents, err := pythonFS.ReadDir("python")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, err
+}

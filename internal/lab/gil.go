@@ -138,7 +138,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 		var out struct {
 			One, Threads, Procs float64
 		}
-		if err := runPython(ctx, cfg, "gil.py", &out, fmt.Sprint(pyN), fmt.Sprint(w)); err != nil {
+		if err := runPython(ctx, cfg, "gil", &out, fmt.Sprint(pyN), fmt.Sprint(w)); err != nil {
 			return nil, err
 		}
 		for _, r := range []struct {

@@ -130,7 +130,7 @@ func runLock(ctx context.Context, cfg Config) (*Result, error) {
 			Seconds float64
 		}
 		pyN := p.Int("pyn", 100_000, 200_000)
-		if err := runPython(ctx, cfg, "lock.py", &out, fmt.Sprint(goroutines), fmt.Sprint(pyN)); err != nil {
+		if err := runPython(ctx, cfg, "lock", &out, fmt.Sprint(goroutines), fmt.Sprint(pyN)); err != nil {
 			return nil, err
 		}
 		exp := int64(goroutines) * int64(pyN)

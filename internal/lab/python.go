@@ -17,9 +17,23 @@ import (
 //go:embed python/*.py
 var pythonFS embed.FS
 
-// runPython runs the embedded script name with cfg.Python and decodes its
-// standard output into out.
-func runPython(ctx context.Context, cfg Config, name string, out any, args ...string) error {
+// pythonTwins names, for each experiment that has a Python twin, its script
+// in pythonFS. The package doc lists these experiments; a test keeps the
+// two, the registered experiments and the embedded scripts in step.
+var pythonTwins = map[string]string{
+	"race":      "race.py",
+	"lock":      "lock.py",
+	"gil":       "gil.py",
+	"cpu-vs-io": "cpuio.py",
+}
+
+// runPython runs the Python twin of the experiment called exp with
+// cfg.Python and decodes its standard output into out.
+func runPython(ctx context.Context, cfg Config, exp string, out any, args ...string) error {
+	name, ok := pythonTwins[exp]
+	if !ok {
+		return fmt.Errorf("lab: no python twin for %s", exp)
+	}
 	src, err := pythonFS.ReadFile("python/" + name)
 	if err != nil {
 		return fmt.Errorf("python twin %s: %w", name, err)

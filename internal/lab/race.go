@@ -57,7 +57,7 @@ func runRace(ctx context.Context, cfg Config) (*Result, error) {
 		var out struct {
 			Plain, Call []int64
 		}
-		if err := runPython(ctx, cfg, "race.py", &out, fmt.Sprint(goroutines), fmt.Sprint(pyN), "2"); err != nil {
+		if err := runPython(ctx, cfg, "race", &out, fmt.Sprint(goroutines), fmt.Sprint(pyN), "2"); err != nil {
 			return nil, err
 		}
 		exp := int64(goroutines) * int64(pyN)
