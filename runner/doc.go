@@ -16,14 +16,14 @@
 // Inputs flow through four stages. The inputs (":::" values, "::::" files,
 // standard input) are combined as a cross product and streamed, so a
 // million input lines never sit in memory at once. Each combination is
-// expanded into a command line by a Template ({}, {.}, {/}, {//}, {/.},
+// expanded into a command line by a template ({}, {.}, {/}, {//}, {/.},
 // {#}, {%}, {n}), with values shell-quoted. Jobs are scheduled on Jobs
 // slots, honouring Delay, MaxLoad and MemFree. The Executor the Config
 // names runs each job: Local on this machine, with its own termination
 // sequence and working directory, or the executor of package cluster.
 //
 // A command that is a simple command with no shell syntax once expanded
-// (SimpleArgv decides it with a real shell parser) is executed directly;
+// (a real shell parser decides it) is executed directly;
 // anything else runs through "sh -c". That saves a shell per job, which is
 // most of the cost of short jobs.
 //

@@ -9,3 +9,12 @@ var (
 	ReadGuard   = readGuard
 	GuardRecord = guardRecord
 )
+
+// The template parser, the direct-exec test and the -j bound are internals
+// the tests check on their own.
+var (
+	ParseTemplate = parseTemplate
+	SimpleArgv    = simpleArgv
+)
+
+const MaxJobs = jobsLimit

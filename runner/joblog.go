@@ -11,8 +11,8 @@ import (
 
 const joblogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
 
-// FormatJoblogLine renders r as one line of GNU parallel's --joblog.
-func FormatJoblogLine(r Result, command string) string {
+// formatJoblogLine renders r as one line of GNU parallel's --joblog.
+func formatJoblogLine(r Result, command string) string {
 	exit := r.Exit
 	switch {
 	case r.TimedOut:

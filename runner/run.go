@@ -150,8 +150,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 type run struct {
 	cfg   Config
-	tmpl  *Template
-	tagT  *Template
+	tmpl  *template
+	tagT  *template
 	exec  Executor
 	sep   byte
 	done  seqSet
@@ -186,16 +186,16 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Executor == nil {
 		return nil, ErrNoExecutor
 	}
-	var tmpl *Template
+	var tmpl *template
 	if len(cfg.Command) > 0 {
 		var err error
-		if tmpl, err = ParseTemplate(cfg.Command, cfg.Quote); err != nil {
+		if tmpl, err = parseTemplate(cfg.Command, cfg.Quote); err != nil {
 			return nil, err
 		}
 	}
 	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, sep: '\n', running: map[int64]string{}}
 	if cfg.TagString != "" {
-		r.tagT, _ = ParseTemplate([]string{cfg.TagString}, false)
+		r.tagT, _ = parseTemplate([]string{cfg.TagString}, false)
 	}
 	if cfg.Null {
 		r.sep = 0
@@ -453,7 +453,7 @@ func (r *run) command(seq int64, slot int, args []string) string {
 	}
 	q := make([]string, len(args))
 	for i, a := range args {
-		q[i] = QuoteArg(a)
+		q[i] = quoteArg(a)
 	}
 	return strings.Join(q, " ")
 }
@@ -487,7 +487,7 @@ func (r *run) sayDraining() {
 // runJob runs one job with its retries and hands the outcome on.
 func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string) {
 	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout}
-	if argv, ok := SimpleArgv(command); ok {
+	if argv, ok := simpleArgv(command); ok {
 		job.Argv = argv
 	}
 	tag := r.tag(seq, slot, args)
@@ -580,7 +580,7 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 		r.warnf("warning: job %d killed by --timeout: %s", job.Seq, job.Command)
 	}
 	if r.joblog != nil {
-		line := FormatJoblogLine(res, job.Command)
+		line := formatJoblogLine(res, job.Command)
 		r.logMu.Lock()
 		_, err := io.WriteString(r.joblog, line)
 		if err == nil {

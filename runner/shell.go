@@ -19,12 +19,12 @@ var shellBuiltins = map[string]bool{
 	"ulimit": true, "umask": true, "unalias": true, "unset": true, "wait": true,
 }
 
-// SimpleArgv returns the argument vector of command when it is a simple
+// simpleArgv returns the argument vector of command when it is a simple
 // command that a shell would run as exec(argv) with no expansion,
 // redirection or builtin behaviour of its own; otherwise ok is false and
 // the command must run through "sh -c". Running such commands directly
 // saves a shell per job, which is most of the cost of a short job.
-func SimpleArgv(command string) (argv []string, ok bool) {
+func simpleArgv(command string) (argv []string, ok bool) {
 	f, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(command), "")
 	if err != nil || len(f.Stmts) != 1 || len(f.Last) > 0 {
 		return nil, false

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,12 +17,12 @@ var ErrBadJobs = errors.New("runner: bad -j value")
 // ErrBadSize is wrapped by the error ParseSize returns for a malformed size.
 var ErrBadSize = errors.New("runner: bad size")
 
-// MaxJobs bounds -j 0 ("as many as possible"): each job costs a process
+// jobsLimit bounds -j 0 ("as many as possible"): each job costs a process
 // and a few file descriptors, so the bound also follows RLIMIT_NOFILE.
-const MaxJobs = 1024
+const jobsLimit = 1024
 
 // ParseJobs parses GNU parallel's -j value for a machine with ncpu CPUs:
-// N, 0 (as many as possible, bounded by MaxJobs and the open-file limit),
+// N, 0 (as many as possible, bounded by 1024 and the open-file limit),
 // N% of the CPUs, +N or -N CPUs more or fewer. The result is at least 1.
 func ParseJobs(s string, ncpu int) (int, error) {
 	bad := func() (int, error) { return 0, badValue(ErrBadJobs, "%q (want N, 0, N%%, +N or -N)", s) }
@@ -52,16 +51,13 @@ func ParseJobs(s string, ncpu int) (int, error) {
 }
 
 func maxJobs() int {
-	n := MaxJobs
+	n := jobsLimit
 	var rl syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(4*n+64) {
 		n = max(1, int(rl.Cur-64)/4)
 	}
 	return n
 }
-
-// DefaultJobs is GNU parallel's default -j: one job per CPU.
-func DefaultJobs() int { return runtime.NumCPU() }
 
 // loadAvg returns the one-minute load average, or 0 if unknown.
 func loadAvg() float64 {

@@ -13,10 +13,10 @@ import (
 // be used, such as an empty one.
 var ErrBadTemplate = errors.New("runner: bad command template")
 
-// A Template is a parsed command: literal text and replacement strings.
-// Parse it once with ParseTemplate and Expand it for every input. A
-// Template is immutable and safe for concurrent use.
-type Template struct {
+// A template is a parsed command: literal text and replacement strings.
+// Parse it once with parseTemplate and Expand it for every input. A
+// template is immutable and safe for concurrent use.
+type template struct {
 	// words holds each command word as a sequence of parts; GNU parallel
 	// joins the words with spaces into one shell command line.
 	words [][]part
@@ -40,15 +40,15 @@ type part struct {
 	op    string // "", ".", "/", "//", "/."
 }
 
-// ParseTemplate parses the command words of crew run. quote is -q: the
+// parseTemplate parses the command words of crew run. quote is -q: the
 // words are then quoted as a whole after replacement, so the shell sees
 // them as they were given. A '{' that does not start a known replacement
 // string stays literal, as in GNU parallel.
-func ParseTemplate(words []string, quote bool) (*Template, error) {
+func parseTemplate(words []string, quote bool) (*template, error) {
 	if len(words) == 0 {
 		return nil, badValue(ErrBadTemplate, "no command")
 	}
-	t := &Template{quote: quote}
+	t := &template{quote: quote}
 	for _, w := range words {
 		ps := parseWord(w)
 		for _, p := range ps {
@@ -117,19 +117,15 @@ func parseRepl(s string) (part, bool) {
 	return part{}, false
 }
 
-// HasReplacement reports whether the template uses the arguments; when it
-// does not, Expand appends them, as GNU parallel does.
-func (t *Template) HasReplacement() bool { return t.repl }
-
 // Expand returns the command line for one job: seq is {#}, slot is {%} and
 // args are the job's arguments ({1}, {2}, ...). Values are shell-quoted
 // unless the template was parsed with quote (-q), which quotes whole words.
-func (t *Template) Expand(seq int64, slot int, args []string) string {
+func (t *template) Expand(seq int64, slot int, args []string) string {
 	return t.expand(seq, slot, args, true)
 }
 
 // expand is Expand with the quoting of values optional (--tagstring).
-func (t *Template) expand(seq int64, slot int, args []string, quoteValues bool) string {
+func (t *template) expand(seq int64, slot int, args []string, quoteValues bool) string {
 	var b strings.Builder
 	for i, w := range t.words {
 		if i > 0 {
@@ -140,7 +136,7 @@ func (t *Template) expand(seq int64, slot int, args []string, quoteValues bool) 
 			for _, p := range w {
 				t.writePart(&raw, p, seq, slot, args, false)
 			}
-			b.WriteString(QuoteArg(raw.String()))
+			b.WriteString(quoteArg(raw.String()))
 			continue
 		}
 		for _, p := range w {
@@ -150,13 +146,13 @@ func (t *Template) expand(seq int64, slot int, args []string, quoteValues bool) 
 	if !t.repl && quoteValues {
 		for _, a := range args {
 			b.WriteByte(' ')
-			b.WriteString(QuoteArg(a))
+			b.WriteString(quoteArg(a))
 		}
 	}
 	return b.String()
 }
 
-func (t *Template) writePart(b *strings.Builder, p part, seq int64, slot int, args []string, quote bool) {
+func (t *template) writePart(b *strings.Builder, p part, seq int64, slot int, args []string, quote bool) {
 	switch p.kind {
 	case litPart:
 		b.WriteString(p.lit)
@@ -188,7 +184,7 @@ func (t *Template) writePart(b *strings.Builder, p part, seq int64, slot int, ar
 
 func writeValue(b *strings.Builder, v string, quote bool) {
 	if quote {
-		v = QuoteArg(v)
+		v = quoteArg(v)
 	}
 	b.WriteString(v)
 }
@@ -238,12 +234,12 @@ func noExt(v string) string {
 	return v[:i]
 }
 
-// QuoteArg quotes s for a POSIX shell so that the shell passes it on as
+// quoteArg quotes s for a POSIX shell so that the shell passes it on as
 // one word, unchanged. It uses mvdan.cc/sh's quoting and falls back to
 // plain single quotes for bytes it will not quote for POSIX sh (invalid
 // UTF-8, control characters), which single quotes carry unchanged. A NUL
 // byte cannot be passed to a program at all; callers reject it earlier.
-func QuoteArg(s string) string {
+func quoteArg(s string) string {
 	q, err := syntax.Quote(s, syntax.LangPOSIX)
 	if err == nil {
 		return q
