@@ -8,24 +8,16 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"crew/pool"
 
 	"go.uber.org/goleak"
+
+	"crew/internal/wait"
+	"crew/pool"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errBoom = errors.New("boom")
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func mustNew(t *testing.T, workers int, opts ...pool.Option) *pool.Pool {
 	t.Helper()
@@ -128,7 +120,7 @@ func TestGoRacingWait(t *testing.T) {
 				}
 			}()
 		}
-		waitFor(t, func() bool { return ran.Load() > 10 })
+		wait.For(t, "more than 10 tasks to run", func() bool { return ran.Load() > 10 })
 		if err := p.Wait(); err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +293,7 @@ func TestStatsWhileRunning(t *testing.T) {
 			return nil
 		})
 	}
-	waitFor(t, func() bool { return p.Stats().Running == 2 })
+	wait.For(t, "both workers to be busy", func() bool { return p.Stats().Running == 2 })
 	if s := p.Stats(); s.Submitted != 5 || s.Done != 0 {
 		t.Fatalf("Stats while blocked = %+v", s)
 	}

@@ -4,27 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"crew/queue"
-
 	"go.uber.org/goleak"
+
+	"crew/internal/wait"
+	"crew/queue"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor polls cond, yielding the processor, until it holds; the test's
-// own timeout catches a cond that never does.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func TestTryOps(t *testing.T) {
 	type op struct {
@@ -198,7 +188,7 @@ func TestBlockedPuttersFIFO(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		waitFor(t, func() bool { p, _ := q.Waiting(); return p == i })
+		wait.For(t, fmt.Sprintf("put %d to block", i), func() bool { p, _ := q.Waiting(); return p == i })
 	}
 	for want := 0; want <= n; want++ {
 		v, err := q.Get(ctx)
@@ -223,7 +213,7 @@ func TestBlockedGettersFIFO(t *testing.T) {
 			}
 			got[i] = v
 		})
-		waitFor(t, func() bool { _, g := q.Waiting(); return g == i+1 })
+		wait.For(t, fmt.Sprintf("get %d to block", i+1), func() bool { _, g := q.Waiting(); return g == i+1 })
 	}
 	for i := range n {
 		if err := q.Put(ctx, 100+i); err != nil {
@@ -248,7 +238,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { errs <- q.Put(ctx, 2) }()
 	go func() { _, err := empty.Get(ctx); errs <- err }()
-	waitFor(t, func() bool { p, _ := q.Waiting(); _, g := empty.Waiting(); return p == 1 && g == 1 })
+	wait.For(t, "a put and a get to block", func() bool { p, _ := q.Waiting(); _, g := empty.Waiting(); return p == 1 && g == 1 })
 	q.Close()
 	empty.Close()
 	for range 2 {
@@ -274,7 +264,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error)
 		go func() { errc <- q.Put(ctx, 2) }()
-		waitFor(t, func() bool { p, _ := q.Waiting(); return p == 1 })
+		wait.For(t, "the put to block", func() bool { p, _ := q.Waiting(); return p == 1 })
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Put = %v, want context.Canceled", err)
@@ -297,7 +287,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error)
 		go func() { _, err := q.Get(ctx); errc <- err }()
-		waitFor(t, func() bool { _, g := q.Waiting(); return g == 1 })
+		wait.For(t, "the get to block", func() bool { _, g := q.Waiting(); return g == 1 })
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Get = %v, want context.Canceled", err)
