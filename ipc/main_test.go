@@ -3,7 +3,6 @@ package ipc_test
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,24 +12,30 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
+	"crew/internal/testproc"
+	"crew/internal/wait"
 	"crew/ipc"
 )
 
 // The test binary doubles as the child process of the cross-process tests:
-// with helperEnv set it plays the named role and exits, never running tests.
-const helperEnv = "CREW_IPC_HELPER"
+// each role is a testproc helper that plays its part and exits.
+var roles = []string{"hold-mutex", "hold-sem", "create-seg", "plain", "atomic", "mutex", "sem-worker"}
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(helperEnv); role != "" {
-		if err := runHelper(role); err != nil {
-			fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
-			os.Exit(2)
-		}
-		os.Exit(0)
+	for _, role := range roles {
+		testproc.Register(role, func(args []string) int {
+			if err := runHelper(role, parseHelperArgs(args)); err != nil {
+				fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
+				return 2
+			}
+			return 0
+		})
 	}
+	testproc.Main()
 	goleak.VerifyTestMain(m)
 }
 
@@ -49,24 +54,26 @@ const (
 // spin is busy work the helpers do inside a critical section.
 var spin atomic.Int64
 
-// helperArgs is what a helper reads from its environment.
+// helperArgs is what a helper is told on its command line.
 type helperArgs struct {
 	dir, lock, seg string
 	n              int
 }
 
-func readHelperArgs() helperArgs {
-	n, _ := strconv.Atoi(os.Getenv("CREW_IPC_N"))
-	return helperArgs{
-		dir:  os.Getenv("CREW_IPC_DIR"),
-		lock: os.Getenv("CREW_IPC_LOCK"),
-		seg:  os.Getenv("CREW_IPC_SEG"),
-		n:    n,
-	}
+func (a helperArgs) args() []string {
+	return []string{a.dir, a.lock, a.seg, strconv.Itoa(a.n)}
 }
 
-func runHelper(role string) error {
-	a := readHelperArgs()
+func parseHelperArgs(args []string) helperArgs {
+	var a helperArgs
+	if len(args) == 4 {
+		a.dir, a.lock, a.seg = args[0], args[1], args[2]
+		a.n, _ = strconv.Atoi(args[3])
+	}
+	return a
+}
+
+func runHelper(role string, a helperArgs) error {
 	ctx := context.Background()
 	switch role {
 	case "hold-mutex":
@@ -126,21 +133,24 @@ func runHelper(role string) error {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	b := seg.Bytes()[offCount : offCount+8]
+	// The counter is read and written as one word. Byte by byte
+	// (binary.NativeEndian), -race builds store it in eight instructions
+	// with calls between them, and a torn value can exceed every increment.
+	c := (*uint64)(unsafe.Pointer(&seg.Bytes()[offCount]))
 	// An unguarded read-modify-write: another process can write between the
 	// read and the write, and its increment is lost.
 	bump := func() {
-		v := binary.NativeEndian.Uint64(b)
-		binary.NativeEndian.PutUint64(b, v+1)
+		v := *c
+		*c = v + 1
 	}
 	// slowBump widens the window between read and write, so that a lock
 	// that failed to exclude would lose updates within a few iterations.
 	slowBump := func() {
-		v := binary.NativeEndian.Uint64(b)
+		v := *c
 		for i := range 500 {
 			spin.Add(int64(i))
 		}
-		binary.NativeEndian.PutUint64(b, v+1)
+		*c = v + 1
 	}
 	switch role {
 	case "plain":
@@ -214,14 +224,7 @@ type helper struct {
 // child is killed and reaped when the test ends.
 func startHelper(t *testing.T, role string, a helperArgs) *helper {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(),
-		helperEnv+"="+role,
-		"CREW_IPC_DIR="+a.dir,
-		"CREW_IPC_LOCK="+a.lock,
-		"CREW_IPC_SEG="+a.seg,
-		"CREW_IPC_N="+strconv.Itoa(a.n),
-	)
+	cmd := testproc.Command(role, a.args()...)
 	h := &helper{role: role, cmd: cmd}
 	cmd.Stderr = &h.stderr
 	out, err := cmd.StdoutPipe()
@@ -301,24 +304,10 @@ func runRace(t *testing.T, role string, procs, iters int) int64 {
 		hs[i] = startHelper(t, role, a)
 	}
 	ready := counter(t, seg, offReady)
-	waitFor(t, "helpers ready", func() bool { return ready.Load() == int64(procs) })
+	wait.For(t, "helpers ready", func() bool { return ready.Load() == int64(procs) })
 	counter(t, seg, offGo).Store(1)
 	for _, h := range hs {
 		h.wait(t)
 	}
 	return counter(t, seg, offCount).Load()
-}
-
-// waitFor polls cond until it holds, failing the test after a generous
-// deadline; the deadline only turns a hang into a failure, it asserts
-// nothing about speed.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

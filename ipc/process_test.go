@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"crew/internal/wait"
 	"crew/ipc"
 )
 
@@ -109,12 +110,12 @@ func TestSemaphoreBoundsProcesses(t *testing.T) {
 		hs[i] = startHelper(t, "sem-worker", a)
 	}
 	ready, most, rounds := counter(t, seg, offReady), counter(t, seg, offMax), counter(t, seg, offRounds)
-	waitFor(t, "helpers ready", func() bool { return ready.Load() == procs })
+	wait.For(t, "helpers ready", func() bool { return ready.Load() == procs })
 	counter(t, seg, offGo).Store(1)
 	// Let every process have a few turns, and wait until the slots were
 	// all in use at once; a cap on concurrency that is never reached would
 	// also pass "at most three".
-	waitFor(t, "three holders at once", func() bool {
+	wait.For(t, "three holders at once", func() bool {
 		return rounds.Load() >= 4*procs && most.Load() >= slots
 	})
 	counter(t, seg, offStop).Store(1)

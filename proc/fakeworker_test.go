@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,30 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"crew/internal/testproc"
 	"crew/proc"
 	"crew/proc/internal/wire"
-)
-
-// fakeWorkerArg, as the first argument, makes the test binary the scripted
-// wire-protocol worker below instead of a Go worker (see TestMain), and
-// fakeLateArg its helper that answers a call after the worker's death.
-const (
-	fakeWorkerArg = "crew-fake-worker"
-	fakeLateArg   = "crew-fake-late"
 )
 
 // fake is served by fakeWorker only.
 var fake = proc.Declare[string, string]("fake")
 
-// fakeWorker speaks the wire protocol as a foreign program would, and
-// answers each call with its argument, except that it holds back the
-// replies to "hold:..." calls and, on "die", writes the held replies and
-// exits with status 3 in the same breath: replies the parent has not read
-// when the worker dies, which must count as answered. On "late" it hands
-// its reply pipe to a helper outside its process group, which answers once
-// the pool has killed the worker, and waits to be killed: a reply that
-// arrives after the timeout's kill, as one written just before it does.
-func fakeWorker() int {
+// fakeWorker, the testproc helper "fake-worker" (see TestMain), speaks the
+// wire protocol as a foreign program would, and answers each call with its
+// argument, except that it holds back the replies to "hold:..." calls and,
+// on "die", writes the held replies and exits with status 3 in the same
+// breath: replies the parent has not read when the worker dies, which must
+// count as answered. On "late" it hands its reply pipe to a helper outside
+// its process group, which answers once the pool has killed the worker, and
+// waits to be killed: a reply that arrives after the timeout's kill, as one
+// written just before it does.
+func fakeWorker([]string) int {
 	in := bufio.NewReader(os.NewFile(3, "calls"))
 	out := os.NewFile(4, "replies")
 	buf, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindHello})
@@ -64,7 +57,7 @@ func fakeWorker() int {
 			out.Write(buf)
 			syscall.Exit(3)
 		case "late":
-			late := exec.Command(os.Args[0], fakeLateArg, strconv.FormatUint(m.ID, 10), strconv.Itoa(os.Getpid()))
+			late := testproc.Command("fake-late", strconv.FormatUint(m.ID, 10), strconv.Itoa(os.Getpid()))
 			late.ExtraFiles = []*os.File{out}
 			late.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if late.Start() != nil {
@@ -83,7 +76,7 @@ func fakeWorker() int {
 	}
 }
 
-// fakeLate answers call args[0] with "late" on fd 3 once process args[1]
+// fakeLate, the helper "fake-late", answers call args[0] with "late" on fd 3 once process args[1]
 // is gone.
 func fakeLate(args []string) int {
 	id, _ := strconv.ParseUint(args[0], 10, 64)
@@ -108,12 +101,9 @@ func atoi(s string) int {
 // again elsewhere, not fail with ErrTimeout, and the late task keeps its
 // result.
 func TestTimeoutLateReplyBlamesNoInnocent(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	argv := testproc.Argv("fake-worker")
 	p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(2), proc.WithTimeout(100*time.Millisecond),
-		proc.WithCommand(exe, fakeWorkerArg), proc.WithStderr(nil))
+		proc.WithCommand(argv[0], argv[1:]...), proc.WithStderr(nil))
 	ins := []string{"late", "a", "b", "c"}
 	before := p.PIDs()
 	got := map[string]string{}
@@ -136,10 +126,7 @@ func TestTimeoutLateReplyBlamesNoInnocent(t *testing.T) {
 // TestCrashIsolationForeignWorker runs scripts through one foreign worker
 // that queues four calls behind the running one.
 func TestCrashIsolationForeignWorker(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	argv := testproc.Argv("fake-worker")
 	tests := [][]string{
 		{"hold:a", "hold:b", "die", "c", "d"},
 		{"die", "die", "a"},
@@ -147,7 +134,7 @@ func TestCrashIsolationForeignWorker(t *testing.T) {
 	}
 	for _, ins := range tests {
 		t.Run(strings.Join(ins, ","), func(t *testing.T) {
-			p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(4), proc.WithCommand(exe, fakeWorkerArg), proc.WithStderr(nil))
+			p := newPool(t, proc.WithWorkers(1), proc.WithPrefetch(4), proc.WithCommand(argv[0], argv[1:]...), proc.WithStderr(nil))
 			n := 0
 			for r := range fake.MapUnordered(context.Background(), p, slices.Values(ins)) {
 				n++

@@ -100,22 +100,18 @@ func total(xs []int) int {
 }
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case fakeWorkerArg:
-			os.Exit(fakeWorker())
-		case fakeLateArg:
-			os.Exit(fakeLate(os.Args[2:]))
-		}
-	}
+	testproc.Register("parent", parentHelper)
+	testproc.Register("fake-worker", fakeWorker)
+	testproc.Register("fake-late", fakeLate)
+	// Helpers first: a pool starts the fake worker with the Go worker's
+	// environment, and proc.Main would make it a Go worker.
+	testproc.Main()
 	proc.Main()
 	// Under -race every process sleeps a second at exit by default; the
 	// workers of these tests exit hundreds of times.
 	if _, ok := os.LookupEnv("GORACE"); !ok {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
-	testproc.Register("parent", parentHelper)
-	testproc.Main()
 	goleak.VerifyTestMain(m)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"crew/internal/testproc"
+	"crew/internal/wait"
 	"crew/proc"
 )
 
@@ -163,19 +164,13 @@ func TestMapUnorderedBreakAbandonsInFlight(t *testing.T) {
 		if got != "first <nil>" {
 			t.Fatalf("first result %q, want the one from \"first\"", got)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(wait.Timeout):
 		t.Fatal("breaking out of MapUnordered waited for the batch in flight")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "canceled")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the batch in flight was not cancelled in its worker")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, "the batch in flight to be cancelled in its worker", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "canceled"))
+		return err == nil
+	})
 }
 
 // TestCrash runs each way a task can take its worker down, alongside
@@ -480,7 +475,7 @@ func TestParentKilled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := testproc.Command(t, "parent", tt.args...)
+			cmd := testproc.Command("parent", tt.args...)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -512,14 +507,8 @@ func TestParentKilled(t *testing.T) {
 			}
 			cmd.Process.Kill()
 			cmd.Wait()
-			deadline := time.Now().Add(10 * time.Second)
 			for _, pid := range pids {
-				for testproc.Alive(pid) {
-					if time.Now().After(deadline) {
-						t.Fatalf("worker %d survived its parent", pid)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				wait.For(t, fmt.Sprintf("worker %d to die with its parent", pid), func() bool { return !testproc.Alive(pid) })
 			}
 		})
 	}

@@ -1,6 +1,21 @@
 // Package testproc re-executes the running test binary as a scripted child
-// process, the os/exec TestMain pattern: a test registers helpers by name,
-// TestMain calls Main, and Command starts the binary running one helper.
+// process, the os/exec TestMain pattern, and is the one place crew's tests
+// do so: a test package registers helpers by name, TestMain calls Main,
+// and Command (or Argv) starts the binary running one helper.
+//
+//	func TestMain(m *testing.M) {
+//		testproc.Register("hold-lock", holdLock)
+//		testproc.Main() // in a helper: runs it and exits
+//		os.Exit(m.Run())
+//	}
+//
+//	cmd := testproc.Command("hold-lock", dir)
+//
+// The helper is chosen by a first argument, -testproc=NAME, rather than by
+// the environment, so that a program that starts the binary itself (a proc
+// pool's WithCommand, a shell) can start a helper too. The argument has a
+// flag's shape on purpose: a test binary whose TestMain forgot Main rejects
+// it as an unknown flag instead of running its tests again in the child.
 package testproc
 
 import (
@@ -12,43 +27,61 @@ import (
 	"testing"
 )
 
-const envHelper = "CREW_TESTPROC_HELPER"
+const flagPrefix = "-testproc="
 
 var helpers = map[string]func(args []string) int{}
 
-// Register adds a helper that Command can start. Call it before Main,
-// usually from TestMain or a package-level var.
+// Register adds a helper that Command can start; fn receives the
+// arguments given to Command and returns the exit status. Call it before
+// Main, from TestMain or a package-level var. Registering a name twice
+// panics.
 func Register(name string, fn func(args []string) int) {
+	if _, dup := helpers[name]; dup {
+		panic("testproc: helper " + name + " registered twice")
+	}
 	helpers[name] = fn
 }
 
-// Main runs the helper named in the environment, if any, and exits with
-// its status; in a normal test run it returns at once.
+// Main runs the helper named by the process's first argument, if any, and
+// exits with its status; in a normal test run it returns at once. While
+// the helper runs, os.Args no longer holds the -testproc argument, so a
+// helper that re-executes itself with os.Args does not start a helper.
 func Main() {
-	name, ok := os.LookupEnv(envHelper)
-	if !ok {
+	if len(os.Args) < 2 || !strings.HasPrefix(os.Args[1], flagPrefix) {
 		return
 	}
-	os.Unsetenv(envHelper)
+	name := strings.TrimPrefix(os.Args[1], flagPrefix)
 	fn := helpers[name]
 	if fn == nil {
 		fmt.Fprintf(os.Stderr, "testproc: no helper %q\n", name)
 		os.Exit(2)
 	}
-	os.Exit(fn(os.Args[1:]))
+	args := os.Args[2:]
+	os.Args = append(os.Args[:1:1], args...)
+	os.Exit(fn(args))
+}
+
+// Argv returns the program and arguments that run the test binary as
+// helper name with args, for a caller that starts the process itself.
+func Argv(name string, args ...string) []string {
+	return append([]string{executable(), flagPrefix + name}, args...)
 }
 
 // Command returns a command that runs the test binary as helper name with
-// args.
-func Command(t testing.TB, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+// args. Its environment is this process's; set cmd.Env to add to it.
+func Command(name string, args ...string) *exec.Cmd {
+	argv := Argv(name, args...)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+// executable is the running test binary. os.Executable reads
+// /proc/self/exe, which names the binary whatever the working directory;
+// os.Args[0] is the fallback should /proc be missing.
+func executable() string {
+	if exe, err := os.Executable(); err == nil {
+		return exe
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), envHelper+"="+name)
-	return cmd
+	return os.Args[0]
 }
 
 // OpenFDs returns the number of file descriptors this process has open.
