@@ -47,7 +47,7 @@ func TestBatch(t *testing.T) {
 		startWorker(t, s.URL, 2)
 		for _, batch := range []int{0, 1} {
 			t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
-				e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: s.URL, AckWait: testAckWait, Batch: batch})
+				e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: s.URL}, Batch: batch})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -149,7 +149,7 @@ func TestBatchWorkerKilled(t *testing.T) {
 }
 
 func TestBatchNegative(t *testing.T) {
-	if _, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: "nats://127.0.0.1:1", Batch: -1}); err == nil || !strings.Contains(err.Error(), "batch") {
+	if _, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: "nats://127.0.0.1:1"}, Batch: -1}); err == nil || !strings.Contains(err.Error(), "batch") {
 		t.Fatalf("err = %v, want a batch error", err)
 	}
 }
@@ -224,7 +224,7 @@ func TestCancelQueued(t *testing.T) {
 	for _, batch := range []int{0, 1} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
 			s := natstest.Start(t)
-			e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: s.URL, AckWait: testAckWait, Batch: batch})
+			e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: s.URL}, Batch: batch})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -234,7 +234,7 @@ func TestUnreachable(t *testing.T) {
 	port := freePort(t)
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 	start := time.Now()
-	_, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: url})
+	_, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: url}})
 	if !errors.Is(err, cluster.ErrUnreachable) {
 		t.Fatalf("NewExecutor: %v, want ErrUnreachable", err)
 	}
@@ -410,7 +410,7 @@ func TestBrokerAuth(t *testing.T) {
 		{"right", cluster.Credentials{Token: "s3cret"}, true},
 	}
 	for _, c := range cases {
-		e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: b.URL(), Credentials: c.cr})
+		e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: b.URL(), Credentials: c.cr}})
 		if (err == nil) != c.ok {
 			t.Errorf("%s: NewExecutor error %v, want success %v", c.name, err, c.ok)
 		}
@@ -423,26 +423,30 @@ func TestBrokerAuth(t *testing.T) {
 // TestInsecure: a worker refuses a remote server without credentials.
 func TestInsecure(t *testing.T) {
 	cases := []struct {
-		cfg  cluster.Config
+		cfg  cluster.WorkerConfig
 		want bool
 	}{
-		{cluster.Config{URL: "nats://192.0.2.1:4222"}, true},
-		{cluster.Config{URL: "nats://127.0.0.1:1,nats://192.0.2.1:4222"}, true},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://192.0.2.1:4222"}}, true},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://127.0.0.1:1,nats://192.0.2.1:4222"}}, true},
 		// 0.0.0.0 is not loopback, yet refuses at once: allowed cases
 		// fail to connect quickly instead of waiting on the network.
-		{cluster.Config{URL: "nats://0.0.0.0:1"}, true},
-		{cluster.Config{URL: "nats://0.0.0.0:1", Insecure: true}, false},
-		{cluster.Config{URL: "nats://0.0.0.0:1", Credentials: cluster.Credentials{Token: "t"}}, false},
-		{cluster.Config{URL: "nats://u:p@0.0.0.0:1"}, false},
-		{cluster.Config{URL: "nats://127.0.0.1:1"}, false},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://0.0.0.0:1"}}, true},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://0.0.0.0:1"}, Insecure: true}, false},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://0.0.0.0:1", Credentials: cluster.Credentials{Token: "t"}}}, false},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://u:p@0.0.0.0:1"}}, false},
+		{cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: "nats://127.0.0.1:1"}}, false},
 	}
 	for _, c := range cases {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		w := &cluster.Worker{Config: c.cfg, Executor: runner.Local{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		err := w.Run(ctx)
-		cancel()
+		c.cfg.Executor = runner.Local{}
+		c.cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		w, err := cluster.NewWorker(c.cfg)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			err = w.Run(ctx)
+			cancel()
+		}
 		if got := errors.Is(err, cluster.ErrInsecure); got != c.want {
-			t.Errorf("%s: Run error %v, want ErrInsecure %v", c.cfg.URL, err, c.want)
+			t.Errorf("%s: NewWorker or Run error %v, want ErrInsecure %v", c.cfg.URL, err, c.want)
 		}
 	}
 }

@@ -12,12 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Defaults for Config fields left zero.
-const (
-	DefaultAckWait    = 30 * time.Second
-	DefaultMaxDeliver = 5
-)
-
 // Credentials authenticate to the server. The zero value sends none.
 type Credentials struct {
 	Token    string
@@ -40,55 +34,20 @@ func CredentialsFromEnv() Credentials {
 
 func (c Credentials) empty() bool { return c.Token == "" && c.User == "" }
 
-// Config says where the cluster is and how its queue behaves. The zero
-// value of each field but URL has a sensible default.
-type Config struct {
+// ConnConfig says where the cluster's server is and how to log in to
+// it: what an Executor (ExecutorConfig) and a Worker (WorkerConfig)
+// share. Only URL is required.
+type ConnConfig struct {
 	// URL is the server, e.g. nats://127.0.0.1:4222; a comma-separated
 	// list names several servers of one cluster.
 	URL         string
 	Credentials Credentials
-	// Insecure lets a worker take jobs from a non-loopback server without
-	// credentials.
-	Insecure bool
-	// AckWait is how long a delivered job may go without a heartbeat
-	// before it is given to another worker. Only the worker that creates
-	// the shared consumer sets it; later workers use the consumer's (see
-	// Worker.Run). Default DefaultAckWait; negative is an error.
-	AckWait time.Duration
-	// MaxDeliver is how many times a job may run without a result before
-	// it is dead-lettered; set, like AckWait, by the first worker. A job
-	// counts a run when its first delivery reaches a worker and, after
-	// that, only when a worker starts it: jobs a dying worker held
-	// without starting them come back with no run counted. Default
-	// DefaultMaxDeliver; negative is an error.
-	MaxDeliver int
 	// Name names the connection in the server's monitoring.
 	Name string
-	// ReconnectWindow (read by executors) is how long an Executor that
-	// lost the server waits for it to come back; when the window passes,
-	// its waiting and later Execs fail with ErrUnreachable. Default
-	// DefaultReconnectWindow.
-	ReconnectWindow time.Duration
-	// Batch (read by executors) is the most jobs an Executor puts in one
-	// message while jobs are short; see Executor. 0 means DefaultBatch,
-	// 1 sends every job alone; negative is an error.
-	Batch int
-	// OnConnection, if set, is told when an Executor loses the server
-	// (lost is true) and when it is back (lost false); url has its
-	// password redacted. It runs on the connection's callback goroutine
-	// and must not block.
-	OnConnection func(lost bool, url string)
 }
 
-// DefaultReconnectWindow is Config.ReconnectWindow's default.
-const DefaultReconnectWindow = 2 * time.Minute
-
-func (c Config) reconnectWindow() time.Duration {
-	if c.ReconnectWindow > 0 {
-		return c.ReconnectWindow
-	}
-	return DefaultReconnectWindow
-}
+// reconnectWait is the pause between attempts to reach a lost server.
+const reconnectWait = time.Second
 
 // checkURL reports an URL list naming no server: each entry is
 // scheme://host[:port] with a NATS scheme, or host:port.
@@ -155,22 +114,8 @@ func isAuthErr(err error) bool {
 // otherwise print raw on stderr; crew reports connection trouble itself.
 var quiet = nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
 
-func (c Config) ackWait() time.Duration {
-	if c.AckWait > 0 {
-		return c.AckWait
-	}
-	return DefaultAckWait
-}
-
-func (c Config) maxDeliver() int {
-	if c.MaxDeliver > 0 {
-		return c.MaxDeliver
-	}
-	return DefaultMaxDeliver
-}
-
 // hasCredentials reports credentials in the config or inside the URL.
-func (c Config) hasCredentials() bool {
+func (c ConnConfig) hasCredentials() bool {
 	if !c.Credentials.empty() {
 		return true
 	}
@@ -206,7 +151,7 @@ func loopbackOnly(urls string) bool {
 	return true
 }
 
-func (c Config) natsOptions() []nats.Option {
+func (c ConnConfig) natsOptions() []nats.Option {
 	opts := []nats.Option{nats.Name(c.Name)}
 	cr := c.Credentials
 	if cr.Token != "" {
@@ -221,12 +166,15 @@ func (c Config) natsOptions() []nats.Option {
 	return opts
 }
 
-// connect dials once, failing fast when nothing listens.
-func (c Config) connect(extra ...nats.Option) (*nats.Conn, error) {
+// connect dials once, failing fast when nothing listens. Once connected,
+// the connection reconnects on its own, forever: the caller decides when
+// a lost server is lost for good.
+func (c ConnConfig) connect(extra ...nats.Option) (*nats.Conn, error) {
 	if err := checkURL(c.URL); err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(c.URL, append(append(c.natsOptions(), quiet), extra...)...)
+	opts := append(c.natsOptions(), quiet, nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait))
+	nc, err := nats.Connect(c.URL, append(opts, extra...)...)
 	if err != nil {
 		switch {
 		case isAuthErr(err):

@@ -10,15 +10,24 @@
 //   - a submitter: an Executor, which implements runner.Executor, so the
 //     runner engine (crew run --server) drives it like the local one.
 //
-// A minimal program, all in one process:
+// A minimal program, all in one process (errors left out). A program that
+// runs a Worker with runner.Local calls runner.Main first thing in main,
+// as crew itself does: it is what kills the jobs' leftover processes if
+// the program dies, even by SIGKILL (see runner.Main).
 //
-//	b, _ := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0"})
-//	defer b.Close()
-//	w := &cluster.Worker{Config: cluster.Config{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4}
-//	go w.Run(ctx)
-//	e, _ := cluster.NewExecutor(ctx, cluster.Config{URL: b.URL()})
-//	defer e.Close()
-//	res := e.Exec(ctx, &runner.Job{Seq: 1, Command: "hostname"}, os.Stdout, os.Stderr)
+//	func main() {
+//		runner.Main()
+//		ctx := context.Background()
+//		b, _ := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0"})
+//		defer b.Close()
+//		conn := cluster.ConnConfig{URL: b.URL()}
+//		w, _ := cluster.NewWorker(cluster.WorkerConfig{ConnConfig: conn, Executor: runner.Local{}, Concurrency: 4})
+//		go w.Run(ctx)
+//		e, _ := cluster.NewExecutor(ctx, cluster.ExecutorConfig{ConnConfig: conn})
+//		defer e.Close()
+//		res := e.Exec(ctx, &runner.Job{Seq: 1, Command: "hostname"}, os.Stdout, os.Stderr)
+//		fmt.Println(res.Exit)
+//	}
 //
 // # How a job travels
 //
@@ -28,7 +37,7 @@
 // is the job id, run id + sequence + attempt, so a repeated publish is
 // stored once. Once jobs are known to be short, several that are waiting
 // at the same moment travel as one message, a batch with an id of its
-// own (see Executor and Config.Batch); a batch is delivered, run,
+// own (see Executor and ExecutorConfig.Batch); a batch is delivered, run,
 // recorded and acknowledged as a unit, and each job's result still
 // reaches its own Exec. All workers share one durable pull consumer,
 // WorkersConsumer; a worker pulls only as many jobs as it has free slots,
@@ -47,8 +56,8 @@
 // # Guarantees
 //
 // A submitter that loses the server reconnects and tells
-// Config.OnConnection; if no server is back within
-// Config.ReconnectWindow, its jobs fail with ErrUnreachable.
+// ExecutorConfig.OnConnection; if no server is back within
+// ExecutorConfig.ReconnectWindow, its jobs fail with ErrUnreachable.
 //
 // Execution is at least once: a worker that dies or loses its connection
 // stops heartbeating, and after AckWait its jobs go to another worker,
@@ -56,7 +65,7 @@
 // and later ones are dropped, so the submitter sees one result per job.
 // Jobs that must not run twice must be made idempotent by their authors.
 //
-// A job that ran MaxDeliver times without a result (it kills its workers,
+// A job that ran WorkerConfig.MaxRuns times without a result (it kills its workers,
 // say) is copied to DeadStream, removed from the queue, and its Exec
 // returns a *DeadError. Workers count runs, not deliveries: the jobs a
 // dying worker held without starting them (prefetched, or queued behind
@@ -78,7 +87,7 @@
 // user. The broker listens on loopback unless told otherwise, and refuses
 // other addresses without a token or user and password (ErrAuthRequired);
 // a Worker refuses a non-loopback server when no credentials are
-// configured, unless Config.Insecure is set (ErrInsecure). Give the broker
+// configured, unless WorkerConfig.Insecure is set (ErrInsecure). Give the broker
 // TLS certificates when the network is not trusted.
 //
 // # Costs

@@ -28,7 +28,7 @@ var (
 	errMalformed = errors.New("cluster: malformed message")
 )
 
-// A DeadError reports a job that was delivered MaxDeliver times without a
+// A DeadError reports a job that ran WorkerConfig.MaxRuns times without a
 // result (its workers died or hung without heartbeats); the job was moved
 // to DeadStream.
 type DeadError struct {

@@ -24,11 +24,17 @@ func Example() {
 
 	ctx, stopWorker := context.WithCancel(context.Background())
 	defer stopWorker()
-	w := &cluster.Worker{Config: cluster.Config{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 2}
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig: cluster.ConnConfig{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 2,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 
-	e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: b.URL()})
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: b.URL()}})
 	if err != nil {
 		fmt.Println(err)
 		return

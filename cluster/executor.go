@@ -18,6 +18,57 @@ import (
 	"crew/runner"
 )
 
+// ExecutorConfig configures an Executor: where the server is, and how
+// jobs travel. Only URL is required; every other field has a default.
+type ExecutorConfig struct {
+	ConnConfig
+	// ReconnectWindow is how long an Executor that lost the server waits
+	// for it to come back; when the window passes, its waiting and later
+	// Execs fail with ErrUnreachable. Default DefaultReconnectWindow.
+	ReconnectWindow time.Duration
+	// Batch is the most jobs an Executor puts in one message while jobs
+	// are short; see Executor. 0 means DefaultBatch, 1 sends every job
+	// alone; negative is an error.
+	Batch int
+	// OnConnection, if set, is told when the Executor loses the server
+	// (lost is true) and when it is back (lost false); url has its
+	// password redacted. It runs on the connection's callback goroutine
+	// and must not block.
+	OnConnection func(lost bool, url string)
+}
+
+// DefaultReconnectWindow is ExecutorConfig.ReconnectWindow's default.
+const DefaultReconnectWindow = 2 * time.Minute
+
+func (c ExecutorConfig) reconnectWindow() time.Duration {
+	if c.ReconnectWindow > 0 {
+		return c.ReconnectWindow
+	}
+	return DefaultReconnectWindow
+}
+
+// Timings of an Executor's talks with the server.
+const (
+	// dialTimeout bounds the first attempt to reach the server.
+	dialTimeout = 3 * time.Second
+	// publishAckTimeout is how long one publish of a message may wait for
+	// the server's ack before it counts as lost (and is repeated).
+	publishAckTimeout = 10 * time.Second
+	// republishFor is how long a message whose acks keep getting lost
+	// while connected is published again before its jobs fail; the
+	// back-off between tries makes it about 6 s.
+	republishFor = 5 * time.Second
+	// rewatchTimeout bounds one attempt to start watching the results
+	// again after the server came back.
+	rewatchTimeout = 5 * time.Second
+	// unqueueTimeout bounds deleting a cancelled job's message.
+	unqueueTimeout = 2 * time.Second
+)
+
+// maxPendingPublishes bounds the publishes an Executor has waiting for
+// the server's ack; past it, a publish waits.
+const maxPendingPublishes = 1 << 16
+
 // An Executor submits jobs to the cluster and waits for their results. It
 // implements runner.Executor, so the runner engine drives it as it drives
 // the local one.
@@ -31,14 +82,14 @@ import (
 // ErrClosed.
 //
 // When the connection to the server is lost, the Executor reconnects on
-// its own and tells Config.OnConnection. Results that arrived meanwhile
+// its own and tells ExecutorConfig.OnConnection. Results that arrived meanwhile
 // are replayed, so a broker restarted on the same store loses nothing.
-// If no server is back within Config.ReconnectWindow, the Executor gives
+// If no server is back within ExecutorConfig.ReconnectWindow, the Executor gives
 // up for good: waiting and later Execs fail with ErrUnreachable.
 //
 // Short jobs travel in batches. Every job goes alone until the first
 // result shows how long jobs run; from then on, jobs queued at the same
-// moment share a message, up to Config.Batch of them, as many as run
+// moment share a message, up to ExecutorConfig.Batch of them, as many as run
 // one after another in about 30 ms by the average so far, and never
 // more than an eighth of the jobs in flight. While the server has not
 // confirmed the previous message, or while the workers have at least
@@ -49,19 +100,19 @@ import (
 // it: when one of a batch's jobs runs a second (PrefetchBelow), the ones
 // still waiting for a slot behind it are queued again each on its own.
 type Executor struct {
-	cfg     Config
+	cfg     ExecutorConfig
 	nc      *nats.Conn
 	js      jetstream.JetStream // publishes jobs asynchronously
 	subject string
 	sp      *space
 	run     string
-	w       jetstream.KeyWatcher
+	watcher jetstream.KeyWatcher
 	done    chan struct{}
 	maxIn   int // largest inline payload
-	// life ends with Close; broken when the server stayed away longer
+	// alive ends with Close; broken when the server stayed away longer
 	// than the reconnect window, and brokenErr says so.
-	life      context.Context
-	end       context.CancelFunc
+	alive     context.Context
+	kill      context.CancelFunc
 	broken    context.Context
 	giveUp    context.CancelFunc
 	brokenErr error
@@ -70,21 +121,20 @@ type Executor struct {
 	// or, while jobs are short, several to a message.
 	qmu        sync.Mutex
 	queue      []*pending
-	paused     bool // set by tests only: queue, send nothing
-	kick       chan struct{}
-	batches    atomic.Int64 // batch keys handed out
-	unfinished atomic.Int64 // jobs sent and not yet answered
-	unacked    atomic.Int64 // messages the server has not confirmed
+	queueMoved chan struct{} // wakes the batcher: a job queued or answered
+	batches    atomic.Int64  // batch keys handed out
+	unfinished atomic.Int64  // jobs sent and not yet answered
+	unacked    atomic.Int64  // messages the server has not confirmed
 	sentJobs   atomic.Int64
 	sentMsgs   atomic.Int64
-	runtime    atomic.Int64 // average of jobs' run time in ns (see observe); -1 before the first
-	observed   atomic.Int64 // run times averaged so far
+	avgRuntime atomic.Int64 // jobs' average run time in ns (see observe); -1 before the first
+	runtimes   atomic.Int64 // run times averaged so far
 
-	mu      sync.Mutex
-	waiters map[string]*waiter // by results key: jobs' and batches'; see waiter
-	tries   map[int64]int
-	closed  bool
-	absent  *time.Timer // runs giveUp unless the server comes back
+	mu          sync.Mutex
+	waiters     map[string]*waiter // by results key: jobs' and batches'; see waiter
+	tries       map[int64]int
+	closed      bool
+	giveUpTimer *time.Timer // runs giveUp unless the server comes back
 }
 
 var _ runner.Executor = (*Executor)(nil)
@@ -93,25 +143,24 @@ var _ runner.Executor = (*Executor)(nil)
 // they are missing, and returns an Executor for one run. It fails at once
 // with ErrUnreachable when no server answers. Cancelling ctx aborts the
 // setup; it does not affect the returned Executor.
-func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
+func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 	if cfg.Batch < 0 {
 		return nil, fmt.Errorf("cluster: batch %d: must not be negative", cfg.Batch)
 	}
 	e := &Executor{
 		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
 		waiters: map[string]*waiter{}, tries: map[int64]int{},
-		kick: make(chan struct{}, 1),
+		queueMoved: make(chan struct{}, 1),
 	}
-	e.runtime.Store(-1)
-	e.life, e.end = context.WithCancel(context.Background())
+	e.avgRuntime.Store(-1)
+	e.alive, e.kill = context.WithCancel(context.Background())
 	e.broken, e.giveUp = context.WithCancel(context.Background())
-	nc, err := cfg.connect(nats.Timeout(3*time.Second),
-		// The reconnect window, not the library, decides when to stop.
-		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { e.lost() }),
-		nats.ReconnectHandler(e.back))
+	// The reconnect window, not the library, decides when to stop.
+	nc, err := cfg.connect(nats.Timeout(dialTimeout),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { e.disconnected() }),
+		nats.ReconnectHandler(e.reconnected))
 	if err != nil {
-		e.end()
+		e.kill()
 		e.giveUp()
 		return nil, err
 	}
@@ -122,8 +171,8 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	e.nc, e.sp, e.maxIn = nc, sp, inlineLimit(nc)
 	e.subject = JobsSubject + "." + e.run
-	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1<<16),
-		jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
+	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
+		jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
@@ -134,7 +183,7 @@ func NewExecutor(ctx context.Context, cfg Config) (*Executor, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	e.w = w
+	e.watcher = w
 	e.mu.Unlock()
 	go e.dispatch(w)
 	go e.batcher()
@@ -152,17 +201,17 @@ func (e *Executor) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 	return w, nil
 }
 
-// lost starts the reconnect window.
-func (e *Executor) lost() {
+// disconnected starts the reconnect window.
+func (e *Executor) disconnected() {
 	e.mu.Lock()
-	if e.closed || e.absent != nil || e.broken.Err() != nil {
+	if e.closed || e.giveUpTimer != nil || e.broken.Err() != nil {
 		e.mu.Unlock()
 		return
 	}
 	window := e.cfg.reconnectWindow()
-	e.absent = time.AfterFunc(window, func() {
+	e.giveUpTimer = time.AfterFunc(window, func() {
 		e.mu.Lock()
-		if e.absent == nil { // back in the meantime
+		if e.giveUpTimer == nil { // back in the meantime
 			e.mu.Unlock()
 			return
 		}
@@ -176,15 +225,15 @@ func (e *Executor) lost() {
 	}
 }
 
-// back ends the reconnect window. After a reconnect the watcher's
+// reconnected ends the reconnect window. After a reconnect the watcher's
 // server-side consumer may be gone (a restarted broker); a fresh watcher
 // replays this run's results, and the ones already delivered find no
 // waiter.
-func (e *Executor) back(nc *nats.Conn) {
+func (e *Executor) reconnected(nc *nats.Conn) {
 	e.mu.Lock()
-	if e.absent != nil {
-		e.absent.Stop()
-		e.absent = nil
+	if e.giveUpTimer != nil {
+		e.giveUpTimer.Stop()
+		e.giveUpTimer = nil
 	}
 	gone := e.broken.Err() != nil
 	e.mu.Unlock()
@@ -208,7 +257,7 @@ func (e *Executor) unreachable() error {
 // rewatch stops the current watcher; dispatch then starts a new one.
 func (e *Executor) rewatch() {
 	e.mu.Lock()
-	w := e.w
+	w := e.watcher
 	e.mu.Unlock()
 	if w != nil {
 		_ = w.Stop()
@@ -217,7 +266,7 @@ func (e *Executor) rewatch() {
 
 func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 	defer close(e.done)
-	var back backoff
+	var retry backoff
 	for {
 		for entry := range w.Updates() {
 			if entry == nil {
@@ -232,7 +281,7 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 			if closed {
 				return
 			}
-			ctx, stop := context.WithTimeout(e.life, 5*time.Second)
+			ctx, stop := context.WithTimeout(e.alive, rewatchTimeout)
 			nw, err := e.watch(ctx)
 			stop()
 			if err == nil {
@@ -242,12 +291,12 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 					_ = nw.Stop()
 					return
 				}
-				e.w, w = nw, nw
+				e.watcher, w = nw, nw
 				e.mu.Unlock()
-				back.reset()
+				retry.reset()
 				break
 			}
-			back.sleep(e.life)
+			retry.sleep(e.alive)
 		}
 	}
 }
@@ -320,9 +369,9 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 			if e.broken.Err() != nil {
 				return fail(e.unreachable())
 			}
-			return fail(fmt.Errorf("cluster: submit job %d: %w", job.Seq, a.err))
+			return fail(fmt.Errorf("cluster: job %d: %w", job.Seq, a.err))
 		}
-		return e.finish(ctx, job, a.data, stdout, stderr)
+		return e.finish(ctx, job, a.res, stdout, stderr)
 	case <-ctx.Done():
 		p.dropped.Store(true)
 		e.forget(k)
@@ -350,11 +399,10 @@ func (e *Executor) publish(ctx context.Context, msg *nats.Msg) (jetstream.PubAck
 	}
 }
 
-func (e *Executor) finish(ctx context.Context, job *runner.Job, v []byte, stdout, stderr io.Writer) runner.Result {
-	m, err := decodeResult(v)
-	if err != nil {
-		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}
-	}
+// finish hands a job's result m to its Exec: its output to stdout and
+// stderr (fetched from the object store if it travelled there), and what
+// became of it.
+func (e *Executor) finish(ctx context.Context, job *runner.Job, m *resultMsg, stdout, stderr io.Writer) runner.Result {
 	out, errOut := m.Stdout, m.Stderr
 	if m.Object != "" {
 		b, err := e.sp.output.GetBytes(ctx, m.Object)
@@ -387,13 +435,13 @@ func (e *Executor) Close() error {
 		return nil
 	}
 	e.closed = true
-	w := e.w
-	if e.absent != nil {
-		e.absent.Stop()
-		e.absent = nil
+	w := e.watcher
+	if e.giveUpTimer != nil {
+		e.giveUpTimer.Stop()
+		e.giveUpTimer = nil
 	}
 	e.mu.Unlock()
-	e.end()
+	e.kill()
 	err := w.Stop()
 	<-e.done
 	e.nc.Close()
@@ -431,7 +479,7 @@ func (e *Executor) cancel(p *pending) {
 // unqueue deletes a message from the jobs stream. It fails harmlessly
 // when a worker holds the message: the cancel messages reach it instead.
 func (e *Executor) unqueue(seq uint64) {
-	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, stop := context.WithTimeout(context.Background(), unqueueTimeout)
 	defer stop()
 	_ = e.sp.jobs.DeleteMsg(ctx, seq)
 }

@@ -1,9 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -12,15 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// DefaultInFlight is how many jobs crew run --server keeps submitted at
-// once when not told (-j): enough to keep a few dozen worker slots busy
-// and to let short jobs travel in batches. Each worker's Concurrency
-// bounds what runs on it.
-const DefaultInFlight = 256
-
-// DefaultBatch is Config.Batch's default: the most jobs an Executor puts
+// DefaultBatch is ExecutorConfig.Batch's default: the most jobs an Executor puts
 // in one message.
 const DefaultBatch = 64
+
+// testHookHold, set only by tests (see export_test.go), reports whether
+// e holds its queued jobs back instead of sending them, so that a test can
+// queue jobs that then leave in full batches.
+var testHookHold func(e *Executor) bool
 
 // Batching rules. A batch's jobs run on one worker and their results come
 // back together, so only jobs expected to end quickly are batched: a
@@ -57,11 +56,11 @@ type sentMsg struct {
 	live atomic.Int32  // its jobs not cancelled
 }
 
-// An answer is a job's encoded result, or the error that kept the job
-// from the queue.
+// An answer is a job's result, or the error that kept the job from the
+// queue or its result from being read.
 type answer struct {
-	data []byte
-	err  error
+	res *resultMsg
+	err error
 }
 
 // A waiter waits for the result stored under one key. A job's has one
@@ -110,14 +109,17 @@ func (e *Executor) resolve(k string, v []byte) {
 	if !ok || wt.keys == nil {
 		chs := e.take(k)
 		e.mu.Unlock()
-		for _, ch := range chs {
-			ch <- answer{data: v}
+		if len(chs) > 0 {
+			res, err := decodeResult(v)
+			for _, ch := range chs {
+				ch <- answer{res: res, err: err}
+			}
 		}
 		e.settle(len(chs))
 		return
 	}
 	e.mu.Unlock()
-	parts, split, err := decodeBatchResult(v, len(wt.chs))
+	results, split, err := decodeBatchResult(v, len(wt.chs))
 	e.mu.Lock()
 	delete(e.waiters, k)
 	if split {
@@ -127,7 +129,7 @@ func (e *Executor) resolve(k string, v []byte) {
 	}
 	n := 0
 	for i, ch := range wt.chs {
-		if wt.done[i] || (err == nil && moved(parts[i])) {
+		if wt.done[i] || (err == nil && results[i].Moved) {
 			continue // answered already, or to come under its own key
 		}
 		wt.done[i] = true
@@ -137,18 +139,11 @@ func (e *Executor) resolve(k string, v []byte) {
 		if err != nil {
 			ch <- answer{err: err}
 		} else {
-			ch <- answer{data: parts[i]}
+			ch <- answer{res: &results[i]}
 		}
 	}
 	e.mu.Unlock()
 	e.settle(n)
-}
-
-// moved reports a batch job's result that only says a worker moved the
-// job out of its batch. A JSON string cannot hold the unescaped quotes
-// of the pattern, so only the field itself matches.
-func moved(result []byte) bool {
-	return bytes.Contains(result, []byte(`"moved":true`))
 }
 
 // abandon answers every Exec still waiting under k with err.
@@ -180,7 +175,7 @@ func (e *Executor) enqueue(p *pending) {
 // wake tells the batcher that a job was queued or answered.
 func (e *Executor) wake() {
 	select {
-	case e.kick <- struct{}{}:
+	case e.queueMoved <- struct{}{}:
 	default:
 	}
 }
@@ -190,14 +185,14 @@ func (e *Executor) wake() {
 // turn batching off for long, then a moving average that gives each new
 // run time an eighth of the weight.
 func (e *Executor) observe(d time.Duration) {
-	n := min(e.observed.Add(1), 8)
+	n := min(e.runtimes.Add(1), 8)
 	for {
-		old := e.runtime.Load()
+		old := e.avgRuntime.Load()
 		v := int64(max(d, 0))
 		if old >= 0 {
 			v = old + (v-old)/n
 		}
-		if e.runtime.CompareAndSwap(old, v) {
+		if e.avgRuntime.CompareAndSwap(old, v) {
 			return
 		}
 	}
@@ -209,7 +204,7 @@ func (e *Executor) batchSize(queued int) int {
 	if b == 0 {
 		b = DefaultBatch
 	}
-	rt := e.runtime.Load()
+	rt := e.avgRuntime.Load()
 	if b <= 1 || rt < 0 {
 		return 1 // batching off, or no job has ended yet
 	}
@@ -227,9 +222,9 @@ func (e *Executor) batcher() {
 	defer hold.Stop()
 	for {
 		select {
-		case <-e.kick:
+		case <-e.queueMoved:
 		case <-hold.C:
-		case <-e.life.Done():
+		case <-e.alive.Done():
 			return
 		}
 		for {
@@ -251,8 +246,8 @@ func (e *Executor) batcher() {
 func (e *Executor) next() ([]*pending, time.Duration) {
 	e.qmu.Lock()
 	defer e.qmu.Unlock()
-	if e.paused {
-		return nil, 0 // tests fill the queue first
+	if testHookHold != nil && testHookHold(e) {
+		return nil, 0 // a test fills the queue first
 	}
 	// Jobs whose Exec gave up stay unsent.
 	live := e.queue[:0]
@@ -269,7 +264,7 @@ func (e *Executor) next() ([]*pending, time.Duration) {
 	}
 	b := e.batchSize(n)
 	busy := e.unacked.Load() > 0 ||
-		time.Duration(e.unfinished.Load()*e.runtime.Load()) >= queuedWork
+		time.Duration(e.unfinished.Load()*e.avgRuntime.Load()) >= queuedWork
 	if b > 1 && n < b && busy {
 		if wait := maxHold - time.Since(e.queue[0].at); wait > 0 {
 			return nil, wait
@@ -302,21 +297,17 @@ func (e *Executor) send(ps []*pending) {
 			wt.keys[i] = p.key
 		}
 		key = e.run + ".b" + strconv.FormatInt(e.batches.Add(1), 10)
-		size := 32 + len(key)
-		for _, p := range ps {
-			size += len(p.data) + 1
-		}
-		data = make([]byte, 0, size)
-		data = append(data, `{"key":"`...)
-		data = append(data, key...)
-		data = append(data, `","jobs":[`...)
+		jobs := make([][]byte, len(ps))
 		for i, p := range ps {
-			if i > 0 {
-				data = append(data, ',')
-			}
-			data = append(data, p.data...)
+			jobs[i] = p.data
 		}
-		data = append(data, "]}"...)
+		var err error
+		if data, err = encodeBatch(key, jobs); err != nil {
+			for _, ch := range wt.chs {
+				ch <- answer{err: err}
+			}
+			return
+		}
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -351,14 +342,14 @@ func (e *Executor) send(ps []*pending) {
 // full) fails its jobs at once. While the server is away, the reconnect
 // window decides.
 func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
-	ctx, stop := context.WithCancel(e.life)
+	ctx, stop := context.WithCancel(e.alive)
 	defer stop()
 	defer context.AfterFunc(e.broken, stop)()
 	defer func() {
 		e.unacked.Add(-1)
 		e.wake()
 	}()
-	var back backoff
+	var retry backoff
 	for {
 		paf, err := e.publish(ctx, msg)
 		if err == nil {
@@ -376,8 +367,8 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 		}
 		var ae *jetstream.APIError
 		if errors.As(err, &ae) || ctx.Err() != nil ||
-			(back.peek() > 5*time.Second && e.nc.IsConnected()) || !back.sleep(ctx) {
-			e.abandon(key, err)
+			(retry.peek() > republishFor && e.nc.IsConnected()) || !retry.sleep(ctx) {
+			e.abandon(key, fmt.Errorf("submit: %w", err))
 			return
 		}
 	}

@@ -1,5 +1,7 @@
 package cluster
 
+import "sync"
+
 // Decoders reached by the fuzz tests.
 var (
 	DecodeJob    = func(b []byte) error { _, _, _, err := decodeJobs(b); return err }
@@ -12,16 +14,22 @@ var (
 // Unfinished is how many jobs e has sent and still expects a result for.
 func Unfinished(e *Executor) int64 { return e.unfinished.Load() }
 
+// paused holds the Executors that Pause holds back.
+var paused sync.Map // *Executor → struct{}
+
+func init() {
+	testHookHold = func(e *Executor) bool {
+		_, ok := paused.Load(e)
+		return ok
+	}
+}
+
 // Pause stops e sending jobs until the returned function is called, so a
 // test can queue jobs that then leave in full batches.
 func Pause(e *Executor) (resume func()) {
-	e.qmu.Lock()
-	e.paused = true
-	e.qmu.Unlock()
+	paused.Store(e, struct{}{})
 	return func() {
-		e.qmu.Lock()
-		e.paused = false
-		e.qmu.Unlock()
+		paused.Delete(e)
 		e.wake()
 	}
 }

@@ -41,18 +41,19 @@ func workerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, _ := strconv.Atoi(os.Getenv("CREW_DIST_J"))
-	w := &cluster.Worker{
-		Config: cluster.Config{
-			URL: os.Getenv("CREW_DIST_URL"), AckWait: durationOr(os.Getenv("CREW_DIST_ACKWAIT"), testAckWait),
-			MaxDeliver:  atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
-			Credentials: cluster.CredentialsFromEnv(),
-		},
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig:  cluster.ConnConfig{URL: os.Getenv("CREW_DIST_URL"), Credentials: cluster.CredentialsFromEnv()},
+		AckWait:     durationOr(os.Getenv("CREW_DIST_ACKWAIT"), testAckWait),
+		MaxRuns:     atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
 		Executor:    crashExecutor{},
 		Concurrency: n,
 		Host:        "w" + strconv.Itoa(os.Getpid()),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	if err == nil {
+		err = w.Run(ctx)
 	}
-	if err := w.Run(ctx); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker failed:", err)
 		return 1
 	}
@@ -210,7 +211,7 @@ func freePort(t *testing.T) int {
 
 func newExecutor(t *testing.T, url string) *cluster.Executor {
 	t.Helper()
-	e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: url, AckWait: testAckWait})
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: url}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func execAll(ctx context.Context, e runner.Executor, jobs []*runner.Job) []outco
 
 func newExecutorCreds(t *testing.T, url string, cr cluster.Credentials) *cluster.Executor {
 	t.Helper()
-	e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: url, Credentials: cr})
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: url, Credentials: cr}})
 	if err != nil {
 		t.Fatal(err)
 	}

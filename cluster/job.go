@@ -33,9 +33,9 @@ type entry struct {
 	stops []context.CancelFunc // one per job: a cancel message stops one
 	ctxs  []context.Context
 
-	objects []string // outputs stored in the object store, if any
-	tries   int
-	back    backoff
+	objects    []string // outputs stored in the object store, if any
+	storeTries int      // attempts to store its results so far
+	storeRetry backoff  // paces those attempts
 
 	delivered uint64 // deliveries so far, this one included
 	// runs is what to record as the job's run count before running it
@@ -59,7 +59,7 @@ type task struct {
 func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	key, jobs, batch, err := decodeJobs(msg.Data())
 	if err != nil {
-		w.Logger.Error("cluster: dropping an unreadable job", "err", err)
+		w.log.Error("cluster: dropping an unreadable job", "err", err)
 		_ = msg.Term()
 		return
 	}
@@ -67,13 +67,13 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	if meta, err := msg.Metadata(); err == nil {
 		e0 = meta.NumDelivered
 	}
-	if w.lastLong.Load() && w.held.Load() >= int64(w.slots) && !w.nearLast(e0) {
+	if w.lastLong.Load() && w.held.Load() >= int64(w.slots) && !w.lastDeliveryNext(e0) {
 		// A pull issued before a job turned out long brought a job that
 		// would wait behind it.
 		_ = msg.Nak()
 		return
 	}
-	w.batchSeen.Store(int64(len(jobs)))
+	w.lastBatch.Store(int64(len(jobs)))
 	// Jobs run on a context detached from Run's, so draining lets them
 	// finish; only a cancel message stops one.
 	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -98,20 +98,20 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 			stop()
 			return
 		}
-		if limit := int(w.maxStartsNow.Load()); limit > 0 {
+		if limit := int(w.runLimit.Load()); limit > 0 {
 			// Its first delivery is taken to have run; later ones
 			// count only if a worker got as far as starting the job.
 			runs := max(1, w.runsRecorded(ectx, key))
 			if runs >= limit {
 				stop()
-				w.buryHeld(ctx, msg, runs)
+				w.deadLetterHeld(ctx, msg, runs)
 				return
 			}
 			e.runs = runs + 1
 		}
 	}
 	e.left.Store(int32(len(jobs)))
-	w.open.Add(1)
+	w.unended.Add(1)
 	w.mu.Lock()
 	w.entries[e] = struct{}{}
 	w.mu.Unlock()
@@ -143,7 +143,7 @@ func (w *Worker) split(ctx context.Context, msg jetstream.Msg, key string, jobs 
 		}
 	}
 	if err != nil {
-		w.Logger.Error("cluster: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
+		w.log.Error("cluster: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
 		return
 	}
 	for _, j := range jobs {
@@ -152,7 +152,7 @@ func (w *Worker) split(ctx context.Context, msg jetstream.Msg, key string, jobs 
 			_, err = w.sp.js.Publish(ctx, msg.Subject(), data, jetstream.WithMsgID(j.Key))
 		}
 		if err != nil {
-			w.Logger.Error("cluster: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
+			w.log.Error("cluster: splitting a returned batch failed; it will be redelivered", "batch", key, "err", err)
 			return
 		}
 	}
@@ -178,7 +178,7 @@ func (w *Worker) recordRun(e *entry) {
 	ctx, cancel := context.WithTimeout(e.ctx, storeTimeout)
 	defer cancel()
 	if _, err := w.sp.results.Put(ctx, runsPrefix+e.key, []byte(strconv.Itoa(e.runs))); err != nil {
-		w.Logger.Warn("cluster: recording a run of a redelivered job failed", "job", e.key, "err", err)
+		w.log.Warn("cluster: recording a run of a redelivered job failed", "job", e.key, "err", err)
 	}
 }
 
@@ -192,7 +192,7 @@ func (w *Worker) finish(e *entry) {
 	w.mu.Lock()
 	delete(w.entries, e)
 	w.mu.Unlock()
-	w.open.Done()
+	w.unended.Done()
 }
 
 // free gives a job's slot back and wakes the pull loop.
@@ -213,7 +213,7 @@ func (w *Worker) free(long bool) {
 // or running, is still being worked on.
 func (w *Worker) heartbeat(done <-chan struct{}) {
 	// The period follows the consumer, which a reconnect may replace.
-	period := w.curAckWait() / 3
+	period := time.Duration(w.consumerAckWait.Load()) / 3
 	t := time.NewTicker(period)
 	defer t.Stop()
 	var held []*entry
@@ -223,7 +223,7 @@ func (w *Worker) heartbeat(done <-chan struct{}) {
 		case <-done:
 			return
 		}
-		if p := w.curAckWait() / 3; p != period {
+		if p := time.Duration(w.consumerAckWait.Load()) / 3; p != period {
 			period = p
 			t.Reset(p)
 		}
@@ -273,7 +273,7 @@ func (w *Worker) handle(t task) {
 		// Queued again on its own while it waited here; its result
 		// comes from wherever it runs.
 		w.free(false)
-		w.settle(e, t.i, &resultMsg{Seq: e.jobs[t.i].Seq, Host: w.Host, Moved: true})
+		w.settle(e, t.i, &resultMsg{Seq: e.jobs[t.i].Seq, Host: w.cfg.Host, Moved: true})
 		return
 	}
 	if skip {
@@ -310,7 +310,7 @@ func (w *Worker) settle(e *entry, i int, res *resultMsg) {
 		return
 	}
 	if err := w.store(e); err != nil {
-		w.Logger.Error("cluster: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
+		w.log.Error("cluster: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
 		w.finish(e)
 	}
 }
@@ -333,7 +333,7 @@ func (w *Worker) handBack() {
 	w.mu.Lock()
 	for e := range w.entries {
 		switch {
-		case !e.started && !e.returned && !w.nearLast(e.delivered):
+		case !e.started && !e.returned && !w.lastDeliveryNext(e.delivered):
 			e.returned = true
 			back = append(back, e)
 		case e.batch && e.started && !w.draining.Load():
@@ -366,7 +366,7 @@ func (w *Worker) move(e *entry, i int) {
 		cancel()
 	}
 	if err != nil {
-		w.Logger.Warn("cluster: moving a job out of its batch failed; it runs here", "job", e.jobs[i].Key, "err", err)
+		w.log.Warn("cluster: moving a job out of its batch failed; it runs here", "job", e.jobs[i].Key, "err", err)
 		return
 	}
 	w.mu.Lock()
@@ -381,7 +381,7 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	if m.StdinOb != "" {
 		b, err := w.sp.output.GetBytes(ctx, m.StdinOb)
 		if err != nil {
-			return &resultMsg{Seq: m.Seq, Host: w.Host, Start: time.Now(), Exit: -1,
+			return &resultMsg{Seq: m.Seq, Host: w.cfg.Host, Start: time.Now(), Exit: -1,
 				Err: fmt.Sprintf("fetch input: %v", err)}
 		}
 		job.Stdin = b
@@ -391,7 +391,7 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	if fo, fe := memFile(), memFile(); fo != nil && fe != nil {
 		// The job writes straight into memory files, as crew run's local
 		// jobs do: no pipes, no copying goroutines, no wake-ups per write.
-		r = w.Executor.Exec(ctx, job, fo, fe)
+		r = w.cfg.Executor.Exec(ctx, job, fo, fe)
 		var err error
 		stdout, err = readMemFile(fo)
 		if err == nil {
@@ -405,11 +405,11 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 			fo.Close()
 		}
 		var bo, be bytes.Buffer
-		r = w.Executor.Exec(ctx, job, &bo, &be)
+		r = w.cfg.Executor.Exec(ctx, job, &bo, &be)
 		stdout, stderr = bo.Bytes(), be.Bytes()
 	}
 	res := &resultMsg{
-		Seq: m.Seq, Host: w.Host, Start: r.Start, Runtime: r.Runtime, Exit: r.Exit,
+		Seq: m.Seq, Host: w.cfg.Host, Start: r.Start, Runtime: r.Runtime, Exit: r.Exit,
 		Signal: r.Signal, TimedOut: r.TimedOut, Send: r.Send, Receive: r.Receive,
 		Stdout: stdout, Stderr: stderr,
 	}

@@ -38,8 +38,8 @@ func TestServerLost(t *testing.T) {
 			if c.restart {
 				window = 30 * time.Second
 			}
-			e, err := cluster.NewExecutor(context.Background(), cluster.Config{
-				URL: url, ReconnectWindow: window,
+			e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{
+				ConnConfig: cluster.ConnConfig{URL: url}, ReconnectWindow: window,
 				OnConnection: func(lost bool, u string) {
 					mu.Lock()
 					events = append(events, lost)

@@ -49,10 +49,11 @@ const resultsPrefix = "$KV." + ResultsBucket + "."
 // job's runs; no run id starts with it, so submitters never watch them.
 const runsPrefix = "runs."
 
-// startsMeta names the shared consumer's metadata entry that holds
-// MaxDeliver when workers enforce it by counting runs (consumers created
-// by this version; older ones leave it to the server's MaxDeliver).
-const startsMeta = "crew-max-starts"
+// maxRunsMeta names the shared consumer's metadata entry that holds
+// WorkerConfig.MaxRuns when workers enforce it by counting runs
+// (consumers created since runs are counted; older ones have a
+// server-side MaxDeliver instead).
+const maxRunsMeta = "crew-max-starts"
 
 func maxDeliveriesSubject() string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + WorkersConsumer
@@ -156,11 +157,26 @@ type resultMsg struct {
 }
 
 // batchMsg is several short jobs travelling as one message (see
-// Config.Batch). The batch has a key of its own, under which the worker
-// stores one batchResultMsg; each job keeps its key for cancellation.
+// ExecutorConfig.Batch). The batch has a key of its own, under which the
+// worker stores one batchResultMsg; each job keeps its key for
+// cancellation. Its jobs are encoded once, when their Exec queues them,
+// and go into the batch as they are.
 type batchMsg struct {
-	Key  string   `json:"key"`
-	Jobs []jobMsg `json:"jobs"`
+	Key  string            `json:"key"`
+	Jobs []json.RawMessage `json:"jobs"` // each an encoded jobMsg
+}
+
+// encodeBatch encodes a batch of jobs already encoded as jobMsgs.
+func encodeBatch(key string, jobs [][]byte) ([]byte, error) {
+	m := batchMsg{Key: key, Jobs: make([]json.RawMessage, len(jobs))}
+	for i, j := range jobs {
+		m.Jobs[i] = j
+	}
+	data, err := json.Marshal(&m)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: encode batch: %w", err)
+	}
+	return data, nil
 }
 
 // batchResultMsg holds the results of a batch's jobs, in the batch's order.
@@ -212,13 +228,10 @@ func decodeJobs(data []byte) (key string, jobs []*jobMsg, batch bool, err error)
 	return m.Key, jobs, true, nil
 }
 
-// decodeBatchResult splits a batch's stored result into its jobs' results,
-// still encoded, for n jobs; split reports a split batch's marker instead.
-func decodeBatchResult(data []byte, n int) (results []json.RawMessage, split bool, err error) {
-	var m struct {
-		Results []json.RawMessage `json:"results"`
-		Split   bool              `json:"split"`
-	}
+// decodeBatchResult decodes a batch's stored result into its n jobs'
+// results; split reports a split batch's marker instead.
+func decodeBatchResult(data []byte, n int) (results []resultMsg, split bool, err error) {
+	var m batchResultMsg
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, false, fmt.Errorf("%w: batch result: %v", errMalformed, err)
 	}
@@ -227,6 +240,11 @@ func decodeBatchResult(data []byte, n int) (results []json.RawMessage, split boo
 	}
 	if len(m.Results) != n {
 		return nil, false, fmt.Errorf("%w: batch result: %d results for %d jobs", errMalformed, len(m.Results), n)
+	}
+	for i := range m.Results {
+		if err := checkResult(&m.Results[i]); err != nil {
+			return nil, false, err
+		}
 	}
 	return m.Results, false, nil
 }
@@ -246,10 +264,17 @@ func decodeResult(data []byte) (*resultMsg, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: result: %v", errMalformed, err)
 	}
-	if m.Object != "" && (len(m.Stdout) > 0 || len(m.Stderr) > 0) {
-		return nil, fmt.Errorf("%w: result has both inline output and object %q", errMalformed, m.Object)
+	if err := checkResult(&m); err != nil {
+		return nil, err
 	}
 	return &m, nil
+}
+
+func checkResult(m *resultMsg) error {
+	if m.Object != "" && (len(m.Stdout) > 0 || len(m.Stderr) > 0) {
+		return fmt.Errorf("%w: result has both inline output and object %q", errMalformed, m.Object)
+	}
+	return nil
 }
 
 func (j *jobMsg) job() *runner.Job {

@@ -13,11 +13,11 @@ import (
 )
 
 // Bounds on storing one result: each try waits storeTimeout for the
-// server's ack, and a result that fails storeTries times is dropped; its
+// server's ack, and a result that fails maxStoreTries times is dropped; its
 // job is then redelivered after AckWait.
 const (
-	storeTimeout = 5 * time.Second
-	storeTries   = 5
+	storeTimeout  = 5 * time.Second
+	maxStoreTries = 5
 )
 
 // store starts recording the entry's results under its key unless a
@@ -65,7 +65,7 @@ func (w *Worker) store(e *entry) error {
 func (w *Worker) publishResult(e *entry, m *nats.Msg) {
 	w.mu.Lock()
 	w.storing[m] = e
-	e.tries++
+	e.storeTries++
 	w.mu.Unlock()
 	if _, err := w.rjs.PublishMsgAsync(m); err != nil {
 		w.onStoreFailed(w.rjs, m, err)
@@ -101,13 +101,13 @@ func (w *Worker) onStoreFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
 		w.finish(e)
 		return
 	}
-	if e.tries >= storeTries {
-		w.Logger.Error("cluster: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
+	if e.storeTries >= maxStoreTries {
+		w.log.Error("cluster: storing a result failed; the job will be redelivered", "job", e.key, "err", err)
 		w.finish(e)
 		return
 	}
-	d := e.back.peek()
-	e.back.d = min(d*2, 30*time.Second)
+	d := e.storeRetry.peek()
+	e.storeRetry.d = min(d*2, 30*time.Second)
 	time.AfterFunc(d, func() { w.publishResult(e, m) })
 }
 

@@ -17,11 +17,94 @@ import (
 	"crew/runner"
 )
 
-// A Worker pulls jobs from the cluster, runs them with Executor, stores
-// each result and only then acknowledges the job.
+// WorkerConfig configures a Worker. Only URL and Executor are required;
+// every other field has a default.
+type WorkerConfig struct {
+	ConnConfig
+	// Executor runs each job, normally a runner.Local. A runner.Local
+	// stops each job (cancelled, or past its timeout) along the
+	// termination sequence the job's submitter asked for; any other
+	// Executor stops jobs its own way.
+	Executor runner.Executor
+	// Concurrency is how many jobs run at once; default 1.
+	Concurrency int
+	// Prefetch is how many jobs beyond Concurrency the worker holds while
+	// its jobs are short; 0 means DefaultPrefetch, and a negative value
+	// turns prefetching off.
+	Prefetch int
+	// Host names this worker in results (the joblog's Host column);
+	// default the machine's host name.
+	Host string
+	// Logger receives connection trouble and dropped jobs; default
+	// slog.Default().
+	Logger *slog.Logger
+	// Insecure lets the worker take jobs from a server on another machine
+	// without credentials.
+	Insecure bool
+
+	// AckWait and MaxRuns are settings of the consumer all workers
+	// share, and only the worker that creates it sets them; later workers
+	// use the consumer's (see Worker.Run).
+
+	// AckWait is how long a delivered job may go without a heartbeat
+	// before it is given to another worker. Default DefaultAckWait;
+	// negative is an error.
+	AckWait time.Duration
+	// MaxRuns is how many times a job may run without a result before it
+	// is dead-lettered. A job counts a run when its first delivery
+	// reaches a worker and, after that, only when a worker starts it:
+	// jobs a dying worker held without starting them come back with no
+	// run counted. Default DefaultMaxRuns; negative is an error.
+	MaxRuns int
+}
+
+// Defaults of WorkerConfig's settings of the shared consumer.
+const (
+	// DefaultAckWait is WorkerConfig.AckWait's default.
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxRuns is WorkerConfig.MaxRuns's default.
+	DefaultMaxRuns = 5
+)
+
+func (c *WorkerConfig) ackWait() time.Duration {
+	if c.AckWait > 0 {
+		return c.AckWait
+	}
+	return DefaultAckWait
+}
+
+func (c *WorkerConfig) maxRuns() int {
+	if c.MaxRuns > 0 {
+		return c.MaxRuns
+	}
+	return DefaultMaxRuns
+}
+
+// PrefetchBelow is the run time under which a job counts as short: a
+// worker prefetches only after short jobs, and hands its prefetched jobs
+// back to the queue once a running job reaches it.
+const PrefetchBelow = time.Second
+
+// DefaultPrefetch is WorkerConfig.Prefetch's default. One prefetched job
+// is not enough on a busy machine: the pull of the next job often takes
+// longer than a short job runs.
+const DefaultPrefetch = 4
+
+// Timings of a worker's talks with the server.
+const (
+	// pullWait is how long one pull request waits for jobs before the
+	// worker sends another (and looks at its room again).
+	pullWait = time.Second
+	// setupTimeout bounds one attempt to set up the streams, buckets and
+	// the shared consumer.
+	setupTimeout = 10 * time.Second
+)
+
+// A Worker pulls jobs from the cluster, runs them with its Executor,
+// stores each result and only then acknowledges the job.
 //
-// The zero value is not usable: set at least URL and Executor, then call
-// Run once; a Worker must not be copied or reused after Run starts.
+// Create one with NewWorker and call Run once; the zero value is not
+// usable, and a Worker must not be copied.
 //
 // A worker runs at most Concurrency jobs at a time, each on one of
 // Concurrency long-lived goroutines; the jobs of a batch (see Executor)
@@ -48,99 +131,91 @@ import (
 // of its own, with its own key, and the batch's stored result marks them
 // moved.
 type Worker struct {
-	Config
-	// Executor runs each job, normally a runner.Local.
-	Executor runner.Executor
-	// Concurrency is how many jobs run at once; default 1.
-	Concurrency int
-	// Prefetch is how many jobs beyond Concurrency the worker holds while
-	// its jobs are short; 0 means DefaultPrefetch, and a negative value
-	// turns prefetching off.
-	Prefetch int
-	// Host names this worker in results (the joblog's Host column);
-	// default the machine's host name.
-	Host string
-	// Logger receives connection trouble and dropped jobs; default
-	// slog.Default().
-	Logger *slog.Logger
+	cfg      WorkerConfig // defaults filled in
+	log      *slog.Logger
+	prefetch int // jobs held beyond the slots while jobs are short
+	slots    int // jobs run at once
 
-	sp       *space
-	cons     jetstream.Consumer
-	rjs      jetstream.JetStream // publishes results; its callbacks ack jobs
-	maxIn    int
-	prefetch int
-	slots    int
-	ready    chan task
-	wake     chan struct{} // a slot freed or a long job ended
-	held     atomic.Int64  // jobs received and not yet past their process
-	// batchSeen is the size of the last message's batch: pulls ask for
+	sp    *space
+	cons  jetstream.Consumer
+	rjs   jetstream.JetStream // publishes results; its callbacks ack jobs
+	maxIn int
+	ready chan task
+	wake  chan struct{} // a slot freed or a long job ended
+	held  atomic.Int64  // jobs received and not yet past their process
+	// lastBatch is the size of the last message's batch: pulls ask for
 	// messages, room is counted in jobs.
-	batchSeen atomic.Int64
+	lastBatch atomic.Int64
 	lastLong  atomic.Bool // the last job ran PrefetchBelow or longer
 	draining  atomic.Bool
-	open      sync.WaitGroup
-	// The shared consumer's own settings, which may differ from Config's:
+	unended   sync.WaitGroup // entries held and not yet finished
+	// The shared consumer's own settings, which may differ from cfg's:
 	// the first worker's settings rule (see Run).
-	ackWaitNow    atomic.Int64
-	maxDeliverNow atomic.Int64 // the server's limit on deliveries; -1 for none
-	maxStartsNow  atomic.Int64 // the workers' limit on runs; 0 when the server's rules
-	warned        atomic.Bool
+	consumerAckWait  atomic.Int64 // a time.Duration
+	serverMaxDeliver atomic.Int64 // the server's limit on deliveries; -1 for none
+	runLimit         atomic.Int64 // the workers' limit on runs; 0 when the server's rules
+	warnedSettings   atomic.Bool
 
 	mu      sync.Mutex
 	entries map[*entry]struct{}  // every held job, heartbeated
 	storing map[*nats.Msg]*entry // results awaiting the server's ack
 }
 
-// PrefetchBelow is the run time under which a job counts as short: a
-// worker prefetches only after short jobs, and hands its prefetched jobs
-// back to the queue once a running job reaches it.
-const PrefetchBelow = time.Second
-
-// DefaultPrefetch is Worker.Prefetch's default. One prefetched job is not
-// enough on a busy machine: the pull of the next job often takes longer
-// than a short job runs.
-const DefaultPrefetch = 4
+// NewWorker checks cfg and returns a Worker that Run starts. It refuses
+// a config without Executor, a bad URL (ErrBadURL), a negative AckWait
+// or MaxRuns, and (ErrInsecure) a server that is not on this machine
+// when no credentials are configured and Insecure is unset: anyone who
+// can publish to such a server would run commands as this worker's user.
+// It does not connect.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Executor == nil {
+		return nil, errors.New("cluster: worker has no executor")
+	}
+	if err := checkURL(cfg.URL); err != nil {
+		return nil, err
+	}
+	if cfg.AckWait < 0 {
+		return nil, fmt.Errorf("cluster: ack wait %v: must be positive", cfg.AckWait)
+	}
+	if cfg.MaxRuns < 0 {
+		return nil, fmt.Errorf("cluster: max runs %d: must be positive", cfg.MaxRuns)
+	}
+	if !loopbackOnly(cfg.URL) && !cfg.hasCredentials() && !cfg.Insecure {
+		return nil, fmt.Errorf("%w: %s", ErrInsecure, Redact(cfg.URL))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, slots: max(cfg.Concurrency, 1)}
+	switch {
+	case cfg.Prefetch == 0:
+		w.prefetch = DefaultPrefetch
+	case cfg.Prefetch > 0:
+		w.prefetch = cfg.Prefetch
+	}
+	return w, nil
+}
 
 // Run connects and runs jobs until ctx is cancelled, then drains: it pulls
 // no more jobs, hands back the prefetched ones, lets the running ones
 // finish and store their results, and returns nil. While the server cannot
 // be reached, Run retries with back-off (up to 30 s between tries) and
-// logs each failure.
-//
-// Run refuses (ErrInsecure) a server that is not on this machine when no
-// credentials are configured, unless Insecure is set: anyone who can
-// publish to such a server would run commands as this worker's user.
+// logs each failure. Run returns ErrUnauthorized at once when the server
+// refuses the credentials.
 //
 // All workers share one consumer, and its settings are the first
-// worker's: a worker whose AckWait or MaxDeliver differ from the existing
+// worker's: a worker whose AckWait or MaxRuns differ from the existing
 // consumer's uses the consumer as it is and logs a warning, because
 // changing it would change the deal for every worker (a job heartbeated
 // for a longer wait would be redelivered while it runs). Heartbeats
-// follow the consumer's AckWait, not Config's. To change the settings,
-// stop all workers and delete the consumer (nats consumer rm CREW_JOBS
-// crew-workers).
-//
-// Run returns ErrUnauthorized at once when the server refuses the
-// credentials, and the errors of Check before connecting.
+// follow the consumer's AckWait, not WorkerConfig's. To change the
+// settings, stop all workers and delete the consumer (nats consumer rm
+// CREW_JOBS crew-workers).
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.Check(); err != nil {
-		return err
-	}
-	if w.Logger == nil {
-		w.Logger = slog.Default()
-	}
-	if w.Host == "" {
-		w.Host, _ = os.Hostname()
-	}
-	n := max(w.Concurrency, 1)
-	prefetch := w.Prefetch
-	switch {
-	case prefetch == 0:
-		prefetch = DefaultPrefetch
-	case prefetch < 0:
-		prefetch = 0
-	}
-	w.prefetch, w.slots = prefetch, n
+	n, prefetch := w.slots, w.prefetch
 	w.entries = map[*entry]struct{}{}
 	w.storing = map[*nats.Msg]*entry{}
 	w.ready = make(chan task, n+prefetch)
@@ -162,7 +237,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		jetstream.WithPublishAsyncAckHandler(w.onStored),
 		jetstream.WithPublishAsyncErrHandler(w.onStoreFailed),
 		jetstream.WithPublishAsyncTimeout(storeTimeout),
-		jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
 	); err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
 	}
@@ -171,7 +246,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("cluster: subscribe: %w", err)
 	}
 	defer cancelSub.Unsubscribe()
-	deadSub, err := nc.QueueSubscribe(maxDeliveriesSubject(), "crew-dead-letter", w.onDead)
+	deadSub, err := nc.QueueSubscribe(maxDeliveriesSubject(), "crew-dead-letter", w.onMaxDeliveries)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe: %w", err)
 	}
@@ -195,31 +270,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	// after AckWait; running ones finish and store their results.
 	close(w.ready)
 	slots.Wait()
-	w.open.Wait()
+	w.unended.Wait()
 	close(beatDone)
 	beats.Wait()
-	return nil
-}
-
-// Check reports what Run would refuse before connecting: no Executor, a
-// bad URL (ErrBadURL), a negative AckWait or MaxDeliver, or a server on
-// another machine with no credentials and Insecure unset (ErrInsecure).
-func (w *Worker) Check() error {
-	if w.Executor == nil {
-		return errors.New("cluster: worker has no executor")
-	}
-	if err := checkURL(w.URL); err != nil {
-		return err
-	}
-	if w.AckWait < 0 {
-		return fmt.Errorf("cluster: ack wait %v: must be positive", w.AckWait)
-	}
-	if w.MaxDeliver < 0 {
-		return fmt.Errorf("cluster: max deliver %d: must be positive", w.MaxDeliver)
-	}
-	if !loopbackOnly(w.URL) && !w.hasCredentials() && !w.Insecure {
-		return fmt.Errorf("%w: %s", ErrInsecure, Redact(w.URL))
-	}
 	return nil
 }
 
@@ -227,7 +280,7 @@ func (w *Worker) Check() error {
 // until ctx ends. A pull request stays open while the queue is empty, and
 // its jobs are handed on as they arrive, not when the batch is full.
 func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
-	var back backoff
+	var retry backoff
 	for ctx.Err() == nil {
 		room := n
 		if !w.lastLong.Load() {
@@ -243,8 +296,8 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
 		}
 		// Messages may carry batches of jobs: ask for as many as would
 		// fill the room if they are like the last one.
-		want = max(1, want/int(max(w.batchSeen.Load(), 1)))
-		batch, err := w.cons.Fetch(want, jetstream.FetchMaxWait(time.Second))
+		want = max(1, want/int(max(w.lastBatch.Load(), 1)))
+		batch, err := w.cons.Fetch(want, jetstream.FetchMaxWait(pullWait))
 		if err == nil {
 			for msg := range batch.Messages() {
 				w.accept(ctx, msg)
@@ -252,34 +305,32 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
 			err = batch.Error()
 		}
 		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			w.Logger.Warn("cluster: pulling jobs failed; retrying", "err", err, "in", back.peek())
+			w.log.Warn("cluster: pulling jobs failed; retrying", "err", err, "in", retry.peek())
 			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 				// Only the consumer is replaced: callbacks read w.sp.
 				if _, cons, err := w.prepare(ctx, nc); err == nil {
 					w.cons = cons
 				}
 			}
-			back.sleep(ctx)
+			retry.sleep(ctx)
 			continue
 		}
-		back.reset()
+		retry.reset()
 	}
 }
 
 // dial connects, retrying with back-off until ctx is done.
 func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
-	var back backoff
+	var retry backoff
 	for {
-		nc, err := w.connect(
-			nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second),
+		nc, err := w.cfg.connect(
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				if err != nil {
-					w.Logger.Warn("cluster: lost the server; reconnecting", "url", Redact(w.URL), "err", err)
+					w.log.Warn("cluster: lost the server; reconnecting", "url", Redact(w.cfg.URL), "err", err)
 				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
-				w.Logger.Info("cluster: reconnected", "url", Redact(nc.ConnectedUrlRedacted()))
+				w.log.Info("cluster: reconnected", "url", Redact(nc.ConnectedUrlRedacted()))
 			}),
 		)
 		if err == nil {
@@ -288,8 +339,8 @@ func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
 		if errors.Is(err, ErrUnauthorized) {
 			return nil, err
 		}
-		w.Logger.Warn("cluster: cannot reach the server; retrying", "url", Redact(w.URL), "err", err, "in", back.peek())
-		if !back.sleep(ctx) {
+		w.log.Warn("cluster: cannot reach the server; retrying", "url", Redact(w.cfg.URL), "err", err, "in", retry.peek())
+		if !retry.sleep(ctx) {
 			return nil, ctx.Err()
 		}
 	}
@@ -298,21 +349,21 @@ func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
 // prepare sets up streams and the shared consumer, retrying until ctx is
 // done: a just-restarted server may not have JetStream ready yet.
 func (w *Worker) prepare(ctx context.Context, nc *nats.Conn) (*space, jetstream.Consumer, error) {
-	var back backoff
+	var retry backoff
 	for {
 		sp, cons, err := w.prepareOnce(ctx, nc)
 		if err == nil {
 			return sp, cons, nil
 		}
-		w.Logger.Warn("cluster: preparing the job queue failed; retrying", "err", err, "in", back.peek())
-		if !back.sleep(ctx) {
+		w.log.Warn("cluster: preparing the job queue failed; retrying", "err", err, "in", retry.peek())
+		if !retry.sleep(ctx) {
 			return nil, nil, ctx.Err()
 		}
 	}
 }
 
 func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstream.Consumer, error) {
-	sctx, stop := context.WithTimeout(ctx, 10*time.Second)
+	sctx, stop := context.WithTimeout(ctx, setupTimeout)
 	defer stop()
 	sp, err := setup(sctx, nc)
 	if err != nil {
@@ -324,12 +375,12 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 		cons, err = sp.js.CreateConsumer(sctx, JobsStream, jetstream.ConsumerConfig{
 			Durable:   WorkersConsumer,
 			AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait:   w.ackWait(),
+			AckWait:   w.cfg.ackWait(),
 			// Workers, not the server, count how often a job ran: the
 			// server would also count deliveries of jobs held unstarted
-			// beside one that killed their worker (see startsMeta).
+			// beside one that killed their worker (see maxRunsMeta).
 			MaxDeliver:    -1,
-			Metadata:      map[string]string{startsMeta: strconv.Itoa(w.maxDeliver())},
+			Metadata:      map[string]string{maxRunsMeta: strconv.Itoa(w.cfg.maxRuns())},
 			MaxAckPending: -1,
 		})
 		if errors.Is(err, jetstream.ErrConsumerExists) {
@@ -345,7 +396,7 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 }
 
 // adopt takes the shared consumer's settings as the worker's own, and
-// says so when they differ from Config's.
+// says so when they differ from its config's.
 func (w *Worker) adopt(c jetstream.ConsumerConfig) {
 	ack, maxd := c.AckWait, c.MaxDeliver
 	if ack <= 0 {
@@ -355,26 +406,23 @@ func (w *Worker) adopt(c jetstream.ConsumerConfig) {
 		maxd = -1 // unlimited
 	}
 	limit, starts := maxd, 0
-	if v, err := strconv.Atoi(c.Metadata[startsMeta]); err == nil && v > 0 && maxd < 0 {
+	if v, err := strconv.Atoi(c.Metadata[maxRunsMeta]); err == nil && v > 0 && maxd < 0 {
 		limit, starts = v, v
 	}
-	w.ackWaitNow.Store(int64(ack))
-	w.maxDeliverNow.Store(int64(maxd))
-	w.maxStartsNow.Store(int64(starts))
-	if (ack != w.ackWait() || limit != w.maxDeliver()) && !w.warned.Swap(true) {
-		w.Logger.Warn("cluster: the shared workers consumer has other settings; using them, not this worker's",
-			"ack_wait", ack, "max_deliver", limit, "wanted_ack_wait", w.ackWait(), "wanted_max_deliver", w.maxDeliver())
+	w.consumerAckWait.Store(int64(ack))
+	w.serverMaxDeliver.Store(int64(maxd))
+	w.runLimit.Store(int64(starts))
+	if (ack != w.cfg.ackWait() || limit != w.cfg.maxRuns()) && !w.warnedSettings.Swap(true) {
+		w.log.Warn("cluster: the shared workers consumer has other settings; using them, not this worker's",
+			"ack_wait", ack, "max_runs", limit, "wanted_ack_wait", w.cfg.ackWait(), "wanted_max_runs", w.cfg.maxRuns())
 	}
 }
 
-// curAckWait and curMaxDeliver are the shared consumer's settings; a
-// negative MaxDeliver means unlimited.
-func (w *Worker) curAckWait() time.Duration { return time.Duration(w.ackWaitNow.Load()) }
-
-// nearLast reports whether one more delivery of a job delivered n times
-// could be its last, so it must not be handed back.
-func (w *Worker) nearLast(n uint64) bool {
-	m := w.maxDeliverNow.Load()
+// lastDeliveryNext reports whether one more delivery of a job delivered
+// n times could be its last by the server's count, so it must not be
+// handed retry.
+func (w *Worker) lastDeliveryNext(n uint64) bool {
+	m := w.serverMaxDeliver.Load()
 	return m > 0 && n+1 >= uint64(m)
 }
 

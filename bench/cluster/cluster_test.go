@@ -40,10 +40,15 @@ func startCluster(b testing.TB, ex runner.Executor, workers, perWorker int) (*cl
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range workers {
-		w := &cluster.Worker{Config: cluster.Config{URL: br.URL()}, Executor: ex, Concurrency: perWorker}
+		w, err := cluster.NewWorker(cluster.WorkerConfig{
+			ConnConfig: cluster.ConnConfig{URL: br.URL()}, Executor: ex, Concurrency: perWorker,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
-	e, err := cluster.NewExecutor(context.Background(), cluster.Config{URL: br.URL()})
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: br.URL()}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,7 +43,12 @@ func TestGaps(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for _, s := range ws {
-			w := &cluster.Worker{Config: cluster.Config{URL: url}, Executor: s, Concurrency: 1, Prefetch: prefetch}
+			w, err := cluster.NewWorker(cluster.WorkerConfig{
+				ConnConfig: cluster.ConnConfig{URL: url}, Executor: s, Concurrency: 1, Prefetch: prefetch,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			wg.Go(func() { _ = w.Run(ctx) })
 		}
 		d := runDirect(t, e, 1000, noopWindow)

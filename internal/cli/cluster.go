@@ -11,6 +11,12 @@ import (
 	"crew/runner"
 )
 
+// defaultInFlight is how many jobs crew run --server keeps submitted at
+// once when not told (-j): enough to keep a few dozen worker slots busy
+// and to let short jobs travel in batches. Each worker's own -j bounds
+// what runs on it.
+const defaultInFlight = 256
+
 // reconnectWindowEnv names the variable that bounds how long crew run
 // waits for a lost server before failing the outstanding jobs.
 const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
@@ -29,8 +35,8 @@ func newClusterExecutor(ctx context.Context, url string, errOut io.Writer) (runn
 		}
 		window = d
 	}
-	e, err := cluster.NewExecutor(ctx, cluster.Config{
-		URL: url, Credentials: cluster.CredentialsFromEnv(), Name: "crew run",
+	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{
+		ConnConfig:      cluster.ConnConfig{URL: url, Credentials: cluster.CredentialsFromEnv(), Name: "crew run"},
 		ReconnectWindow: window,
 		OnConnection: func(lost bool, u string) {
 			if lost {

@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"crew/cluster"
 	"crew/runner"
 )
 
@@ -296,7 +295,7 @@ func (o *runOptions) config(s Streams, args []string) (*runConfig, error) {
 	if o.server != "" {
 		// The workers' own -j bounds what runs; this bounds what waits in
 		// the queue, which must be enough to keep every worker busy.
-		c.Jobs = cluster.DefaultInFlight
+		c.Jobs = defaultInFlight
 	}
 	if o.jobsSet || o.jobs != "" {
 		if c.Jobs, err = runner.ParseJobs(o.jobs, runtime.NumCPU()); err != nil {

@@ -66,7 +66,7 @@ other values uses the existing ones and says so.`,
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
 	f.DurationVar(&opts.ackWait, "ack-wait", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
-	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxDeliver, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
+	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxRuns, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -83,16 +83,14 @@ func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
 	}
 	// Signals stop the pulling only; the running jobs' own process groups
 	// do not see the terminal's Ctrl-C, so they are left to finish.
-	w := &cluster.Worker{
-		Config: cluster.Config{
-			URL: opts.server, Credentials: cluster.CredentialsFromEnv(), Insecure: opts.insecure,
-			AckWait: opts.ackWait, MaxDeliver: opts.maxRuns, Name: "crew worker",
-		},
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig: cluster.ConnConfig{URL: opts.server, Credentials: cluster.CredentialsFromEnv(), Name: "crew worker"},
+		Insecure:   opts.insecure, AckWait: opts.ackWait, MaxRuns: opts.maxRuns,
 		Executor:    runner.Local{},
 		Concurrency: opts.jobs,
 		Logger:      slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	}
-	if err := w.Check(); err != nil {
+	})
+	if err != nil {
 		if errors.Is(err, cluster.ErrInsecure) {
 			return &userError{err: err, msg: fmt.Sprintf("worker: refusing %s without credentials: it is not on this machine, and whoever can publish jobs to it would run commands here; set CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD, or pass --insecure",
 				cluster.Redact(brokerURLHint(opts.server)))}
