@@ -19,6 +19,7 @@ import (
 
 	"crew/cluster"
 	"crew/internal/natstest"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -241,7 +242,7 @@ func TestCancelQueued(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			res := execBatched(ctx, t, e, jobs)
-			waitFor(t, "all jobs queued", func() bool {
+			wait.For(t, "all jobs queued", func() bool {
 				sent, msgs := e.Sent()
 				m, ok := queued(s.URL)
 				return sent == n+warmUps && ok && m == uint64(msgs-warmUps)
@@ -257,22 +258,12 @@ func TestCancelQueued(t *testing.T) {
 					t.Errorf("job %d: %+v, want context.Canceled", i+1, o.res)
 				}
 			}
-			waitFor(t, "the queue to empty", func() bool { m, ok := queued(s.URL); return ok && m == 0 })
+			wait.For(t, "the queue to empty", func() bool { m, ok := queued(s.URL); return ok && m == 0 })
 			// Nothing is left waiting, which would hold later jobs back.
 			if u := cluster.Unfinished(e); u != 0 {
 				t.Errorf("%d jobs still count as unfinished", u)
 			}
 		})
-	}
-}
-
-// waitFor polls cond until it holds, for up to 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }
 
@@ -299,7 +290,7 @@ func queued(url string) (n uint64, ok bool) {
 // waitQueued waits until the jobs stream holds at least n messages.
 func waitQueued(t *testing.T, url string, n uint64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d messages queued", n), func() bool { m, ok := queued(url); return ok && m >= n })
+	wait.For(t, fmt.Sprintf("%d messages queued", n), func() bool { m, ok := queued(url); return ok && m >= n })
 }
 
 // execBatched runs jobs through e as execAll does, but queues them all
@@ -309,7 +300,7 @@ func execBatched(ctx context.Context, t *testing.T, e *cluster.Executor, jobs []
 	resume := cluster.Pause(e)
 	res := make(chan []outcome, 1)
 	go func() { res <- execAll(ctx, e, jobs) }()
-	waitFor(t, "the jobs to queue", func() bool { return cluster.Queued(e) == len(jobs) })
+	wait.For(t, "the jobs to queue", func() bool { return cluster.Queued(e) == len(jobs) })
 	resume()
 	return res
 }
@@ -343,7 +334,7 @@ func TestBatchLongJob(t *testing.T) {
 			got[i].res = e.Exec(ctx, j, &o, &er)
 			got[i].stdout, got[i].stderr = o.String(), er.String()
 		})
-		waitFor(t, "the job to queue", func() bool { return cluster.Queued(e) == i+1 })
+		wait.For(t, "the job to queue", func() bool { return cluster.Queued(e) == i+1 })
 	}
 	resume()
 	wg.Wait()

@@ -20,18 +20,17 @@ import (
 	"go.uber.org/goleak"
 
 	"crew/cluster"
+	"crew/internal/testproc"
 	"crew/runner"
 )
 
-// The test binary doubles as a crew worker or broker process when
-// CREW_DIST_ROLE is set, so tests can SIGKILL real processes.
+// The test binary doubles as a crew worker or broker process (testproc
+// helpers, set up by the CREW_DIST_* variables), so tests can SIGKILL real
+// processes.
 func TestMain(m *testing.M) {
-	switch os.Getenv("CREW_DIST_ROLE") {
-	case "worker":
-		os.Exit(workerMain())
-	case "broker":
-		os.Exit(brokerMain())
-	}
+	testproc.Register("worker", func([]string) int { return workerMain() })
+	testproc.Register("broker", func([]string) int { return brokerMain() })
+	testproc.Main()
 	goleak.VerifyTestMain(m)
 }
 
@@ -115,8 +114,8 @@ type proc struct {
 // when t ends.
 func startHelper(t *testing.T, role string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), "CREW_DIST_ROLE="+role), env...)
+	cmd := testproc.Command(role)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -11,18 +11,18 @@ import (
 	"go.uber.org/goleak"
 
 	"crew/internal/cli"
+	"crew/internal/testproc"
 	"crew/runner"
 )
 
-// crewEnv makes the test binary act as the crew CLI: the os/exec pattern
-// of re-executing the test binary as the child a test needs.
-const crewEnv = "CREW_RUNNER_TEST_MAIN"
-
 func TestMain(m *testing.M) {
 	runner.Main()
-	if os.Getenv(crewEnv) == "1" {
-		os.Exit(cli.MainArgs(os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
-	}
+	// The testproc helper "crew" makes the test binary the crew CLI (see
+	// crewCmd).
+	testproc.Register("crew", func(args []string) int {
+		return cli.MainArgs(args, cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	})
+	testproc.Main()
 	goleak.VerifyTestMain(m)
 }
 

@@ -14,13 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"crew/internal/testproc"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
 // crewCmd returns the test binary set up to run as the crew CLI.
 func crewCmd(env []string, args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), crewEnv+"=1"), env...)
+	cmd := testproc.Command("crew", args...)
+	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
 
@@ -105,7 +107,7 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) >= 1+3*3 }, "jobs to start")
+	wait.For(t, "jobs to start", func() bool { return len(markedProcs(t, marker)) >= 1+3*3 })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 255 {
 		t.Errorf("exit status %d (%v), want 255", code, err)
 	}
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "every job process to go")
+	wait.For(t, "every job process to go", func() bool { return len(markedProcs(t, marker)) == 0 })
 }
 
 // TestTimeoutKillsGroup checks that a timeout takes the processes a job
@@ -125,7 +127,7 @@ func TestTimeoutKillsGroup(t *testing.T) {
 	if !res.TimedOut || res.Signal != int(syscall.SIGTERM) {
 		t.Errorf("result %+v, want a timeout ending in SIGTERM", res)
 	}
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "the background sleep to go")
+	wait.For(t, "the background sleep to go", func() bool { return len(markedProcs(t, marker)) == 0 })
 }
 
 // TestLargeOutputIntact passes 100 MB through a grouped job and compares
@@ -169,17 +171,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestHangupDrains sends SIGHUP to crew: it starts no new job, lets the
 // running ones finish, and exits as if the run had ended there.
 func TestHangupDrains(t *testing.T) {
@@ -191,7 +182,7 @@ func TestHangupDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	// crew itself, then a shell and a sleep for each of the two jobs.
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) >= 5 }, "jobs to start")
+	wait.For(t, "jobs to start", func() bool { return len(markedProcs(t, marker)) >= 5 })
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +247,7 @@ func TestSigkillLeavesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(procsNamed(t, marker, "sleep")) >= 2*3 }, "three jobs with both sleeps")
+	wait.For(t, "three jobs with both sleeps", func() bool { return len(procsNamed(t, marker, "sleep")) >= 2*3 })
 	if g := procsWith(t, marker, runner.GuardEnv); len(g) != 1 {
 		t.Fatalf("%d guard processes running, want 1", len(g))
 	}
@@ -264,7 +255,7 @@ func TestSigkillLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "every job process and the guard to go")
+	wait.For(t, "every job process and the guard to go", func() bool { return len(markedProcs(t, marker)) == 0 })
 }
 
 // TestGuardEndsWithCrew checks that the guard does not outlive a run that
@@ -276,9 +267,9 @@ func TestGuardEndsWithCrew(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(procsWith(t, marker, runner.GuardEnv)) == 1 }, "the guard to start")
+	wait.For(t, "the guard to start", func() bool { return len(procsWith(t, marker, runner.GuardEnv)) == 1 })
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(markedProcs(t, marker)) == 0 }, "the guard to go")
+	wait.For(t, "the guard to go", func() bool { return len(markedProcs(t, marker)) == 0 })
 }

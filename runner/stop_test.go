@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -48,7 +49,7 @@ func TestInterruptThenResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			// crew, then a shell and a sleep for each running job.
-			waitFor(t, func() bool { return len(markedProcs(t, marker)) >= 5 }, "jobs to start")
+			wait.For(t, "jobs to start", func() bool { return len(markedProcs(t, marker)) >= 5 })
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
