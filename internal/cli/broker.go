@@ -14,20 +14,25 @@ import (
 	"crew/cluster"
 )
 
+// brokerOptions is what crew broker is asked to do.
 type brokerOptions struct {
-	store    string
-	listen   string
-	sync     string
-	token    string
-	user     string
-	password string
-	tlsCert  string
-	tlsKey   string
-	urlFile  string
+	streams Streams
+	store   string
+	listen  string
+	// syncAlways and syncInterval are --sync: "always", or how often
+	// JetStream syncs its store (zero: its own default).
+	syncAlways   bool
+	syncInterval time.Duration
+	token        string
+	user         string
+	password     string
+	tlsCert      string
+	tlsKey       string
+	urlFile      string
 }
 
-func newBrokerCmd(s Streams) *cobra.Command {
-	var opts brokerOptions
+func newBrokerCmd(s Streams, runF func(context.Context, *brokerOptions) error) *cobra.Command {
+	opts := &brokerOptions{streams: s}
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Start an embedded NATS JetStream broker for distributed runs",
@@ -57,13 +62,16 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
   CREW_NATS_TOKEN=s3cret crew broker --listen 0.0.0.0:4222 --store ~/.crew/store`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBroker(cmd.Context(), s, opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runBroker(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.store, "store", "", "JetStream store directory (default: a temporary directory, removed on exit)")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:4222", "host:port to listen on; port 0 picks a free port")
-	f.StringVar(&opts.sync, "sync", "", `"always" to sync every write to disk, or a sync interval such as 1s (default 2m)`)
+	f.Var(syncValue{durationValue{&opts.syncInterval}, &opts.syncAlways}, "sync", `"always" to sync every write to disk, or a sync interval such as 1s (default 2m)`)
 	f.StringVar(&opts.token, "token", "", "token clients must present (default $CREW_NATS_TOKEN, which keeps it out of ps)")
 	f.StringVar(&opts.user, "user", "", "user name clients must present, with a password (default $CREW_NATS_USER)")
 	f.StringVar(&opts.password, "password", "", "password clients must present, with --user (default $CREW_NATS_PASSWORD, which keeps it out of ps)")
@@ -73,7 +81,8 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 	return cmd
 }
 
-func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
+func runBroker(ctx context.Context, opts *brokerOptions) error {
+	s := opts.streams
 	env := cluster.CredentialsFromEnv()
 	if opts.token == "" && opts.user == "" {
 		opts.token, opts.user = env.Token, env.User
@@ -85,17 +94,7 @@ func runBroker(ctx context.Context, s Streams, opts brokerOptions) error {
 		StoreDir: opts.store, Listen: opts.listen,
 		Token: opts.token, User: opts.user, Password: opts.password,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
-	}
-	switch opts.sync {
-	case "":
-	case "always":
-		cfg.SyncAlways = true
-	default:
-		d, err := time.ParseDuration(opts.sync)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("broker: --sync wants always or a positive duration, not %q", opts.sync)
-		}
-		cfg.SyncInterval = d
+		SyncAlways: opts.syncAlways, SyncInterval: opts.syncInterval,
 	}
 	b, err := cluster.StartBroker(cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,21 +14,24 @@ import (
 	"crew/internal/report"
 )
 
-// labOptions are crew lab's flags and arguments.
+// labOptions is what crew lab is asked to do: its flags and the
+// experiments named.
 type labOptions struct {
-	Names     []string
-	List      bool
-	Full      bool
-	Workers   int
-	Sets      []string
-	JSON      bool
-	ReportDir string
-	Python    bool
-	Quiet     bool
+	streams   Streams
+	names     []string
+	list      bool
+	full      bool
+	workers   int
+	sets      []string
+	params    map[string]string // sets, parsed and checked
+	json      bool
+	reportDir string
+	python    bool
+	quiet     bool
 }
 
-func newLabCmd(s Streams) *cobra.Command {
-	opts := &labOptions{}
+func newLabCmd(s Streams, runF func(context.Context, *labOptions) error) *cobra.Command {
+	opts := &labOptions{streams: s}
 	cmd := &cobra.Command{
 		Use:   "lab [NAME...]",
 		Short: "Measure threads, processes, locks and the GIL on this machine",
@@ -42,58 +46,75 @@ overrides one experiment parameter; the table header lists them.`,
   crew lab --python --report out/ 
   crew lab gil --set gil.rounds=5 --workers 4`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Names = args
-			return runLab(cmd, s, opts)
+			opts.names = args
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLab(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&opts.List, "list", false, "list the experiments and their claims")
-	f.BoolVar(&opts.Full, "full", false, "use the notes' sizes instead of quick ones")
-	f.IntVar(&opts.Workers, "workers", 0, "threads or processes for parallel modes (default: CPUs, at least 2)")
-	f.StringArrayVar(&opts.Sets, "set", nil, "override a parameter: key=value or NAME.key=value (repeatable)")
-	f.BoolVar(&opts.JSON, "json", false, "print one JSON document instead of text tables")
-	f.StringVar(&opts.ReportDir, "report", "", "also write an HTML report with charts into `DIR`")
-	f.BoolVar(&opts.Python, "python", false, "also run the Python twins (needs python3 on PATH)")
-	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVar(&opts.list, "list", false, "list the experiments and their claims")
+	f.BoolVar(&opts.full, "full", false, "use the notes' sizes instead of quick ones")
+	f.IntVar(&opts.workers, "workers", 0, "threads or processes for parallel modes (default: CPUs, at least 2)")
+	f.StringArrayVar(&opts.sets, "set", nil, "override a parameter: key=value or NAME.key=value (repeatable)")
+	f.BoolVar(&opts.json, "json", false, "print one JSON document instead of text tables")
+	f.StringVar(&opts.reportDir, "report", "", "also write an HTML report with charts into `DIR`")
+	f.BoolVar(&opts.python, "python", false, "also run the Python twins (needs python3 on PATH)")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd
 }
 
-func runLab(cmd *cobra.Command, s Streams, opts *labOptions) error {
-	if opts.List {
-		return listLab(s, opts.JSON)
+// validate checks the experiments named and the settings, and parses the
+// settings into params; --list takes none of them.
+func (o *labOptions) validate() error {
+	if o.list {
+		return nil
 	}
-	for _, n := range opts.Names {
+	for _, n := range o.names {
 		if _, err := lab.Lookup(n); err != nil {
 			return err
 		}
 	}
-	if opts.Workers < 0 {
+	if o.workers < 0 {
 		return errors.New("lab: --workers must be positive")
 	}
-	params, err := lab.ParseParams(opts.Sets)
+	params, err := lab.ParseParams(o.sets)
 	if err != nil {
 		return err
 	}
-	if err := lab.CheckParams(params, opts.Names...); err != nil {
+	if err := lab.CheckParams(params, o.names...); err != nil {
 		return err
 	}
-	cfg := lab.Config{Full: opts.Full, Workers: opts.Workers, Params: params}
-	if opts.Python {
+	o.params = params
+	return nil
+}
+
+func runLab(ctx context.Context, opts *labOptions) error {
+	s := opts.streams
+	if opts.list {
+		return listLab(s, opts.json)
+	}
+	cfg := lab.Config{Full: opts.full, Workers: opts.workers, Params: opts.params}
+	if opts.python {
 		if cfg.Python = lab.FindPython(); cfg.Python == "" {
 			return errors.New("lab: --python: python3 not found on PATH")
 		}
 	}
-	if opts.ReportDir != "" {
+	if opts.reportDir != "" {
 		// The experiments take seconds to minutes; a directory that cannot
 		// be written should fail before they run, not after.
-		if err := checkWritableDir(opts.ReportDir); err != nil {
+		if err := checkWritableDir(opts.reportDir); err != nil {
 			return fmt.Errorf("lab: --report: %w", err)
 		}
 	}
-	if !opts.Quiet {
+	if !opts.quiet {
 		cfg.Progress = s.Err
 	}
-	rep, err := lab.Run(cmd.Context(), cfg, opts.Names...)
+	rep, err := lab.Run(ctx, cfg, opts.names...)
 	if rep != nil && len(rep.Experiments) > 0 || err == nil {
 		if perr := printLab(s, opts, rep); perr != nil && err == nil {
 			err = perr
@@ -144,12 +165,12 @@ func checkWritableDir(dir string) error {
 }
 
 func printLab(s Streams, opts *labOptions, rep *lab.Report) error {
-	if opts.ReportDir != "" {
-		if err := report.HTML(opts.ReportDir, rep); err != nil {
+	if opts.reportDir != "" {
+		if err := report.HTML(opts.reportDir, rep); err != nil {
 			return err
 		}
 	}
-	if opts.JSON {
+	if opts.json {
 		return report.JSON(s.Out, rep)
 	}
 	return report.Text(s.Out, rep)

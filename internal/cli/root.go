@@ -1,6 +1,9 @@
 // Package cli holds crew's command-line interface: one file per command,
-// each an Options struct, a constructor that binds flags into it, and a run
-// function over library calls. Exit codes are decided in exit.go.
+// each an Options struct, a constructor newXCmd(streams, runF) that binds
+// the flags into it, and a runX(ctx, opts) function over library calls,
+// which the constructor calls unless a test passed its own runF to see
+// the options. Exit codes are decided in exit.go; errors are worded for
+// the user in errors.go.
 package cli
 
 import (
@@ -36,8 +39,11 @@ func Main() int {
 
 // MainArgs runs crew with args and streams and returns the exit status.
 func MainArgs(args []string, s Streams) int {
-	// Commands that manage their own signals (crew run) reset this with
-	// signal.Reset; everything else stops on the first SIGINT or SIGTERM.
+	// The first SIGINT or SIGTERM cancels ctx: crew run stops its jobs
+	// along --term-seq, crew worker drains, crew broker shuts down, crew
+	// sem stops waiting for a slot. Commands that heed more signals listen
+	// for them themselves (signals.go, and crew sem passes SIGTERM and
+	// SIGHUP on to its command).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(s)
@@ -65,15 +71,14 @@ processes, or across many machines on NATS JetStream.
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.CompletionOptions.HiddenDefaultCmd = true
-	for _, newCmd := range []func(Streams) *cobra.Command{
-		newVersionCmd,
-		newLabCmd,
-		newRunCmd,
-		newSemCmd,
-		newBrokerCmd,
-		newWorkerCmd,
-	} {
-		root.AddCommand(newCmd(s))
-	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
+	root.AddCommand(
+		newVersionCmd(s, nil),
+		newLabCmd(s, nil),
+		newRunCmd(s, nil),
+		newSemCmd(s, nil),
+		newBrokerCmd(s, nil),
+		newWorkerCmd(s, nil),
+	)
 	return root
 }

@@ -15,7 +15,8 @@ import (
 	"crew/ipc"
 )
 
-// semOptions are crew sem's flags and the command to run.
+// semOptions is what crew sem is asked to do: its flags and the command
+// to run.
 type semOptions struct {
 	id      string
 	jobs    int
@@ -30,7 +31,7 @@ const (
 	semUsage = "crew sem [--id NAME] [-j N] -- COMMAND [ARGS...]"
 )
 
-func newSemCmd(s Streams) *cobra.Command {
+func newSemCmd(s Streams, runF func(context.Context, *semOptions) error) *cobra.Command {
 	opts := &semOptions{streams: s}
 	cmd := &cobra.Command{
 		Use:   semUse,
@@ -74,6 +75,12 @@ run).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.command = args
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			return runSem(cmd.Context(), opts)
 		},
 	}
@@ -82,18 +89,22 @@ run).`,
 	f := cmd.Flags()
 	f.StringVar(&opts.id, "id", "default", "name of the semaphore; commands with the same `NAME` share its slots")
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "let at most `N` commands with this --id run at once")
-	f.DurationVar(&opts.timeout, "timeout", 0, "give up (status 255) if no slot frees within `DUR`; 0 waits forever")
+	durationVarP(f, &opts.timeout, "timeout", "", 0, "give up (status 255) if no slot frees within `DUR` (seconds, or a duration like 1m); 0 waits forever")
 	f.StringVar(&opts.lockDir, "lock-dir", "", "keep the lock files in `DIR` (default $XDG_RUNTIME_DIR/crew/locks, else ~/.cache/crew/locks, else $TMPDIR/crew-UID/locks)")
 	return cmd
 }
 
+func (o *semOptions) validate() error {
+	if o.jobs < 1 {
+		return fmt.Errorf("sem: -j must be at least 1, got %d", o.jobs)
+	}
+	if o.timeout < 0 {
+		return fmt.Errorf("sem: --timeout must not be negative, got %v", o.timeout)
+	}
+	return nil
+}
+
 func runSem(ctx context.Context, opts *semOptions) error {
-	if opts.jobs < 1 {
-		return fmt.Errorf("sem: -j must be at least 1, got %d", opts.jobs)
-	}
-	if opts.timeout < 0 {
-		return fmt.Errorf("sem: --timeout must not be negative, got %v", opts.timeout)
-	}
 	var ipcOpts []ipc.Option
 	if opts.lockDir != "" {
 		ipcOpts = append(ipcOpts, ipc.WithDir(opts.lockDir))

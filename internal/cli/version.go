@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -20,18 +21,31 @@ var (
 	commit  = ""
 )
 
-func newVersionCmd(s Streams) *cobra.Command {
+// versionOptions is what crew version is asked to do: nothing but print.
+type versionOptions struct {
+	streams Streams
+}
+
+func newVersionCmd(s Streams, runF func(context.Context, *versionOptions) error) *cobra.Command {
+	opts := &versionOptions{streams: s}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print crew's version, commit and the Go toolchain that built it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bi, _ := debug.ReadBuildInfo()
-			_, err := fmt.Fprintf(s.Out, "crew %s %s %s/%s\n",
-				versionString(version, commit, bi), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runVersion(cmd.Context(), opts)
 		},
 	}
+}
+
+func runVersion(_ context.Context, opts *versionOptions) error {
+	bi, _ := debug.ReadBuildInfo()
+	_, err := fmt.Fprintf(opts.streams.Out, "crew %s %s %s/%s\n",
+		versionString(version, commit, bi), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
 }
 
 // versionString describes the build: the linked-in version, else the main

@@ -46,3 +46,15 @@ func TestVersionString(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionFlags checks that crew version takes no arguments.
+func TestVersionFlags(t *testing.T) {
+	if _, err := parseCmd(t, newVersionCmd); err != nil {
+		t.Errorf("crew version: %v", err)
+	}
+	for _, args := range [][]string{{"extra"}, {"--short"}} {
+		if _, err := parseCmd(t, newVersionCmd, args...); err == nil {
+			t.Errorf("crew version %q parsed; want an error", args)
+		}
+	}
+}

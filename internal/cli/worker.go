@@ -13,7 +13,9 @@ import (
 	"crew/runner"
 )
 
+// workerOptions is what crew worker is asked to do.
 type workerOptions struct {
+	streams  Streams
 	server   string
 	jobs     int
 	insecure bool
@@ -21,8 +23,8 @@ type workerOptions struct {
 	maxRuns  int
 }
 
-func newWorkerCmd(s Streams) *cobra.Command {
-	var opts workerOptions
+func newWorkerCmd(s Streams, runF func(context.Context, *workerOptions) error) *cobra.Command {
+	opts := &workerOptions{streams: s}
 	cmd := &cobra.Command{
 		Use:   "worker --server URL",
 		Short: "Pull jobs from a broker and run them",
@@ -33,7 +35,8 @@ another worker after the ack wait: jobs run at least once, results are
 recorded once.
 
 SIGINT or SIGTERM drains: running jobs finish, no new jobs are pulled. A
-second signal kills the worker.
+second signal kills the worker at once, with its running jobs; the server
+gives those jobs to another worker after the ack wait.
 
 Credentials come from CREW_NATS_TOKEN, or CREW_NATS_USER and
 CREW_NATS_PASSWORD; CREW_NATS_CA names a CA file for tls:// servers. The
@@ -58,31 +61,45 @@ other values uses the existing ones and says so.`,
   CREW_NATS_TOKEN=s3cret crew worker --server nats://buildhost:4222 -j 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWorker(cmd.Context(), s, opts)
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runWorker(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.server, "server", "", "NATS server URL, e.g. nats://host:4222 (required)")
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
-	f.DurationVar(&opts.ackWait, "ack-wait", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long; only the first worker's value counts")
+	durationVarP(f, &opts.ackWait, "ack-wait", "", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long (seconds, or a duration like 1m); only the first worker's value counts")
 	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxRuns, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
 
-func runWorker(ctx context.Context, s Streams, opts workerOptions) error {
-	if opts.jobs < 1 {
-		return fmt.Errorf("worker: -j must be at least 1, not %d", opts.jobs)
+func (o *workerOptions) validate() error {
+	if o.jobs < 1 {
+		return fmt.Errorf("worker: -j must be at least 1, not %d", o.jobs)
 	}
-	if opts.ackWait <= 0 {
-		return fmt.Errorf("worker: --ack-wait must be positive, not %v", opts.ackWait)
+	if o.ackWait <= 0 {
+		return fmt.Errorf("worker: --ack-wait must be positive, not %v", o.ackWait)
 	}
-	if opts.maxRuns < 1 {
-		return fmt.Errorf("worker: --max-runs must be at least 1, not %d", opts.maxRuns)
+	if o.maxRuns < 1 {
+		return fmt.Errorf("worker: --max-runs must be at least 1, not %d", o.maxRuns)
 	}
-	// Signals stop the pulling only; the running jobs' own process groups
-	// do not see the terminal's Ctrl-C, so they are left to finish.
+	return nil
+}
+
+func runWorker(ctx context.Context, opts *workerOptions) error {
+	s := opts.streams
+	// The first SIGINT or SIGTERM cancels ctx, which drains: no more
+	// pulls, running jobs finish. The running jobs' own process groups do
+	// not see the terminal's Ctrl-C, so they are left to finish; a second
+	// signal is the user's way to stop waiting for them.
+	defer killOnSecondSignal()()
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
 		ConnConfig: cluster.ConnConfig{URL: opts.server, Credentials: cluster.CredentialsFromEnv(), Name: "crew worker"},
 		Insecure:   opts.insecure, AckWait: opts.ackWait, MaxRuns: opts.maxRuns,

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"crew/cluster"
+)
+
+// TestWorkerFlags checks what crew worker's flags parse into.
+func TestWorkerFlags(t *testing.T) {
+	const url = "nats://127.0.0.1:4222"
+	for _, c := range []struct {
+		args []string
+		want workerOptions
+	}{
+		{[]string{"--server", url}, workerOptions{server: url, jobs: 1, ackWait: cluster.DefaultAckWait, maxRuns: cluster.DefaultMaxRuns}},
+		{[]string{"--server", url, "-j", "4", "--insecure", "--ack-wait", "90", "--max-runs", "2"},
+			workerOptions{server: url, jobs: 4, insecure: true, ackWait: 90 * time.Second, maxRuns: 2}},
+		{[]string{"--server=" + url, "--ack-wait=1m"}, workerOptions{server: url, jobs: 1, ackWait: time.Minute, maxRuns: cluster.DefaultMaxRuns}},
+	} {
+		got, err := parseCmd(t, newWorkerCmd, c.args...)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if diff := cmp.Diff(c.want, *got, cmp.AllowUnexported(workerOptions{}), cmpopts.IgnoreFields(workerOptions{}, "streams")); diff != "" {
+			t.Errorf("%q: options differ (-want +got):\n%s", c.args, diff)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, `required flag(s) "server" not set`},
+		{[]string{"--server", url, "extra"}, "unknown command"},
+		{[]string{"--server", url, "-j", "0"}, "-j must be at least 1, not 0"},
+		{[]string{"--server", url, "--ack-wait", "0"}, "--ack-wait must be positive, not 0s"},
+		{[]string{"--server", url, "--ack-wait", "-1s"}, "--ack-wait must be positive"},
+		{[]string{"--server", url, "--max-runs", "0"}, "--max-runs must be at least 1"},
+	} {
+		_, err := parseCmd(t, newWorkerCmd, c.args...)
+		wantErr(t, c.args, err, c.want)
+	}
+}
