@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"crew/cluster"
 	"crew/runner"
@@ -29,7 +28,8 @@ const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
 func newClusterExecutor(ctx context.Context, url string, errOut io.Writer) (runner.Executor, func() error, error) {
 	window := cluster.DefaultReconnectWindow
 	if v := os.Getenv(reconnectWindowEnv); v != "" {
-		d, err := time.ParseDuration(v)
+		// Read as crew's duration flags are: "30" is seconds.
+		d, err := parseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, nil, fmt.Errorf("%s wants a positive duration such as 30s, not %q", reconnectWindowEnv, v)
 		}

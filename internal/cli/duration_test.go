@@ -118,23 +118,3 @@ func TestEveryDurationFlag(t *testing.T) {
 		t.Errorf("found %d duration flags, want at least 5 (run --timeout, --delay, sem --timeout, worker --ack-wait, broker --sync)", seen)
 	}
 }
-
-// TestFlagErrorWording checks that a bad flag value is reported as crew's
-// other errors are, the flag named once, with exit status 255.
-func TestFlagErrorWording(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"sem", "--timeout", "soon", "--", "true"}, "crew: --timeout: bad duration \"soon\" (want seconds, or a duration like 1m30s)\n"},
-		{[]string{"worker", "--server", "nats://127.0.0.1:1", "--ack-wait", "1x"}, "crew: --ack-wait: bad duration \"1x\" (want seconds, or a duration like 1m30s)\n"},
-		{[]string{"broker", "--sync", "never"}, "crew: --sync: want always or a positive duration, not \"never\"\n"},
-		{[]string{"run", "--timeout", "soon", "echo"}, "crew: --timeout: bad value \"soon\" (want seconds, a duration like 1m30s, or N% of the median run time)\n"},
-	} {
-		var stderr strings.Builder
-		code := MainArgs(c.args, Streams{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
-		if code != exitError || stderr.String() != c.want {
-			t.Errorf("crew %q: status %d, stderr %q; want %d, %q", c.args, code, stderr.String(), exitError, c.want)
-		}
-	}
-}
