@@ -21,6 +21,7 @@ import (
 
 	"crew/internal/child"
 	"crew/internal/testproc"
+	"crew/internal/wait"
 )
 
 func TestMain(m *testing.M) {
@@ -76,9 +77,7 @@ func trapHelper(args []string) int {
 // grandchildHelper starts a sleeping grandchild in its own process group,
 // says its pid, then stays (args[0] "stay") or exits with status 0.
 func grandchildHelper(args []string) int {
-	exe, _ := os.Executable()
-	gc := exec.Command(exe)
-	gc.Env = append(os.Environ(), "CREW_TESTPROC_HELPER=sleep")
+	gc := testproc.Command("sleep")
 	// The grandchild shares stdout, as a job's background process does.
 	gc.Stdout = os.Stdout
 	if err := gc.Start(); err != nil {
@@ -109,13 +108,8 @@ func parentHelper([]string) int {
 // helperCmd is testproc.Command made with exec.CommandContext, so that
 // the child runs its termination sequence when ctx ends.
 func helperCmd(ctx context.Context, name string, args ...string) *exec.Cmd {
-	exe, err := os.Executable()
-	if err != nil {
-		panic(err)
-	}
-	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), "CREW_TESTPROC_HELPER="+name)
-	return cmd
+	argv := testproc.Argv(name, args...)
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
 }
 
 // start starts cmd with child.Start on a locked thread, and returns the
@@ -160,14 +154,12 @@ func readPid(t *testing.T, r *bufio.Reader) int {
 // waitGone waits until process pid has gone (or is a zombie).
 func waitGone(t *testing.T, pid int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for testproc.Alive(pid) {
-		if time.Now().After(deadline) {
+	defer func() { // should the wait time out
+		if testproc.Alive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("%s (pid %d) still alive", what, pid)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	}()
+	wait.For(t, what+" to go", func() bool { return !testproc.Alive(pid) })
 }
 
 func TestStatus(t *testing.T) {
@@ -380,7 +372,7 @@ func TestWaitDelay(t *testing.T) {
 // TestParentDeath kills a parent with SIGKILL: the child it started dies
 // too.
 func TestParentDeath(t *testing.T) {
-	parent := testproc.Command(t, "parent")
+	parent := testproc.Command("parent")
 	r, err := parent.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +389,7 @@ func TestParentDeath(t *testing.T) {
 // TestStartDetached: a detached process leads its own group and has no
 // parent-death signal.
 func TestStartDetached(t *testing.T) {
-	pid, err := child.StartDetached(testproc.Command(t, "sleep"))
+	pid, err := child.StartDetached(testproc.Command("sleep"))
 	if err != nil {
 		t.Fatal(err)
 	}
