@@ -35,6 +35,12 @@ type ExecutorConfig struct {
 	// password redacted. It runs on the connection's callback goroutine
 	// and must not block.
 	OnConnection func(lost bool, url string)
+	// TermSeq is how workers stop this Executor's jobs when they are
+	// cancelled or run past their Timeout, as runner.Local.TermSeq does
+	// on this machine: each job carries it to its worker (see
+	// WorkerConfig.Executor). Nil leaves it to the worker's own Executor.
+	// A step with a signal outside 1-64 or a negative wait is an error.
+	TermSeq []runner.TermStep
 }
 
 // DefaultReconnectWindow is ExecutorConfig.ReconnectWindow's default.
@@ -101,6 +107,7 @@ const maxPendingPublishes = 1 << 16
 // still waiting for a slot behind it are queued again each on its own.
 type Executor struct {
 	cfg     ExecutorConfig
+	termSeq []termStep // cfg.TermSeq as each job carries it
 	nc      *nats.Conn
 	js      jetstream.JetStream // publishes jobs asynchronously
 	subject string
@@ -147,8 +154,12 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 	if cfg.Batch < 0 {
 		return nil, fmt.Errorf("cluster: batch %d: must not be negative", cfg.Batch)
 	}
+	termSeq := encodeTermSeq(cfg.TermSeq)
+	if err := checkTermSeq(termSeq); err != nil {
+		return nil, fmt.Errorf("cluster: %v", err)
+	}
 	e := &Executor{
-		cfg: cfg, run: nuid.Next(), done: make(chan struct{}),
+		cfg: cfg, termSeq: termSeq, run: nuid.Next(), done: make(chan struct{}),
 		waiters: map[string]*waiter{}, tries: map[int64]int{},
 		queueMoved: make(chan struct{}, 1),
 	}
@@ -349,7 +360,7 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	}
 	m := jobMsg{
 		Key: k, Seq: job.Seq, Slot: job.Slot, Command: job.Command, Argv: job.Argv,
-		Stdin: job.Stdin, Timeout: job.Timeout, Env: job.Env,
+		Stdin: job.Stdin, Timeout: job.Timeout, Env: job.Env, TermSeq: e.termSeq,
 	}
 	if len(job.Stdin) > e.maxIn {
 		m.Stdin, m.StdinOb = nil, "in."+k

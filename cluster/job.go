@@ -377,7 +377,7 @@ func (w *Worker) move(e *entry, i int) {
 }
 
 func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
-	job := m.job()
+	job, ex := m.job(), w.executorFor(m)
 	if m.StdinOb != "" {
 		b, err := w.sp.output.GetBytes(ctx, m.StdinOb)
 		if err != nil {
@@ -391,7 +391,7 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	if fo, fe := memFile(), memFile(); fo != nil && fe != nil {
 		// The job writes straight into memory files, as crew run's local
 		// jobs do: no pipes, no copying goroutines, no wake-ups per write.
-		r = w.cfg.Executor.Exec(ctx, job, fo, fe)
+		r = ex.Exec(ctx, job, fo, fe)
 		var err error
 		stdout, err = readMemFile(fo)
 		if err == nil {
@@ -405,7 +405,7 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 			fo.Close()
 		}
 		var bo, be bytes.Buffer
-		r = w.cfg.Executor.Exec(ctx, job, &bo, &be)
+		r = ex.Exec(ctx, job, &bo, &be)
 		stdout, stderr = bo.Bytes(), be.Bytes()
 	}
 	res := &resultMsg{
@@ -417,6 +417,26 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 		res.Err = r.Err.Error()
 	}
 	return res
+}
+
+// executorFor returns what runs job m: the worker's Executor, which, when
+// it is a runner.Local, stops m along the termination sequence that m's
+// submitter asked for (crew run --term-seq), as a local run would.
+func (w *Worker) executorFor(m *jobMsg) runner.Executor {
+	seq := m.termSeq()
+	if seq == nil {
+		return w.cfg.Executor
+	}
+	switch l := w.cfg.Executor.(type) {
+	case runner.Local:
+		l.TermSeq = seq
+		return l
+	case *runner.Local:
+		c := *l
+		c.TermSeq = seq
+		return c
+	}
+	return w.cfg.Executor
 }
 
 // memFile returns a fresh file in memory (memfd), or nil where there is

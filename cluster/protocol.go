@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,6 +133,50 @@ type jobMsg struct {
 	StdinOb string        `json:"stdin_object,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Env     []string      `json:"env,omitempty"`
+	TermSeq []termStep    `json:"term_seq,omitempty"`
+}
+
+// termStep is one step of a job's termination sequence (runner.TermStep).
+type termStep struct {
+	Signal int           `json:"signal"`
+	Wait   time.Duration `json:"wait"`
+}
+
+// maxSignal is the highest signal number Linux knows.
+const maxSignal = 64
+
+func encodeTermSeq(seq []runner.TermStep) []termStep {
+	if len(seq) == 0 {
+		return nil
+	}
+	out := make([]termStep, len(seq))
+	for i, s := range seq {
+		out[i] = termStep{Signal: int(s.Signal), Wait: s.Wait}
+	}
+	return out
+}
+
+// checkTermSeq reports a step that no process could be sent or waited for.
+func checkTermSeq(seq []termStep) error {
+	for _, s := range seq {
+		if s.Signal < 1 || s.Signal > maxSignal || s.Wait < 0 {
+			return fmt.Errorf("termination step: signal %d, wait %v", s.Signal, s.Wait)
+		}
+	}
+	return nil
+}
+
+// termSeq returns the job's termination sequence for runner.Local; nil
+// when the job carries none.
+func (j *jobMsg) termSeq() []runner.TermStep {
+	if len(j.TermSeq) == 0 {
+		return nil
+	}
+	seq := make([]runner.TermStep, len(j.TermSeq))
+	for i, s := range j.TermSeq {
+		seq[i] = runner.TermStep{Signal: syscall.Signal(s.Signal), Wait: s.Wait}
+	}
+	return seq
 }
 
 // resultMsg is a job's result as stored in the results bucket. Output
@@ -255,6 +300,9 @@ func checkJob(m *jobMsg) (*jobMsg, error) {
 	}
 	if m.Command == "" && len(m.Argv) == 0 {
 		return nil, fmt.Errorf("%w: job %s: no command", errMalformed, m.Key)
+	}
+	if err := checkTermSeq(m.TermSeq); err != nil {
+		return nil, fmt.Errorf("%w: job %s: %v", errMalformed, m.Key, err)
 	}
 	return m, nil
 }

@@ -123,7 +123,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	// The runner has no executor of its own: crew says where jobs run.
 	cfg.Executor = runner.Local{TermSeq: opts.termSeq}
 	if opts.server != "" {
-		ex, release, err := newClusterExecutor(ctx, opts.server, opts.streams.Err)
+		ex, release, err := newClusterExecutor(ctx, opts.server, &cfg, opts.termSeq, opts.streams.Err)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,88 @@
+package cli
+
+// What crew run does differently with --server: the executor it builds,
+// and the flags it refuses because they cannot work when the jobs run on
+// workers. Every other flag of crew run works the same with --server
+// (remote_test.go runs each both ways).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"crew/cluster"
+	"crew/runner"
+)
+
+// defaultInFlight is how many jobs crew run --server keeps submitted at
+// once when not told (-j): enough to keep a few dozen worker slots busy
+// and to let short jobs travel in batches. Each worker's own -j bounds
+// what runs on it.
+const defaultInFlight = 256
+
+// reconnectWindowEnv names the variable that bounds how long crew run
+// waits for a lost server before failing the outstanding jobs.
+const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
+
+// newClusterExecutor refuses the flags of run that cannot work with
+// --server (checkRemote), then connects to the NATS server at url and
+// returns an executor that runs jobs on crew workers, stopping them along
+// termSeq (--term-seq), and a function that releases it. Credentials come
+// from CREW_NATS_TOKEN, CREW_NATS_USER, CREW_NATS_PASSWORD and
+// CREW_NATS_CA, so they stay out of the process list. Connection trouble
+// (lost, regained) is reported on errOut.
+func newClusterExecutor(ctx context.Context, url string, run *runner.Config, termSeq []runner.TermStep, errOut io.Writer) (runner.Executor, func() error, error) {
+	if err := checkRemote(run); err != nil {
+		return nil, nil, err
+	}
+	window := cluster.DefaultReconnectWindow
+	if v := os.Getenv(reconnectWindowEnv); v != "" {
+		// Read as crew's duration flags are: "30" is seconds.
+		d, err := parseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("%s wants a positive duration such as 30s, not %q", reconnectWindowEnv, v)
+		}
+		window = d
+	}
+	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{
+		ConnConfig:      cluster.ConnConfig{URL: url, Credentials: cluster.CredentialsFromEnv(), Name: "crew run"},
+		ReconnectWindow: window,
+		TermSeq:         termSeq,
+		OnConnection: func(lost bool, u string) {
+			if lost {
+				fmt.Fprintf(errOut, "crew: lost the server at %s; reconnecting (jobs fail if it is not back within %v, see %s)\n", u, window, reconnectWindowEnv)
+			} else {
+				fmt.Fprintf(errOut, "crew: reconnected to the server at %s\n", u)
+			}
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, e.Close, nil
+}
+
+// checkRemote refuses, naming the flag, what a run whose jobs run on
+// workers cannot do: hold jobs back by this machine's load or memory
+// (the jobs do not run here), space the jobs' starts (a worker starts a
+// job when it has a slot free), or write output while a job runs (a
+// worker sends a job's output when the job ends).
+func checkRemote(c *runner.Config) error {
+	refuse := func(flag, why string) error {
+		return &userError{msg: fmt.Sprintf("%s cannot be used with --server: %s", flag, why)}
+	}
+	switch {
+	case c.MaxLoad > 0:
+		return refuse("--load", "it holds jobs back by this machine's load, and the jobs run on the workers")
+	case c.MemFree > 0:
+		return refuse("--memfree", "it holds jobs back by this machine's free memory, and the jobs run on the workers")
+	case c.Delay > 0:
+		return refuse("--delay", "each worker starts a job as soon as it has a slot free, so crew cannot space the starts")
+	case c.Output == runner.LineBuffer:
+		return refuse("--line-buffer", "a worker sends a job's output when the job ends, not line by line")
+	case c.Output == runner.Ungroup:
+		return refuse("-u/--ungroup", "a worker sends a job's output when the job ends, not as it comes")
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"crew/cluster"
+	"crew/runner"
+)
+
+// remoteCase is one flag of crew run, run once on this machine and once
+// with --server through a broker and a worker, or refused with --server.
+type remoteCase struct {
+	flag string // its long name
+	// args are crew run's arguments after --server URL; dir is the run's
+	// own directory, written DIR in args, in output and in files.
+	args    []string
+	stdin   string
+	out     string   // the output both runs must print
+	prepare []string // a local crew run to set dir up with first, if any
+	files   []string // files under dir that must come out the same
+	refused bool     // --server refuses it, naming the flag
+}
+
+// TestRunFlagsWithServer: every flag of crew run either works the same
+// with --server as without (same output, exit status and files, the
+// joblog's columns but Host and times) or is refused with an error that
+// names it, before any job runs. A flag added to crew run without a row
+// here fails the test.
+func TestRunFlagsWithServer(t *testing.T) {
+	const job = "echo {}; exit {}"
+	cases := []remoteCase{
+		{flag: "jobs", out: "a\nb\nc\nd\n", args: []string{"-j", "3", "-k", "echo", "{}", ":::", "a", "b", "c", "d"}},
+		{flag: "null", out: "a\nb c\n", args: []string{"-0", "-k", "echo", "{}"}, stdin: "a\x00b c\x00"},
+		{flag: "colsep", out: "1-a\n2-b\n", args: []string{"--colsep", ",", "-k", "echo", "{2}-{1}"}, stdin: "a,1\nb,2\n"},
+		{flag: "quote", out: "a;b x\na;b y\n", args: []string{"-q", "-k", "echo", "a;b", "{}", ":::", "x", "y"}},
+		{flag: "delay", args: []string{"--delay", "0.1", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "load", args: []string{"--load", "100", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "memfree", args: []string{"--memfree", "1K", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "line-buffer", args: []string{"--line-buffer", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "ungroup", args: []string{"-u", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "group", out: "a\nb\n", args: []string{"--group", "-k", "echo", "{}", ":::", "a", "b"}},
+		{flag: "keep-order", out: "3\n1\n2\n", args: []string{"-k", "sleep 0.{}; echo {}", ":::", "3", "1", "2"}},
+		{flag: "tag", out: "a\tout a\nb\tout b\n", args: []string{"--tag", "-k", "echo", "out", ":::", "a", "b"}},
+		{flag: "tagstring", out: "[1]\tout a\n[2]\tout b\n", args: []string{"--tagstring", "[{#}]", "-k", "echo", "out", ":::", "a", "b"}},
+		{flag: "joblog", out: "0\n1\n", args: []string{"--joblog", "DIR/log", "-k", job, ":::", "0", "1"}, files: []string{"log"}},
+		{flag: "resume", out: "b\n", prepare: []string{"--joblog", "DIR/log", "echo", "{}", ":::", "a"},
+			args: []string{"--joblog", "DIR/log", "--resume", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"log"}},
+		{flag: "resume-failed", out: "1\n", prepare: []string{"--joblog", "DIR/log", "-k", job, ":::", "0", "1"},
+			args: []string{"--joblog", "DIR/log", "--resume-failed", "-k", job, ":::", "0", "1"}, files: []string{"log"}},
+		{flag: "retries", out: "try 2\n", args: []string{"--retries", "3", "n=$(cat DIR/n 2>/dev/null || echo 0); echo $((n+1)) > DIR/n; echo try $n; [ $n -ge 2 ]", ":::", "x"},
+			files: []string{"n"}},
+		{flag: "timeout", out: "0\n5\n", args: []string{"--timeout", "0.3", "-k", "echo {}; sleep {}", ":::", "0", "5"}},
+		{flag: "halt", out: "0\n4\n", args: []string{"--halt", "now,fail=1", "-j1", "-k", job, ":::", "0", "4", "0"}},
+		{flag: "dry-run", out: "echo a\necho b\n", args: []string{"--dry-run", "-k", "echo", "{}", ":::", "a", "b"}},
+		{flag: "results", out: "a\nb\n", args: []string{"--results", "DIR/res", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"res"}},
+		{flag: "bar", out: "a\n", args: []string{"--bar", "-k", "echo", "{}", ":::", "a"}},
+		{flag: "eta", out: "a\n", args: []string{"--eta", "-k", "echo", "{}", ":::", "a"}},
+		{flag: "progress", out: "a\n", args: []string{"--progress", "-k", "echo", "{}", ":::", "a"}},
+		// The job reports each TERM it gets: two, then KILL, where the
+		// default sequence would send three. (Its shell's own reports of
+		// a killed sleep, which depend on timing, go nowhere.)
+		{flag: "term-seq", out: "start\nTERM\nTERM\n", args: []string{"--timeout", "0.3", "--term-seq", "TERM,300,TERM,300,KILL,25",
+			`exec 2>/dev/null; trap "echo TERM" TERM; echo start; while :; do sleep 0.02; done # {}`, ":::", "x"}},
+		{flag: "arg-file", out: "a\nb\n", prepare: []string{"printf 'a\\nb\\n' > DIR/in # {}", ":::", "x"},
+			args: []string{"-a", "DIR/in", "-k", "echo", "{}"}},
+		{flag: "server"}, // the flag that makes the difference
+	}
+
+	// Every flag of crew run has its row.
+	run, _, err := newRootCmd(Streams{}).Find([]string{"run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !slices.ContainsFunc(cases, func(c remoteCase) bool { return c.flag == f.Name }) {
+			t.Errorf("crew run --%s has no row: say whether it works with --server", f.Name)
+		}
+	})
+
+	url := startRemote(t)
+	for _, c := range cases {
+		if c.flag == "server" {
+			continue
+		}
+		t.Run(c.flag, func(t *testing.T) {
+			if c.refused {
+				dir := t.TempDir()
+				code, _, stderr := crewRun(t, dir, c.stdin, append([]string{"--server", url}, c.args...))
+				if code != exitError || !strings.Contains(stderr, flagName(c.flag)+" cannot be used with --server") {
+					t.Errorf("with --server: exit %d, stderr %q; want %d and an error naming %s", code, stderr, exitError, flagName(c.flag))
+				}
+				if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+					t.Errorf("a job ran")
+				}
+				return
+			}
+			local, remote := t.TempDir(), t.TempDir()
+			for _, dir := range []string{local, remote} {
+				if c.prepare != nil {
+					if code, _, stderr := crewRun(t, dir, "", c.prepare); code > 1 {
+						t.Fatalf("preparing: exit %d: %s", code, stderr)
+					}
+				}
+			}
+			lc, lout, lerr := crewRun(t, local, c.stdin, c.args)
+			rc, rout, rerr := crewRun(t, remote, c.stdin, append([]string{"--server", url}, c.args...))
+			if lout != c.out {
+				t.Errorf("without --server: stdout %q, want %q (stderr %q)", lout, c.out, lerr)
+			}
+			if lc != rc || lout != rout || lerr != rerr {
+				t.Errorf("without --server: exit %d, stdout %q, stderr %q\nwith --server:    exit %d, stdout %q, stderr %q",
+					lc, lout, lerr, rc, rout, rerr)
+			}
+			for _, f := range c.files {
+				if l, r := tree(t, local, f), tree(t, remote, f); l != r {
+					t.Errorf("%s without --server:\n%s\nwith --server:\n%s", f, l, r)
+				}
+			}
+		})
+	}
+}
+
+// flagName is how checkRemote names a flag.
+func flagName(long string) string {
+	if long == "ungroup" {
+		return "-u/--ungroup"
+	}
+	return "--" + long
+}
+
+// startRemote starts a broker and a worker in this process, as crew
+// broker and crew worker do, and returns the broker's URL.
+func startRemote(t *testing.T) string {
+	t.Helper()
+	b, err := cluster.StartBroker(cluster.BrokerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig: cluster.ConnConfig{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return b.URL()
+}
+
+// crewRun runs crew run with args, DIR in them standing for dir, and
+// returns its exit status and output with dir written DIR again.
+func crewRun(t *testing.T, dir, stdin string, args []string) (code int, stdout, stderr string) {
+	t.Helper()
+	args = slices.Clone(args)
+	for i, a := range args {
+		args[i] = strings.ReplaceAll(a, "DIR", dir)
+	}
+	var out, errOut strings.Builder
+	code = MainArgs(append([]string{"run"}, args...), Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
+	return code, strings.ReplaceAll(out.String(), dir, "DIR"), strings.ReplaceAll(errOut.String(), dir, "DIR")
+}
+
+// tree returns the file or directory name under dir as text: each file's
+// path and content; a joblog's rows in order, without the columns that
+// differ between machines and runs (Host, Starttime, JobRuntime).
+func tree(t *testing.T, dir, name string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(filepath.Join(dir, name), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		text := string(data)
+		if name == "log" {
+			var rows []string
+			for line := range strings.Lines(text) {
+				col := strings.Split(line, "\t")
+				rows = append(rows, strings.Join(append([]string{col[0]}, col[4:]...), "\t"))
+			}
+			slices.Sort(rows[1:]) // jobs are logged as they end
+			text = strings.Join(rows, "")
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b.WriteString(rel + ":\n" + strings.ReplaceAll(text, dir, "DIR") + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
