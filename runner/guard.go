@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+
+	"crew/internal/child"
 )
 
 // guardEnv, set in its environment, tells a re-executed crew binary that it
@@ -85,17 +87,15 @@ func startGuard() {
 		Args:       []string{os.Args[0]},
 		Env:        append(os.Environ(), guardEnv+"=1"),
 		ExtraFiles: []*os.File{r},
-		// A process group of its own keeps Ctrl-C and Ctrl-Z, which go
-		// to the terminal's foreground group, away from the guard.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	if err := cmd.Start(); err != nil {
+	// Detached: the guard is meant to outlive this process, and its own
+	// process group keeps Ctrl-C and Ctrl-Z, which go to the terminal's
+	// foreground group, away from it. Nobody waits for it here; whoever
+	// inherits it reaps it.
+	if _, err := child.StartDetached(cmd); err != nil {
 		w.Close()
 		return
 	}
-	// The guard is meant to outlive this process; nobody waits for it
-	// here, and whoever inherits it reaps it.
-	_ = cmd.Process.Release()
 	guard.w = w
 }
 
@@ -192,7 +192,7 @@ func serveGuard(pipe *os.File) int {
 	// must last until the pipe tells it to act.
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTSTP)
 	for pgid := range readGuard(pipe) {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = child.KillGroup(pgid, syscall.SIGKILL)
 	}
 	return 0
 }

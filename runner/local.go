@@ -11,25 +11,19 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"crew/internal/child"
 )
 
 // A TermStep is one step of a termination sequence: send Signal to the
-// job's process group, then give it Wait to go away before the next step.
-type TermStep struct {
-	Signal syscall.Signal
-	Wait   time.Duration
-}
+// job's process group, then give it up to Wait to go away before the next
+// step.
+type TermStep = child.TermStep
 
-// DefaultTermSeq is GNU parallel's default --term-seq:
-// TERM,200,TERM,100,TERM,50,KILL,25.
-var DefaultTermSeq = []TermStep{
-	{syscall.SIGTERM, 200 * time.Millisecond},
-	{syscall.SIGTERM, 100 * time.Millisecond},
-	{syscall.SIGTERM, 50 * time.Millisecond},
-	{syscall.SIGKILL, 25 * time.Millisecond},
-}
+// DefaultTermSeq returns GNU parallel's default --term-seq,
+// TERM,200,TERM,100,TERM,50,KILL,25, as a new slice.
+func DefaultTermSeq() []TermStep { return child.DefaultTermSeq() }
 
 // Local is an Executor that runs jobs on this machine. Each job runs in a
 // process group of its own, so a timeout or a cancellation reaches
@@ -41,21 +35,31 @@ var DefaultTermSeq = []TermStep{
 // handed to the shell instead, so the error message and the exit status
 // (127, 126) are the ones users know from the shell.
 //
+// A job that ends while a process it left in the background still holds
+// its output pipe (with LineBuffer, say) is over for crew too: Exec reads
+// what the job wrote for a moment longer (child.WaitDelay, 100 ms), then
+// stops reading and returns. That process is left running, as GNU
+// parallel leaves it.
+//
 // The zero value is ready to use and uses DefaultTermSeq. A Local may be
 // copied and used by many goroutines at once. Exec blocks until the job
 // and its termination sequence (if any) are over; its cost is one fork and
-// exec plus one goroutine per output stream that is not an *os.File.
+// exec, one goroutine watching the context, and one per output stream that
+// is not an *os.File.
 type Local struct {
 	// TermSeq is the sequence of signals sent to a job's process group when
-	// its context is cancelled or its Timeout expires. A final SIGKILL is
-	// always sent if the group is still alive at the end. Nil means
-	// DefaultTermSeq.
+	// its context is cancelled or its Timeout expires. A step ends early
+	// once the group is empty; whatever is left at the end is killed with
+	// SIGKILL. Nil means DefaultTermSeq.
 	TermSeq []TermStep
 	// Dir is the working directory of jobs; empty means crew's own.
 	Dir string
 }
 
 var _ Executor = Local{}
+
+// errJobTimeout is the cause of a job's context ended by its Timeout.
+var errJobTimeout = errors.New("runner: job timed out")
 
 // Exec runs job and returns what became of it. Exec never returns before
 // the job's process is reaped. When ctx is cancelled or job.Timeout expires,
@@ -70,24 +74,29 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 		stderr = io.Discard
 	}
 	out := &countWriter{w: stdout}
-	// The kernel sends Pdeathsig when the thread that forked the child
-	// exits, not the process (go.dev/issue/27505). Keeping this goroutine
-	// on its thread until the child is reaped stops the scheduler from
-	// ending that thread under a live job; it costs one idle OS thread per
-	// running job.
+	// The thread that starts a job must outlive it (see package child).
+	// Reaping on it too means the kernel wakes this very thread when the
+	// job exits, so no other thread has to be woken to hand the job back
+	// (a futex wake of tens of microseconds per job on a small VM, the gap
+	// to xargs on short jobs). It costs one idle OS thread per running job.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	// The first job of the program starts the guard (see Main), before
 	// any job could be left without one.
 	guard.once.Do(startGuard)
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, errJobTimeout)
+		defer cancel()
+	}
 	res.Start = time.Now()
-	cmd, err := l.start(job, out, stderr)
+	c, err := l.start(ctx, job, out, stderr)
 	if err != nil && len(job.Argv) > 0 {
 		// Let the shell report a missing or unrunnable program exactly
 		// as it would have without the direct-exec shortcut.
 		shJob := *job
 		shJob.Argv = nil
-		cmd, err = l.start(&shJob, out, stderr)
+		c, err = l.start(ctx, &shJob, out, stderr)
 	}
 	if err != nil {
 		res.Runtime = time.Since(res.Start)
@@ -96,20 +105,20 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	}
 	res.Send = int64(len(job.Stdin))
 
-	pgid := cmd.Process.Pid
+	pgid := c.Pid()
 	guardTell('+', pgid)
 	// Forgotten only once the leader is reaped: until then its pid, and so
 	// the group id, cannot be reused by an unrelated process.
 	defer guardTell('-', pgid)
-	err, res.TimedOut = l.wait(ctx, cmd, pgid, job.Timeout)
+	st, err := c.Wait()
 	res.Runtime = time.Since(res.Start)
 	res.Receive = out.n
-	st, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	res.TimedOut = c.Terminated() && errors.Is(context.Cause(ctx), errJobTimeout)
 	switch {
-	case st.Signaled():
-		res.Signal = int(st.Signal())
-	case st.Exited():
-		res.Exit = st.ExitStatus()
+	case st.Signal != 0:
+		res.Signal = int(st.Signal)
+	case st.Code >= 0:
+		res.Exit = st.Code
 	default:
 		var ee *exec.ExitError
 		if err != nil && !errors.As(err, &ee) {
@@ -119,18 +128,21 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	return res
 }
 
-// start starts job.
-func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
+// start starts job as a child process that ctx's end terminates.
+func (l Local) start(ctx context.Context, job *Job, stdout, stderr io.Writer) (*child.Child, error) {
 	var cmd *exec.Cmd
 	if len(job.Argv) > 0 {
 		path, err := lookPath(job.Argv[0])
 		if err != nil {
 			return nil, err
 		}
-		// Built by hand: exec.Command would search PATH again for every job.
-		cmd = &exec.Cmd{Path: path, Args: job.Argv}
+		// The path is resolved already: exec would search PATH again for
+		// every job.
+		cmd = exec.CommandContext(ctx, path)
+		cmd.Args = job.Argv
 	} else {
-		cmd = &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", job.Command}}
+		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", job.Command)
+		cmd.Args[0] = "sh"
 	}
 	cmd.Dir = l.Dir
 	if len(job.Env) > 0 {
@@ -141,100 +153,7 @@ func (l Local) start(job *Job, stdout, stderr io.Writer) (*exec.Cmd, error) {
 	}
 	cmd.Stdout = unwrapFile(stdout)
 	cmd.Stderr = unwrapFile(stderr)
-	// Pdeathsig takes the job's leader down with crew even on kill -9.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return cmd, nil
-}
-
-// wait reaps cmd, blocked in wait(2) on this goroutine's own locked
-// thread: the kernel wakes that very thread when the job exits, so no
-// other thread has to be woken to hand the job back (a futex wake of tens
-// of microseconds per job on a small VM, the gap to xargs on short jobs).
-// A cancelled ctx or an expired timeout runs the termination sequence
-// from a goroutine of its own; the sequence ends with the group killed,
-// which ends the wait. wait returns once that sequence is over too.
-func (l Local) wait(ctx context.Context, cmd *exec.Cmd, pgid int, timeout time.Duration) (err error, timedOut bool) {
-	reaped := make(chan error, 1)
-	var (
-		mu       sync.Mutex
-		termDone chan struct{} // non-nil once the sequence has begun
-		termErr  error
-	)
-	terminate := func(byTimeout bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if termDone != nil {
-			return
-		}
-		timedOut = byTimeout
-		done := make(chan struct{})
-		termDone = done
-		go func() {
-			termErr = l.terminate(pgid, reaped)
-			close(done)
-		}()
-	}
-	stop := context.AfterFunc(ctx, func() { terminate(false) })
-	var timer *time.Timer
-	if timeout > 0 {
-		timer = time.AfterFunc(timeout, func() { terminate(true) })
-	}
-	err = cmd.Wait()
-	stop()
-	if timer != nil {
-		timer.Stop()
-	}
-	mu.Lock()
-	done := termDone
-	// A sequence starting from now on finds the job already over, as if
-	// it had lost the race by a hair.
-	termDone = make(chan struct{})
-	mu.Unlock()
-	if done == nil {
-		return err, false
-	}
-	reaped <- err
-	<-done
-	return termErr, timedOut
-}
-
-// terminate walks the termination sequence over the process group pgid
-// until the group is empty, then returns the leader's wait error.
-func (l Local) terminate(pgid int, waitErr <-chan error) error {
-	seq := l.TermSeq
-	if seq == nil {
-		seq = DefaultTermSeq
-	}
-	var err error
-	reaped := false
-	for _, step := range seq {
-		if syscall.Kill(-pgid, step.Signal) != nil {
-			break // no process left in the group
-		}
-		if reaped {
-			time.Sleep(step.Wait)
-			continue
-		}
-		t := time.NewTimer(step.Wait)
-		select {
-		case err = <-waitErr:
-			reaped = true
-			// Wait out the step so background members get their chance
-			// to exit too before the next signal.
-			<-t.C
-		case <-t.C:
-		}
-	}
-	// Whatever survived the sequence is killed; the group must not outlive
-	// the job.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	if !reaped {
-		err = <-waitErr
-	}
-	return err
+	return child.Start(cmd, l.TermSeq)
 }
 
 // pathCache remembers where PATH lookups led. A run execs the same few

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"crew/internal/child"
 )
 
 // OutputMode says how the output of concurrent jobs is put together.
@@ -50,7 +49,7 @@ func (b *spillBuffer) holdOnDisk() {
 	if !b.memfd || b.size() <= perBufferMem {
 		return
 	}
-	f, err := tempFile()
+	f, err := child.TempFile()
 	if err != nil {
 		return // keep it in memory rather than lose it
 	}
@@ -88,46 +87,20 @@ func (b *spillBuffer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// newFileBuffer returns a buffer backed by an anonymous memory file
-// (memfd) from the start. A local job writes straight into it, as GNU
-// parallel's jobs write into its temporary files: no pipe, no copying
-// goroutine, and a job that prints nothing costs two system calls. A
-// memory file is used rather than a disk one because creating a file on
-// ext4 costs about half a millisecond of system time, more than the job
-// `true` itself; output that must wait its turn under -k moves to disk
-// (holdOnDisk).
+// newFileBuffer returns a buffer backed by a file from the start, a memory
+// file where the kernel has them (child.OutputFile): a local job writes
+// straight into it, with no pipe and no copying goroutine, and a job that
+// prints nothing costs two system calls. Output that must wait its turn
+// under -k moves to disk (holdOnDisk).
 func newFileBuffer(budget *atomic.Int64) *spillBuffer {
 	b := &spillBuffer{budget: budget}
-	fd, err := unix.MemfdCreate("crew-out", unix.MFD_CLOEXEC)
-	if err == nil {
-		b.f = os.NewFile(uintptr(fd), "crew-out")
-		b.memfd = true
-		return b
-	}
-	f, err := tempFile()
+	f, inMemory, err := child.OutputFile()
 	if err != nil {
 		// Fall back to memory first; Write spills when it must.
 		return b
 	}
-	b.f = f
+	b.f, b.memfd = f, inMemory
 	return b
-}
-
-// tempFile opens an unnamed temporary file: O_TMPFILE where the file
-// system has it, otherwise a named file unlinked at once, so nothing is
-// left behind even on a crash.
-func tempFile() (*os.File, error) {
-	dir := os.TempDir()
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err == nil {
-		return os.NewFile(uintptr(fd), filepath.Join(dir, "crew-out")), nil
-	}
-	f, err := os.CreateTemp(dir, "crew-out-*")
-	if err != nil {
-		return nil, err
-	}
-	_ = os.Remove(f.Name())
-	return f, nil
 }
 
 // writer is what a job writes into: the file itself when there is one,
@@ -153,7 +126,7 @@ func (b *spillBuffer) size() int64 {
 }
 
 func (b *spillBuffer) spill() error {
-	f, err := tempFile()
+	f, err := child.TempFile()
 	if err != nil {
 		b.err = err
 		return err
