@@ -31,27 +31,26 @@
 //
 // # How a job travels
 //
-// Exec publishes the job to the work-queue stream JobsStream (WorkQueue
-// retention, DiscardNew: a full queue refuses new jobs instead of dropping
-// queued ones) without waiting for the server in between; its Nats-Msg-Id
-// is the job id, run id + sequence + attempt, so a repeated publish is
-// stored once. Once jobs are known to be short, several that are waiting
-// at the same moment travel as one message, a batch with an id of its
-// own (see Executor and ExecutorConfig.Batch); a batch is delivered, run,
-// recorded and acknowledged as a unit, and each job's result still
-// reaches its own Exec. All workers share one durable pull consumer,
-// WorkersConsumer; a worker pulls only as many jobs as it has free slots,
-// plus a few prefetched ones while its jobs are short (see Worker); the
-// consumer's settings are the first worker's, never changed by later
-// ones. Every job a worker holds gets a heartbeat (InProgress) every
-// third of the consumer's AckWait. When
-// the job ends the worker publishes the result into the key-value bucket
-// ResultsBucket under the job id, as a create (a write that the server
-// refuses when the key already has a value), and acknowledges the job
-// only when the server has confirmed the result. The submitter watches
-// the bucket for its run's keys and hands each result to the waiting
-// Exec. Output (or stdin) larger than about half a message goes to the
-// object store OutputBucket.
+// Exec publishes the job to the work-queue stream JobsStream without
+// waiting for the server in between, under a message id that makes a
+// repeated publish harmless. Once jobs are known to be short, several that
+// are waiting at the same moment travel as one message, a batch (see
+// Executor and ExecutorConfig.Batch); a batch is delivered, run, recorded
+// and acknowledged as a unit, and each job's result still reaches its own
+// Exec. All workers share one durable pull consumer, WorkersConsumer,
+// whose settings are the first worker's; a worker pulls only as many jobs
+// as it has free slots, plus a few prefetched ones while its jobs are
+// short (see Worker), and heartbeats every job it holds. When a job ends
+// the worker stores the result in the key-value bucket ResultsBucket,
+// where the first stored result wins, and acknowledges the job only once
+// the server has it. The submitter watches the bucket for its run's
+// results. A job carries its timeout and termination sequence, so a
+// worker stops it as runner.Local would stop it here.
+//
+// The wire protocol (subjects, streams, buckets, the messages' JSON and
+// the order of writes) is specified once, in the comment at the top of
+// protocol.go, for anyone writing a worker or a submitter in another
+// language.
 //
 // # Guarantees
 //
@@ -65,8 +64,8 @@
 // and later ones are dropped, so the submitter sees one result per job.
 // Jobs that must not run twice must be made idempotent by their authors.
 //
-// A job that ran WorkerConfig.MaxRuns times without a result (it kills its workers,
-// say) is copied to DeadStream, removed from the queue, and its Exec
+// A job that ran WorkerConfig.MaxRuns times without a result (it kills
+// its workers, say) is copied to DeadStream, removed from the queue, and its Exec
 // returns a *DeadError. Workers count runs, not deliveries: the jobs a
 // dying worker held without starting them (prefetched, or queued behind
 // its slots) come back with no run counted, so a job that kills its
@@ -87,8 +86,8 @@
 // user. The broker listens on loopback unless told otherwise, and refuses
 // other addresses without a token or user and password (ErrAuthRequired);
 // a Worker refuses a non-loopback server when no credentials are
-// configured, unless WorkerConfig.Insecure is set (ErrInsecure). Give the broker
-// TLS certificates when the network is not trusted.
+// configured, unless WorkerConfig.Insecure is set (ErrInsecure). Give the
+// broker TLS certificates when the network is not trusted.
 //
 // # Costs
 //

@@ -11,7 +11,10 @@ import (
 )
 
 // Example runs jobs on a worker through an embedded broker, as
-// crew broker, crew worker and crew run --server do across machines.
+// crew broker, crew worker and crew run --server do across machines. A
+// program that runs a Worker with runner.Local also calls runner.Main
+// first thing in its main, so that the jobs' leftover processes die with
+// it; the package doc shows that main.
 func Example() {
 	store, _ := os.MkdirTemp("", "cluster-example-")
 	defer os.RemoveAll(store)

@@ -335,18 +335,19 @@ func (e *Executor) forget(k string) {
 
 // Exec publishes job, waits for a worker's result and copies the job's
 // output to stdout and stderr once it is done (output is not streamed).
-// The job id, run id + "." + Seq + "." + attempt, is also the message's
-// Nats-Msg-Id (a batch's message has the batch's id), so a repeated
-// publish is stored once: a publish whose ack
-// is lost with the connection is repeated, with back-off, for about 6 s
-// before Exec gives up; a refusal by the stream is returned at once.
+// The server stores a repeated publish of the job's message once (its
+// message id is the job's key; see the protocol in protocol.go), so a
+// publish whose ack is lost with the connection is repeated, with
+// back-off, for about 6 s before Exec gives up; a refusal by the stream
+// is returned at once. Each try of a job (runner's --retries) is a job of
+// its own.
 //
 // Exec waits as long as it takes a worker to run the job: with no worker
 // connected it waits until ctx ends. Cancelling ctx asks the worker
-// running the job to stop it and removes the job's message from the queue
-// if no worker holds it (for a batch, once all its jobs are cancelled, as
-// when a run is interrupted or halted); Exec then returns at once with
-// Exit -1 and ctx's error.
+// running the job to stop it (along ExecutorConfig.TermSeq) and removes
+// the job's message from the queue if no worker holds it (for a batch,
+// once all its jobs are cancelled, as when a run is interrupted or
+// halted); Exec then returns at once with Exit -1 and ctx's error.
 func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.Writer) runner.Result {
 	fail := func(err error) runner.Result {
 		return runner.Result{Seq: job.Seq, Exit: -1, Err: err}

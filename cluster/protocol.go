@@ -1,3 +1,97 @@
+// The wire protocol between submitters (Executor) and workers (Worker),
+// specified here once; the rest of the package refers to it.
+//
+// Server objects (created by whichever side starts first, never changed
+// by the others):
+//
+//   - JobsStream "CREW_JOBS" on subjects "crew.jobs.>": WorkQueue
+//     retention, DiscardNew (a full queue refuses new jobs), file storage.
+//   - WorkersConsumer "crew-workers" on it: a durable pull consumer with
+//     explicit acks, shared by all workers; AckWait and the run limit are
+//     the first worker's (WorkerConfig). Its MaxDeliver is -1 and its
+//     metadata "crew-max-starts" holds the run limit (workers count runs,
+//     below); a consumer without that entry has a server-side MaxDeliver.
+//   - ResultsBucket "crew-results": a key-value bucket of results and run
+//     counts, TTL ResultTTL.
+//   - OutputBucket "crew-output": an object store for input and output too
+//     large for a message, TTL ResultTTL.
+//   - DeadStream "CREW_DEAD" on subjects "crew.dead.>": dead letters, kept
+//     7 days.
+//
+// Keys. A run id is a NUID. A job's key is "<run>.<seq>.<attempt>" (the
+// attempt counts --retries); a batch's is "<run>.b<n>". Keys use letters,
+// digits, '-' and '_', in tokens separated by single dots.
+//
+// A job is published to "crew.jobs.<run>" with the header Nats-Msg-Id set
+// to its key, so the server stores a repeated publish once. Its body is
+// JSON:
+//
+//	{"key": "<key>", "seq": 1, "slot": 1, "command": "echo a",
+//	 "argv": ["echo", "a"], "stdin": "<base64>", "stdin_object": "in.<key>",
+//	 "timeout": 1000000000, "env": ["K=v"],
+//	 "term_seq": [{"signal": 15, "wait": 200000000}, {"signal": 9, "wait": 25000000}]}
+//
+// Only key and command (or argv) are required. argv, when present, is run
+// without a shell; otherwise command runs through "sh -c". stdin is the
+// job's input; input too large for the message is in OutputBucket under
+// stdin_object instead. Durations are nanoseconds. term_seq is the job's
+// termination sequence (Linux signal numbers, each followed by a wait),
+// walked when the job is cancelled or runs past its timeout; without it
+// the worker uses its own.
+//
+// A batch is one message carrying several jobs, published the same way
+// under the batch's key: {"key": "<batch key>", "jobs": [<job>, ...]},
+// at most 1024 jobs.
+//
+// A worker heartbeats every message it holds (an InProgress ack) every
+// third of the consumer's AckWait. When a message's jobs have ended, it
+// stores the result under the message's key, as a create: a publish to
+// "$KV.crew-results.<key>" with the header
+// Nats-Expected-Last-Subject-Sequence: 0, which the server refuses when
+// the key already holds a result. It acks the message only once the
+// server has confirmed the result, or refused it as a duplicate (another
+// run recorded first; its output objects are deleted). A job's result:
+//
+//	{"seq": 1, "host": "w1", "start": "<RFC 3339>", "runtime": 1000,
+//	 "exit": 0, "signal": 0, "timed_out": false, "send": 0, "receive": 2,
+//	 "err": "", "dead": false, "moved": false,
+//	 "stdout": "<base64>", "stderr": "<base64>", "object": "out.<key>.<nuid>"}
+//
+// exit is -1 when a signal killed the job or it could not start (err
+// says why). Output that does not fit in the message is in OutputBucket
+// under object, as an 8-byte big-endian length of stdout, stdout, then
+// stderr; the submitter deletes it once read. A batch's result is
+// {"results": [<result>, ...]} in the batch's order.
+//
+// The submitter watches ResultsBucket for "<run>.>" and reads each job's
+// result under its own key or its batch's. To cancel a job it publishes an
+// empty core NATS message to "crew.cancel.<job key>"; a worker holding the
+// job stops it along its termination sequence, and the submitter deletes
+// the message from JobsStream if no worker holds it (a batch's once all its
+// jobs are cancelled).
+//
+// A worker that finds a job running long (PrefetchBelow) gives its
+// prefetched messages back with a Nak. The jobs of a batch it has started
+// that still wait for a slot it publishes again each alone, Nats-Msg-Id
+// its own key; their places in the batch's result say {"moved": true},
+// and their results come under their own keys.
+//
+// A redelivered message (NumDelivered > 1) whose key holds a result was
+// run to the end: it is acked. A redelivered batch is split: the worker
+// stores {"split": true} under the batch's key, publishes each job alone
+// (Nats-Msg-Id its key), then acks the batch; its jobs' results come under
+// their own keys. A redelivered job counts runs: the first delivery counts
+// as one, and ResultsBucket's key "runs.<key>" holds the count recorded
+// (a decimal number) before each later run starts. A job whose count
+// reached the consumer's run limit is dead-lettered: its message is copied
+// to "crew.dead.<key>" (Nats-Msg-Id its key), a result with "dead": true,
+// "exit": -1 and the reason in "err" is stored for each of its jobs, and
+// the message is acked. On a consumer with a server-side MaxDeliver, the
+// server's advisory
+// "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.CREW_JOBS.crew-workers"
+// starts the same, handled by one worker of the queue group
+// "crew-dead-letter", which deletes the message instead of acking it.
+
 package cluster
 
 import (
@@ -41,6 +135,9 @@ const (
 
 // ResultTTL is how long results and large outputs stay on the server.
 const ResultTTL = 24 * time.Hour
+
+// deadLetterTTL is how long DeadStream keeps a dead-lettered job.
+const deadLetterTTL = 7 * 24 * time.Hour
 
 // resultsPrefix is the subject of results-bucket keys: a create is a
 // publish there that expects no earlier message on the key's subject.
@@ -102,7 +199,7 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 		Name:     DeadStream,
 		Subjects: []string{DeadSubject + ".>"},
 		Storage:  jetstream.FileStorage,
-		MaxAge:   7 * 24 * time.Hour,
+		MaxAge:   deadLetterTTL,
 	}); err != nil {
 		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
 	}
@@ -121,8 +218,9 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 	return &space{js: js, jobs: jobs, results: results, output: output}, nil
 }
 
-// jobMsg is a job as it travels through the jobs stream. JSON keeps the
-// format readable with the nats CLI and open to workers in other languages.
+// jobMsg is a job as it travels through the jobs stream (see the
+// protocol at the top of this file). JSON keeps the format readable with
+// the nats CLI and open to workers in other languages.
 type jobMsg struct {
 	Key     string        `json:"key"`
 	Seq     int64         `json:"seq"`
