@@ -6,17 +6,18 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"crew/internal/child"
 )
 
 // Workers are started by spawner goroutines, each locked to its own OS
 // thread for the pool's life: the kernel sends a child its parent-death
 // signal when the thread that forked it exits, not the process
-// (go.dev/issue/27505), so a thread that forked a live worker must never be
-// handed back to the Go scheduler, which may end it.
+// (go.dev/issue/27505, see internal/child), so a thread that forked a live
+// worker must never be handed back to the Go scheduler, which may end it.
 //
 // A pool has one spawner per CPU, at most one per worker. New hands each its
 // share of the slots at once, so the children's fork, exec and runtime
@@ -84,9 +85,10 @@ func (p *Pool) start(slot int) (*worker, error) {
 	cmd.ExtraFiles = []*os.File{reqR, repW}
 	out := &prefixWriter{mu: &p.outMu, w: p.cfg.stderr, prefix: []byte("[worker " + strconv.Itoa(slot+1) + "] ")}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The worker's children share its output pipe; once the group is
+	// killed, they are given this long to let go of it.
 	cmd.WaitDelay = time.Second
-	err = cmd.Start()
+	c, err := child.Start(cmd, nil)
 	reqR.Close()
 	repW.Close()
 	if err != nil {
@@ -95,7 +97,7 @@ func (p *Pool) start(slot int) (*worker, error) {
 		return nil, fmt.Errorf("proc: start worker: %w", err)
 	}
 	w := &worker{
-		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid, out: out,
+		p: p, slot: slot, child: c, pid: c.Pid(), out: out,
 		reqW: reqW, repR: repR,
 		room:  make(chan struct{}, p.cfg.prefetch+1),
 		ready: make(chan struct{}), exited: make(chan struct{}), quit: make(chan struct{}),

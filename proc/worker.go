@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"crew/internal/child"
 	"crew/proc/internal/wire"
 )
 
@@ -26,13 +23,13 @@ const exitGrace = 2 * time.Second
 // that writes call frames, a reader goroutine that reads replies, and the
 // FIFO of calls in flight (a worker answers in order).
 type worker struct {
-	p    *Pool
-	slot int
-	cmd  *exec.Cmd
-	pid  int
-	out  *prefixWriter
-	reqW *os.File
-	repR *os.File
+	p     *Pool
+	slot  int
+	child *child.Child
+	pid   int
+	out   *prefixWriter
+	reqW  *os.File
+	repR  *os.File
 
 	wmu  sync.Mutex // guards bw and reqW
 	bw   *bufio.Writer
@@ -45,9 +42,6 @@ type worker struct {
 	timer    *time.Timer
 	expired  *task // the task whose deadline had the worker killed
 
-	killMu sync.Mutex
-	reaped bool
-
 	retired   atomic.Bool
 	helloOnce sync.Once
 	ready     chan struct{}
@@ -58,33 +52,16 @@ type worker struct {
 
 // kill sends SIGKILL to the worker's process group, unless the worker has
 // been reaped: after that its pid may belong to someone else.
-func (w *worker) kill() {
-	w.killMu.Lock()
-	defer w.killMu.Unlock()
-	if !w.reaped {
-		unix.Kill(-w.pid, unix.SIGKILL)
-	}
-}
+func (w *worker) kill() { _ = w.child.Kill() }
 
 // reap waits for the worker to exit, kills what is left of its process
 // group while the zombie still holds the group id, and collects it.
-func (w *worker) reap() error {
+func (w *worker) reap() (child.Status, error) {
 	grace := time.AfterFunc(exitGrace, w.kill)
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, w.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	st, err := w.child.WaitKillGroup()
 	grace.Stop()
-	w.kill()
-	w.killMu.Lock()
-	w.reaped = true
-	w.killMu.Unlock()
-	err := w.cmd.Wait()
 	w.out.flush()
-	return err
+	return st, err
 }
 
 // discard kills and reaps a worker whose goroutines never started.
@@ -323,18 +300,12 @@ func (w *worker) die(cause error) {
 		w.kill()
 	}
 	close(w.quit)
-	werr := w.reap()
+	st, werr := w.reap()
 	w.repR.Close()
 	w.closeInput()
 
-	crash := &CrashError{Worker: w.slot + 1, PID: w.pid, ExitCode: -1, Err: cause}
-	if st := w.cmd.ProcessState; st != nil {
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			crash.Signal = ws.Signal()
-		} else {
-			crash.ExitCode = st.ExitCode()
-		}
-	} else if cause == nil {
+	crash := &CrashError{Worker: w.slot + 1, PID: w.pid, ExitCode: st.Code, Signal: st.Signal, Err: cause}
+	if !st.Ended() && cause == nil {
 		crash.Err = werr
 	}
 	started := false
