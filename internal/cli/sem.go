@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"crew/internal/child"
 	"crew/ipc"
 )
 
@@ -159,6 +160,10 @@ func whichSlot(n int) string {
 // as a shell reports it. The error is set only when the command could not
 // be started.
 func semExec(opts *semOptions) (int, error) {
+	// Not child.Start: the command stays in crew's process group, the
+	// terminal's foreground group, so that Ctrl-C and Ctrl-Z reach it from
+	// the terminal and it may read the terminal (a background group that
+	// does gets SIGTTIN).
 	c := exec.Command(opts.command[0], opts.command[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = opts.streams.In, opts.streams.Out, opts.streams.Err
 	if err := c.Start(); err != nil {
@@ -195,10 +200,7 @@ func semExec(opts *semOptions) (int, error) {
 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
+		return child.StatusOf(ee.ProcessState).ShellCode(), nil
 	}
 	if err != nil {
 		return exitError, fmt.Errorf("sem: %w", err)
