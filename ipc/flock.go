@@ -3,11 +3,11 @@ package ipc
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"crew/internal/backoff"
 )
 
 // openLockFile opens (creating 0600 if needed) a lock file. Each call makes
@@ -59,46 +59,21 @@ func unflock(fd int) error {
 }
 
 // poll calls try until it succeeds, fails or ctx is done, sleeping between
-// attempts with capped exponential back-off. The first attempt is made even
-// when ctx is already done, as x/sync's semaphore does.
+// attempts with capped exponential back-off and jitter, which keeps
+// processes that started waiting together from retrying in lockstep.
+//
+// The first attempt is made even when ctx is already done, so a free lock
+// is taken rather than refused. (x/sync's semaphore did the same until
+// 2023; its Acquire now fails on a done context without trying.)
 func poll(ctx context.Context, o *options, try func() (bool, error)) error {
-	var timer *time.Timer
-	d := o.minBackoff
+	b := backoff.Backoff{Min: o.minBackoff, Max: o.maxBackoff, Jitter: true}
 	for {
 		ok, err := try()
 		if err != nil || ok {
 			return err
 		}
-		// Jitter keeps processes that started waiting together from retrying
-		// in lockstep.
-		sleep := d/2 + rand.N(d)
-		if sleep < shortSleep {
-			// Go's timers do not fire much sooner than a millisecond in an
-			// otherwise idle program, which would turn a 50µs back-off into
-			// 1ms. nanosleep(2) is precise; it holds this goroutine's thread
-			// and delays noticing ctx by at most shortSleep.
-			ts := unix.NsecToTimespec(int64(sleep))
-			_ = unix.Nanosleep(&ts, nil) // EINTR only makes the retry sooner
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		} else {
-			if timer == nil {
-				timer = time.NewTimer(sleep)
-				defer timer.Stop()
-			} else {
-				timer.Reset(sleep)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-timer.C:
-			}
+		if err := b.Sleep(ctx); err != nil {
+			return err
 		}
-		d = min(2*d, o.maxBackoff)
 	}
 }
-
-// shortSleep is the back-off below which poll sleeps in nanosleep(2)
-// rather than on a Go timer.
-const shortSleep = time.Millisecond
