@@ -277,7 +277,7 @@ func (e *Executor) rewatch() {
 
 func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 	defer close(e.done)
-	var retry backoff
+	retry := retryBackoff()
 	for {
 		for entry := range w.Updates() {
 			if entry == nil {
@@ -304,10 +304,10 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 				}
 				e.watcher, w = nw, nw
 				e.mu.Unlock()
-				retry.reset()
+				retry.Reset()
 				break
 			}
-			retry.sleep(e.alive)
+			_ = retry.Sleep(e.alive)
 		}
 	}
 }

@@ -349,7 +349,7 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 		e.unacked.Add(-1)
 		e.wake()
 	}()
-	var retry backoff
+	retry := retryBackoff()
 	for {
 		paf, err := e.publish(ctx, msg)
 		if err == nil {
@@ -367,7 +367,7 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 		}
 		var ae *jetstream.APIError
 		if errors.As(err, &ae) || ctx.Err() != nil ||
-			(retry.peek() > republishFor && e.nc.IsConnected()) || !retry.sleep(ctx) {
+			(retry.Peek() > republishFor && e.nc.IsConnected()) || retry.Sleep(ctx) != nil {
 			e.abandon(key, fmt.Errorf("submit: %w", err))
 			return
 		}

@@ -6,16 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sys/unix"
 
+	"crew/internal/backoff"
+	"crew/internal/child"
 	"crew/runner"
 )
 
@@ -33,9 +32,9 @@ type entry struct {
 	stops []context.CancelFunc // one per job: a cancel message stops one
 	ctxs  []context.Context
 
-	objects    []string // outputs stored in the object store, if any
-	storeTries int      // attempts to store its results so far
-	storeRetry backoff  // paces those attempts
+	objects    []string        // outputs stored in the object store, if any
+	storeTries int             // attempts to store its results so far
+	storeRetry backoff.Backoff // paces those attempts
 
 	delivered uint64 // deliveries so far, this one included
 	// runs is what to record as the job's run count before running it
@@ -79,7 +78,7 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e := &entry{
 		msg: msg, key: key, batch: batch, jobs: jobs, res: make([]*resultMsg, len(jobs)),
-		ctx: ectx, stop: stop, delivered: e0,
+		ctx: ectx, stop: stop, delivered: e0, storeRetry: retryBackoff(),
 		ctxs: make([]context.Context, len(jobs)), stops: make([]context.CancelFunc, len(jobs)),
 		begun: make([]bool, len(jobs)), moved: make([]bool, len(jobs)),
 	}
@@ -388,21 +387,30 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	}
 	var r runner.Result
 	var stdout, stderr []byte
-	if fo, fe := memFile(), memFile(); fo != nil && fe != nil {
-		// The job writes straight into memory files, as crew run's local
+	// A fresh pair of files per job: a job's straggling background process
+	// may still write into its files after the job ends.
+	fo, _, erro := child.OutputFile()
+	fe, _, erre := child.OutputFile()
+	if erro == nil && erre == nil {
+		// The job writes straight into the files, as crew run's local
 		// jobs do: no pipes, no copying goroutines, no wake-ups per write.
 		r = ex.Exec(ctx, job, fo, fe)
 		var err error
-		stdout, err = readMemFile(fo)
+		stdout, err = child.ReadOutput(fo)
 		if err == nil {
-			stderr, err = readMemFile(fe)
+			stderr, err = child.ReadOutput(fe)
+		} else {
+			fe.Close()
 		}
 		if err != nil && r.Err == nil {
 			r.Err = fmt.Errorf("read output: %w", err)
 		}
 	} else {
-		if fo != nil {
+		if erro == nil {
 			fo.Close()
+		}
+		if erre == nil {
+			fe.Close()
 		}
 		var bo, be bytes.Buffer
 		r = ex.Exec(ctx, job, &bo, &be)
@@ -437,29 +445,4 @@ func (w *Worker) executorFor(m *jobMsg) runner.Executor {
 		return c
 	}
 	return w.cfg.Executor
-}
-
-// memFile returns a fresh file in memory (memfd), or nil where there is
-// none. A fresh one per job: a job's straggling background process may
-// still write into its file after the job ends.
-func memFile() *os.File {
-	fd, err := unix.MemfdCreate("crew-job", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil
-	}
-	return os.NewFile(uintptr(fd), "crew-job")
-}
-
-// readMemFile returns what a job wrote into f and closes f.
-func readMemFile(f *os.File) ([]byte, error) {
-	defer f.Close()
-	n, err := f.Seek(0, io.SeekCurrent)
-	if err != nil || n == 0 {
-		return nil, err
-	}
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, err
-	}
-	return b, nil
 }

@@ -106,9 +106,7 @@ func (w *Worker) onStoreFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
 		w.finish(e)
 		return
 	}
-	d := e.storeRetry.peek()
-	e.storeRetry.d = min(d*2, 30*time.Second)
-	time.AfterFunc(d, func() { w.publishResult(e, m) })
+	time.AfterFunc(e.storeRetry.Next(), func() { w.publishResult(e, m) })
 }
 
 func (w *Worker) stored(m *nats.Msg) *entry {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"crew/internal/backoff"
 	"crew/runner"
 )
 
@@ -280,7 +281,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // until ctx ends. A pull request stays open while the queue is empty, and
 // its jobs are handed on as they arrive, not when the batch is full.
 func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
-	var retry backoff
+	retry := retryBackoff()
 	for ctx.Err() == nil {
 		room := n
 		if !w.lastLong.Load() {
@@ -305,23 +306,23 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
 			err = batch.Error()
 		}
 		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			w.log.Warn("cluster: pulling jobs failed; retrying", "err", err, "in", retry.peek())
+			w.log.Warn("cluster: pulling jobs failed; retrying", "err", err, "in", retry.Peek())
 			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 				// Only the consumer is replaced: callbacks read w.sp.
 				if _, cons, err := w.prepare(ctx, nc); err == nil {
 					w.cons = cons
 				}
 			}
-			retry.sleep(ctx)
+			_ = retry.Sleep(ctx)
 			continue
 		}
-		retry.reset()
+		retry.Reset()
 	}
 }
 
 // dial connects, retrying with back-off until ctx is done.
 func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
-	var retry backoff
+	retry := retryBackoff()
 	for {
 		nc, err := w.cfg.connect(
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -339,8 +340,8 @@ func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
 		if errors.Is(err, ErrUnauthorized) {
 			return nil, err
 		}
-		w.log.Warn("cluster: cannot reach the server; retrying", "url", Redact(w.cfg.URL), "err", err, "in", retry.peek())
-		if !retry.sleep(ctx) {
+		w.log.Warn("cluster: cannot reach the server; retrying", "url", Redact(w.cfg.URL), "err", err, "in", retry.Peek())
+		if retry.Sleep(ctx) != nil {
 			return nil, ctx.Err()
 		}
 	}
@@ -349,14 +350,14 @@ func (w *Worker) dial(ctx context.Context) (*nats.Conn, error) {
 // prepare sets up streams and the shared consumer, retrying until ctx is
 // done: a just-restarted server may not have JetStream ready yet.
 func (w *Worker) prepare(ctx context.Context, nc *nats.Conn) (*space, jetstream.Consumer, error) {
-	var retry backoff
+	retry := retryBackoff()
 	for {
 		sp, cons, err := w.prepareOnce(ctx, nc)
 		if err == nil {
 			return sp, cons, nil
 		}
-		w.log.Warn("cluster: preparing the job queue failed; retrying", "err", err, "in", retry.peek())
-		if !retry.sleep(ctx) {
+		w.log.Warn("cluster: preparing the job queue failed; retrying", "err", err, "in", retry.Peek())
+		if retry.Sleep(ctx) != nil {
 			return nil, nil, ctx.Err()
 		}
 	}
@@ -426,27 +427,8 @@ func (w *Worker) lastDeliveryNext(n uint64) bool {
 	return m > 0 && n+1 >= uint64(m)
 }
 
-// backoff doubles a delay from 100 ms up to 30 s.
-type backoff struct{ d time.Duration }
-
-func (b *backoff) peek() time.Duration {
-	if b.d == 0 {
-		return 100 * time.Millisecond
-	}
-	return b.d
+// retryBackoff paces the retries of a failed talk with the server: 100 ms
+// first, doubling up to 30 s.
+func retryBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second}
 }
-
-// sleep waits the next delay and reports false if ctx ended first.
-func (b *backoff) sleep(ctx context.Context) bool {
-	b.d = min(b.peek()*2, 30*time.Second)
-	t := time.NewTimer(b.d / 2)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (b *backoff) reset() { b.d = 0 }
