@@ -12,6 +12,8 @@ package wait
 import (
 	"testing"
 	"time"
+
+	"crew/internal/backoff"
 )
 
 // Timeout is how long For waits before failing the test.
@@ -38,10 +40,11 @@ func For(t testing.TB, what string, cond func() bool) {
 func Within(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for poll := minPoll; !cond(); poll = min(2*poll, maxPoll) {
+	poll := backoff.Backoff{Min: minPoll, Max: maxPoll}
+	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
-		time.Sleep(poll)
+		time.Sleep(poll.Next())
 	}
 }
