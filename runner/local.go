@@ -91,9 +91,11 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 	}
 	res.Start = time.Now()
 	c, err := l.start(ctx, job, out, stderr)
-	if err != nil && len(job.Argv) > 0 {
+	if err != nil && len(job.Argv) > 0 && ctx.Err() == nil {
 		// Let the shell report a missing or unrunnable program exactly
-		// as it would have without the direct-exec shortcut.
+		// as it would have without the direct-exec shortcut. (os/exec
+		// refuses to start anything once ctx is done; that is not the
+		// program's fault.)
 		shJob := *job
 		shJob.Argv = nil
 		c, err = l.start(ctx, &shJob, out, stderr)
