@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,7 +89,7 @@ func (p *Pool) start(slot int) (*worker, error) {
 	// The worker's children share its output pipe; once the group is
 	// killed, they are given this long to let go of it.
 	cmd.WaitDelay = time.Second
-	c, err := child.Start(cmd, nil)
+	c, err := child.Start(context.Background(), cmd, nil)
 	reqR.Close()
 	repW.Close()
 	if err != nil {

@@ -44,8 +44,7 @@ func DefaultTermSeq() []TermStep { return child.DefaultTermSeq() }
 // The zero value is ready to use and uses DefaultTermSeq. A Local may be
 // copied and used by many goroutines at once. Exec blocks until the job
 // and its termination sequence (if any) are over; its cost is one fork and
-// exec, one goroutine watching the context, and one per output stream that
-// is not an *os.File.
+// exec plus one goroutine per output stream that is not an *os.File.
 type Local struct {
 	// TermSeq is the sequence of signals sent to a job's process group when
 	// its context is cancelled or its Timeout expires. A step ends early
@@ -138,13 +137,10 @@ func (l Local) start(ctx context.Context, job *Job, stdout, stderr io.Writer) (*
 		if err != nil {
 			return nil, err
 		}
-		// The path is resolved already: exec would search PATH again for
-		// every job.
-		cmd = exec.CommandContext(ctx, path)
-		cmd.Args = job.Argv
+		// Built by hand: exec.Command would search PATH again for every job.
+		cmd = &exec.Cmd{Path: path, Args: job.Argv}
 	} else {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", job.Command)
-		cmd.Args[0] = "sh"
+		cmd = &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", job.Command}}
 	}
 	cmd.Dir = l.Dir
 	if len(job.Env) > 0 {
@@ -155,7 +151,7 @@ func (l Local) start(ctx context.Context, job *Job, stdout, stderr io.Writer) (*
 	}
 	cmd.Stdout = unwrapFile(stdout)
 	cmd.Stderr = unwrapFile(stderr)
-	return child.Start(cmd, l.TermSeq)
+	return child.Start(ctx, cmd, l.TermSeq)
 }
 
 // pathCache remembers where PATH lookups led. A run execs the same few

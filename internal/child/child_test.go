@@ -95,7 +95,7 @@ func grandchildHelper(args []string) int {
 // waits to be killed.
 func parentHelper([]string) int {
 	runtime.LockOSThread()
-	c, err := child.Start(helperCmd(context.Background(), "sleep"), nil)
+	c, err := child.Start(context.Background(), testproc.Command("sleep"), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -105,17 +105,10 @@ func parentHelper([]string) int {
 	return 0
 }
 
-// helperCmd is testproc.Command made with exec.CommandContext, so that
-// the child runs its termination sequence when ctx ends.
-func helperCmd(ctx context.Context, name string, args ...string) *exec.Cmd {
-	argv := testproc.Argv(name, args...)
-	return exec.CommandContext(ctx, argv[0], argv[1:]...)
-}
-
 // start starts cmd with child.Start on a locked thread, and returns the
 // child and the reader of its stdout. The thread stays locked until the
 // test ends (the child must not outlive it).
-func start(t *testing.T, cmd *exec.Cmd, seq []child.TermStep) (*child.Child, *bufio.Reader) {
+func start(t *testing.T, ctx context.Context, cmd *exec.Cmd, seq []child.TermStep) (*child.Child, *bufio.Reader) {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
@@ -125,7 +118,7 @@ func start(t *testing.T, cmd *exec.Cmd, seq []child.TermStep) (*child.Child, *bu
 	}
 	t.Cleanup(func() { r.Close() })
 	cmd.Stdout = w
-	c, err := child.Start(cmd, seq)
+	c, err := child.Start(ctx, cmd, seq)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +170,7 @@ func TestStatus(t *testing.T) {
 		{"SIGINT", []string{"raise", "2"}, child.Status{Code: -1, Signal: syscall.SIGINT}, 130},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ch, _ := start(t, helperCmd(context.Background(), c.args[0], c.args[1:]...), nil)
+			ch, _ := start(t, context.Background(), testproc.Command(c.args[0], c.args[1:]...), nil)
 			st, err := ch.Wait()
 			if st != c.want {
 				t.Errorf("Wait = %+v (%v), want %+v", st, err, c.want)
@@ -227,7 +220,7 @@ func TestTermSeq(t *testing.T) {
 		},
 		{
 			// Longer than WaitDelay, after which os/exec would kill the
-			// child itself if the sequence were not over.
+			// child itself if it watched the context.
 			name: "a long step is not cut short", exitAt: "2",
 			seq:   []child.TermStep{{syscall.SIGTERM, 400 * ms}, {syscall.SIGTERM, 400 * ms}, {syscall.SIGKILL, 0}},
 			terms: []time.Duration{0, 400 * ms},
@@ -241,7 +234,7 @@ func TestTermSeq(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			ch, out := start(t, helperCmd(ctx, "trap", c.exitAt), c.seq)
+			ch, out := start(t, ctx, testproc.Command("trap", c.exitAt), c.seq)
 			if got := readLine(t, out); got != "ready" {
 				t.Fatalf("child said %q, want ready", got)
 			}
@@ -311,7 +304,7 @@ func TestGroupSignal(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			ch, out := start(t, helperCmd(ctx, "grandchild", c.how), nil)
+			ch, out := start(t, ctx, testproc.Command("grandchild", c.how), nil)
 			gc := readPid(t, out)
 			c.stop(ch, cancel)
 			st, err := c.wait(ch)
@@ -343,10 +336,10 @@ func TestWaitDelay(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var out bytes.Buffer
-	cmd := helperCmd(context.Background(), "grandchild", "exit")
+	cmd := testproc.Command("grandchild", "exit")
 	cmd.Stdout = &out // a pipe, read by os/exec's goroutine
 	start := time.Now()
-	c, err := child.Start(cmd, nil)
+	c, err := child.Start(context.Background(), cmd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,6 +396,33 @@ func TestStartDetached(t *testing.T) {
 	}
 }
 
+// TestStartRefuses: a command with a context of its own (whose os/exec
+// watcher would kill it on its own terms), and a context that has ended.
+func TestStartRefuses(t *testing.T) {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	argv := testproc.Argv("exit", "0")
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		cmd  *exec.Cmd
+		want string
+	}{
+		{"CommandContext", context.Background(), exec.CommandContext(context.Background(), argv[0], argv[1:]...), "exec.CommandContext"},
+		{"ended context", ended, exec.Command(argv[0], argv[1:]...), context.Canceled.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ch, err := child.Start(c.ctx, c.cmd, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Start = %v, want an error mentioning %q", err, c.want)
+			}
+			if ch != nil || c.cmd.Process != nil {
+				t.Error("Start started the command")
+			}
+		})
+	}
+}
+
 func TestKillGroupRefuses(t *testing.T) {
 	for _, pgid := range []int{-5, 0, 1} {
 		if err := child.KillGroup(pgid, 0); !errors.Is(err, syscall.EINVAL) {
@@ -427,9 +447,9 @@ func TestOutputFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := helperCmd(context.Background(), "print", "to stdout\n", "to stderr")
+	cmd := testproc.Command("print", "to stdout\n", "to stderr")
 	cmd.Stdout, cmd.Stderr = fo, fe
-	c, err := child.Start(cmd, nil)
+	c, err := child.Start(context.Background(), cmd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

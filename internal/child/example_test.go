@@ -23,7 +23,7 @@ func ExampleStart() {
 	}
 	cmd := exec.Command("/bin/sh", "-c", "echo hello; exit 3")
 	cmd.Stdout = out
-	c, err := child.Start(cmd, nil)
+	c, err := child.Start(context.Background(), cmd, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -44,8 +44,8 @@ func ExampleStart_timeout() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", "sleep 10")
-	c, err := child.Start(cmd, []child.TermStep{{Signal: syscall.SIGTERM, Wait: time.Second}})
+	cmd := exec.Command("/bin/sh", "-c", "sleep 10")
+	c, err := child.Start(ctx, cmd, []child.TermStep{{Signal: syscall.SIGTERM, Wait: time.Second}})
 	if err != nil {
 		panic(err)
 	}

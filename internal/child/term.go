@@ -2,7 +2,6 @@ package child
 
 import (
 	"context"
-	"os"
 	"syscall"
 	"time"
 
@@ -28,27 +27,26 @@ func DefaultTermSeq() []TermStep {
 	}
 }
 
-// terminate is the Cmd's Cancel: it walks the termination sequence over
-// the child's group until the group is empty, then kills whatever is left.
-// It runs on os/exec's context-watching goroutine while Wait reaps the
-// child on its own thread; Wait returns only after terminate does.
-func (c *Child) terminate() error {
+// terminate walks the termination sequence over the child's group until
+// the group is empty, then kills whatever is left. It runs on a goroutine
+// of its own, started when the context ends, while Wait reaps the child;
+// Wait returns only after terminate does.
+func (c *Child) terminate() {
 	seq := c.seq
 	if seq == nil {
 		seq = DefaultTermSeq()
 	}
 	for _, step := range seq {
 		if !c.send(step.Signal) {
-			return c.cancelResult()
+			return
 		}
 		if c.waitGone(step.Wait) {
-			return nil
+			return
 		}
 	}
 	// Whatever survived the sequence is killed: the group must not
 	// outlive a child that was stopped.
 	c.send(syscall.SIGKILL)
-	return c.cancelResult()
 }
 
 // send signals the group as a step of the sequence and reports whether
@@ -59,16 +57,6 @@ func (c *Child) send(sig syscall.Signal) bool {
 	}
 	c.terminated.Store(true)
 	return true
-}
-
-// cancelResult is what Cancel returns: os.ErrProcessDone tells os/exec
-// that the context ended a hair after the child and its group did, so
-// nothing was stopped.
-func (c *Child) cancelResult() error {
-	if !c.terminated.Load() {
-		return os.ErrProcessDone
-	}
-	return nil
 }
 
 // waitGone waits up to d for the child's group to empty and reports
