@@ -20,6 +20,7 @@ import (
 
 	"crew/cluster"
 	"crew/internal/natstest"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -181,16 +182,12 @@ func TestWorkerKilled(t *testing.T) {
 
 func waitFiles(t *testing.T, dir string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		m, _ := filepath.Glob(filepath.Join(dir, "ran.*"))
-		if len(m) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d jobs started", len(m), n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var m []string
+	if !wait.Until(wait.Timeout, func() bool {
+		m, _ = filepath.Glob(filepath.Join(dir, "ran.*"))
+		return len(m) >= n
+	}) {
+		t.Fatalf("only %d of %d jobs started", len(m), n)
 	}
 }
 
@@ -325,14 +322,12 @@ wait:
 	// The job is removed after its dead result is recorded, which is
 	// what ended Exec: give the removal a moment.
 	jobs, _ := js.Stream(ctx, cluster.JobsStream)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		info, _ := jobs.Info(ctx)
-		if info != nil && info.State.Msgs == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jobs stream still holds the dead job: %+v", info)
-		}
+	var info *jetstream.StreamInfo
+	if !wait.Until(5*time.Second, func() bool {
+		info, _ = jobs.Info(ctx)
+		return info != nil && info.State.Msgs == 0
+	}) {
+		t.Fatalf("jobs stream still holds the dead job: %+v", info)
 	}
 }
 

@@ -25,7 +25,7 @@ var (
 	ErrDead = errors.New("cluster: job gave up after its last delivery")
 
 	// errMalformed reports a message that does not follow the protocol.
-	errMalformed = errors.New("cluster: malformed message")
+	errMalformed = errors.New("malformed message")
 )
 
 // A DeadError reports a job that ran WorkerConfig.MaxRuns times without a

@@ -21,6 +21,7 @@ import (
 
 	"crew/cluster"
 	"crew/internal/testproc"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -175,25 +176,14 @@ func (p *proc) Stderr() string {
 // sawStderr reports whether the helper's stderr comes to contain s
 // within d.
 func (p *proc) sawStderr(s string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.Stderr(), s) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return wait.Until(d, func() bool { return strings.Contains(p.Stderr(), s) })
 }
 
 // waitStderr waits until the helper's stderr contains s.
 func (p *proc) waitStderr(t *testing.T, s string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.Stderr(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr lacks %q after %v:\n%s", s, d, p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !p.sawStderr(s, d) {
+		t.Fatalf("stderr lacks %q after %v:\n%s", s, d, p.Stderr())
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"crew/cluster"
 	"crew/internal/natstest"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -27,17 +28,14 @@ func consumerConfig(t *testing.T, url string) jetstream.ConsumerConfig {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := js.Consumer(context.Background(), cluster.JobsStream, cluster.WorkersConsumer)
-		if err == nil {
-			return c.CachedInfo().Config
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no workers consumer: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var c jetstream.Consumer
+	if !wait.Until(wait.Timeout, func() bool {
+		c, err = js.Consumer(context.Background(), cluster.JobsStream, cluster.WorkersConsumer)
+		return err == nil
+	}) {
+		t.Fatalf("no workers consumer: %v", err)
 	}
+	return c.CachedInfo().Config
 }
 
 // TestConsumerSettingsKept: a worker with another ack wait neither

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"crew/internal/testproc"
+	"crew/internal/wait"
 	"crew/proc"
 	"crew/proc/internal/wire"
 )
@@ -80,11 +81,9 @@ func fakeWorker([]string) int {
 // is gone.
 func fakeLate(args []string) int {
 	id, _ := strconv.ParseUint(args[0], 10, 64)
-	for deadline := time.Now().Add(10 * time.Second); os.Getppid() == atoi(args[1]); {
-		if time.Now().After(deadline) {
-			return 1
-		}
-		time.Sleep(time.Millisecond)
+	parent := atoi(args[1])
+	if !wait.Until(10*time.Second, func() bool { return os.Getppid() != parent }) {
+		return 1
 	}
 	frame, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindReply, ID: id, Codec: wire.CodecJSON, Payload: []byte(`["late"]`)})
 	os.NewFile(3, "replies").Write(frame)

@@ -66,19 +66,15 @@ func TestKillResume(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if data, _ := os.ReadFile(log); strings.Count(string(data), "\n") > 150 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal("no progress in the joblog")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	progressed := wait.Until(wait.Timeout, func() bool {
+		data, _ := os.ReadFile(log)
+		return strings.Count(string(data), "\n") > 150
+	})
 	cmd.Process.Kill()
+	if !progressed {
+		cmd.Wait()
+		t.Fatal("no progress in the joblog")
+	}
 	cmd.Wait()
 	before := joblogSeqs(t, log)
 	if len(before) >= 1000 {

@@ -39,12 +39,23 @@ func For(t testing.TB, what string, cond func() bool) {
 // Within is For with a deadline d of the caller's choosing.
 func Within(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Until(d, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// Until calls cond until it returns true or d has passed, and reports
+// whether it returned true. It is for a caller that has more to say on a
+// timeout than For's message (a helper process's output, say), or for
+// whom a timeout is not a failure.
+func Until(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	poll := backoff.Backoff{Min: minPoll, Max: maxPoll}
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			return false
 		}
 		time.Sleep(poll.Next())
 	}
+	return true
 }

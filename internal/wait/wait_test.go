@@ -75,3 +75,16 @@ func TestForReturnsOnceConditionHolds(t *testing.T) {
 		t.Errorf("condition called %d times, want 3: For must stop once it holds", calls)
 	}
 }
+
+func TestUntil(t *testing.T) {
+	if wait.Until(50*time.Millisecond, func() bool { return false }) {
+		t.Error("Until reported true for a condition that never held")
+	}
+	n := 0
+	if !wait.Until(time.Minute, func() bool { n++; return n == 3 }) {
+		t.Error("Until reported false for a condition that came to hold")
+	}
+	if n != 3 {
+		t.Errorf("cond called %d times after it held on the 3rd call", n)
+	}
+}
