@@ -162,7 +162,7 @@ func TestBatchNegative(t *testing.T) {
 func TestBatchCrash(t *testing.T) {
 	s := natstest.Start(t)
 	e := newExecutor(t, s.URL)
-	env := []string{"CREW_DIST_MAXDELIVER=3"}
+	env := []string{"CREW_CLUSTER_TEST_MAXDELIVER=3"}
 	first := startWorker(t, s.URL, 1, env...)
 	warmUp(t, e)
 	const n = 40

@@ -197,7 +197,7 @@ func waitFiles(t *testing.T, dir string, n int) {
 func TestBrokerKilled(t *testing.T) {
 	store := t.TempDir()
 	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	env := []string{"CREW_DIST_STORE=" + store, "CREW_DIST_LISTEN=" + listen}
+	env := []string{"CREW_CLUSTER_TEST_STORE=" + store, "CREW_CLUSTER_TEST_LISTEN=" + listen}
 	b := startHelper(t, "broker", env...)
 	url := <-b.lines
 	e := newExecutor(t, url)
@@ -294,7 +294,7 @@ func testDeadLetter(t *testing.T, serverCounts bool) {
 	crashes := 0
 wait:
 	for {
-		w := startWorker(t, s.URL, 1, "CREW_DIST_MAXDELIVER=2")
+		w := startWorker(t, s.URL, 1, "CREW_CLUSTER_TEST_MAXDELIVER=2")
 		select {
 		case r = <-res:
 			break wait

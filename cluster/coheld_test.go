@@ -19,7 +19,7 @@ import (
 func TestHeldBesideKiller(t *testing.T) {
 	s := natstest.Start(t)
 	e := newExecutor(t, s.URL)
-	env := []string{"CREW_DIST_MAXDELIVER=3"}
+	env := []string{"CREW_CLUSTER_TEST_MAXDELIVER=3"}
 	const n = 5
 	jobs := make([]*runner.Job, n)
 	jobs[0] = &runner.Job{Seq: 1, Command: "crash"}

@@ -26,7 +26,7 @@ import (
 )
 
 // The test binary doubles as a crew worker or broker process (testproc
-// helpers, set up by the CREW_DIST_* variables), so tests can SIGKILL real
+// helpers, set up by the CREW_CLUSTER_TEST_* variables), so tests can SIGKILL real
 // processes.
 func TestMain(m *testing.M) {
 	testproc.Register("worker", func([]string) int { return workerMain() })
@@ -40,11 +40,11 @@ const testAckWait = time.Second
 func workerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, _ := strconv.Atoi(os.Getenv("CREW_DIST_J"))
+	n, _ := strconv.Atoi(os.Getenv("CREW_CLUSTER_TEST_J"))
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
-		ConnConfig:  cluster.ConnConfig{URL: os.Getenv("CREW_DIST_URL"), Credentials: cluster.CredentialsFromEnv()},
-		AckWait:     durationOr(os.Getenv("CREW_DIST_ACKWAIT"), testAckWait),
-		MaxRuns:     atoiOr(os.Getenv("CREW_DIST_MAXDELIVER"), 5),
+		ConnConfig:  cluster.ConnConfig{URL: os.Getenv("CREW_CLUSTER_TEST_URL"), Credentials: cluster.CredentialsFromEnv()},
+		AckWait:     durationOr(os.Getenv("CREW_CLUSTER_TEST_ACKWAIT"), testAckWait),
+		MaxRuns:     atoiOr(os.Getenv("CREW_CLUSTER_TEST_MAXDELIVER"), 5),
 		Executor:    crashExecutor{},
 		Concurrency: n,
 		Host:        "w" + strconv.Itoa(os.Getpid()),
@@ -62,7 +62,7 @@ func workerMain() int {
 
 func brokerMain() int {
 	b, err := cluster.StartBroker(cluster.BrokerConfig{
-		StoreDir: os.Getenv("CREW_DIST_STORE"), Listen: os.Getenv("CREW_DIST_LISTEN"), SyncAlways: true,
+		StoreDir: os.Getenv("CREW_CLUSTER_TEST_STORE"), Listen: os.Getenv("CREW_CLUSTER_TEST_LISTEN"), SyncAlways: true,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -161,7 +161,7 @@ func startHelper(t *testing.T, role string, env ...string) *proc {
 }
 
 func startWorker(t *testing.T, url string, j int, env ...string) *proc {
-	return startHelper(t, "worker", append(env, "CREW_DIST_URL="+url, "CREW_DIST_J="+strconv.Itoa(j))...)
+	return startHelper(t, "worker", append(env, "CREW_CLUSTER_TEST_URL="+url, "CREW_CLUSTER_TEST_J="+strconv.Itoa(j))...)
 }
 
 func (p *proc) kill()              { _ = p.cmd.Process.Kill() }

@@ -29,7 +29,7 @@ func TestServerLost(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			store := t.TempDir()
 			listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
-			env := []string{"CREW_DIST_STORE=" + store, "CREW_DIST_LISTEN=" + listen}
+			env := []string{"CREW_CLUSTER_TEST_STORE=" + store, "CREW_CLUSTER_TEST_LISTEN=" + listen}
 			b := startHelper(t, "broker", env...)
 			url := <-b.lines
 			var mu sync.Mutex

@@ -48,7 +48,7 @@ func TestConsumerSettingsKept(t *testing.T) {
 	if got := consumerConfig(t, s.URL).AckWait; got != testAckWait {
 		t.Fatalf("consumer ack wait %v, want %v", got, testAckWait)
 	}
-	fast := startWorker(t, s.URL, 1, "CREW_DIST_ACKWAIT=200ms")
+	fast := startWorker(t, s.URL, 1, "CREW_CLUSTER_TEST_ACKWAIT=200ms")
 	if !fast.sawStderr("has other settings", 10*time.Second) {
 		t.Errorf("the 200ms worker did not warn that it uses the consumer's settings:\n%s", fast.Stderr())
 	}
@@ -59,7 +59,7 @@ func TestConsumerSettingsKept(t *testing.T) {
 	}
 	// Jobs longer than the ack wait, on the first worker and on one that
 	// would heartbeat too slowly by its own setting (10s/3 > 1s).
-	slow := startWorker(t, s.URL, 2, "CREW_DIST_ACKWAIT=10s")
+	slow := startWorker(t, s.URL, 2, "CREW_CLUSTER_TEST_ACKWAIT=10s")
 	if !slow.sawStderr("has other settings", 10*time.Second) {
 		t.Errorf("the 10s worker did not warn that it uses the consumer's settings:\n%s", slow.Stderr())
 	}

@@ -49,7 +49,7 @@ type Result struct {
 }
 
 // An Executor runs jobs somewhere: on this machine (Local) or on a cluster
-// (package dist). Exec runs one job to completion, copying its standard
+// (package cluster). Exec runs one job to completion, copying its standard
 // output and error to stdout and stderr, and returns what became of it.
 // Cancelling ctx stops the job: its whole process group is signalled.
 type Executor interface {

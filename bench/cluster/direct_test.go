@@ -39,7 +39,7 @@ func runDirect(b testing.TB, e *cluster.Executor, n, window int) time.Duration {
 	return time.Since(start)
 }
 
-// BenchmarkNoopDirect is BenchmarkNoop without runner's engine: the dist
+// BenchmarkNoopDirect is BenchmarkNoop without runner's engine: the cluster
 // library API alone against the JetStream ceiling.
 func BenchmarkNoopDirect(b *testing.B) {
 	benchNoop(b, func(e *cluster.Executor, n int) time.Duration { return runDirect(b, e, n, noopWindow) })

@@ -14,7 +14,7 @@ import (
 	"crew/internal/natstest"
 )
 
-// protocolFloor runs the message pattern a dist job needs, with no crew
+// protocolFloor runs the message pattern a cluster job needs, with no crew
 // code at all: n 100-byte jobs published asynchronously (with a
 // Nats-Msg-Id) to a work-queue stream; two consumers, each on its own
 // connection, take them 128 at a time, create a 100-byte result per job
@@ -109,7 +109,7 @@ func protocolFloor(ctx context.Context, url string, n int) (time.Duration, error
 	return time.Since(start), nil
 }
 
-// BenchmarkFloor measures the bare JetStream pattern of a dist job
+// BenchmarkFloor measures the bare JetStream pattern of a cluster job
 // (protocolFloor) against the work-queue ceiling and against crew itself,
 // all in the same iteration: how much of the gap to the ceiling is the
 // protocol's, and how much is crew's.

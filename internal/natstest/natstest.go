@@ -2,7 +2,7 @@
 // in-process (always available) and, when the nats-server binary is
 // installed, one external process. Each gets a random loopback port and a
 // temporary store directory, and is stopped when the test ends. There is
-// no mock: the tests of package dist run against the real server.
+// no mock: the tests of package cluster run against the real server.
 package natstest
 
 import (
