@@ -38,6 +38,13 @@ type Segment struct {
 //
 // The only option that applies is WithDir, which replaces /dev/shm.
 func CreateSegment(name string, size int, opts ...Option) (*Segment, error) {
+	return createSegment(name, size, opts, nil)
+}
+
+// createSegment is CreateSegment with init, when not nil, run on the memory
+// before the name appears: a type that keeps a header in the segment (Array)
+// writes it there, so no OpenSegment can see the segment without it.
+func createSegment(name string, size int, opts []Option, init func([]byte)) (*Segment, error) {
 	path, err := segmentPath(name, opts)
 	if err != nil {
 		return nil, err
@@ -60,6 +67,9 @@ func CreateSegment(name string, size int, opts ...Option) (*Segment, error) {
 	data, err := mapFile(tmp, size)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: segment %q: %w", name, err)
+	}
+	if init != nil {
+		init(data)
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		_ = unix.Munmap(data)
