@@ -4,16 +4,17 @@ import "time"
 
 // The verdict functions and their figures, for verdict_test.go.
 type (
-	RaceFigures  = raceFigures
-	LockFigures  = lockFigures
-	QueueFigures = queueFigures
-	ShareFigures = shareFigures
-	SemFigures   = semFigures
-	GILFigures   = gilFigures
-	CPUIOFigures = cpuIOFigures
-	IPCFigures   = ipcFigures
-	SpawnFigures = spawnFigures
-	CrashFigures = crashFigures
+	RaceFigures   = raceFigures
+	LockFigures   = lockFigures
+	QueueFigures  = queueFigures
+	ShareFigures  = shareFigures
+	SemFigures    = semFigures
+	GILFigures    = gilFigures
+	CPUIOFigures  = cpuIOFigures
+	IPCFigures    = ipcFigures
+	SpawnFigures  = spawnFigures
+	CrashFigures  = crashFigures
+	SwitchFigures = switchFigures
 )
 
 var (
@@ -28,7 +29,24 @@ var (
 	IPCVerdict      = ipcVerdict
 	SpawnVerdict    = spawnVerdict
 	CrashVerdict    = crashVerdict
+	SwitchVerdict   = switchVerdict
+	SignTest        = signTest
 )
+
+// Switch modes and placements, for building SwitchFigures.
+const (
+	SwitchCoroutine = switchCoroutine
+	SwitchGoroutine = switchGoroutine
+	SwitchThread    = switchThread
+	SwitchProcess   = switchProcess
+	SwitchOneCPU    = switchOneCPU
+	SwitchTwoCPUs   = switchTwoCPUs
+)
+
+// SetSwitch records a switch figure.
+func (f *switchFigures) SetSwitch(place, mode string, ns, spread float64) {
+	f.set(place, mode, ns, spread)
+}
 
 // Share modes, for building ShareFigures.
 const (

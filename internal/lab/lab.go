@@ -43,6 +43,7 @@ func Experiments() []Experiment {
 		ipcExperiment,
 		spawnExperiment,
 		crashExperiment,
+		switchExperiment,
 	}
 }
 

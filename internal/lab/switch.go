@@ -1,0 +1,534 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"crew/proc"
+)
+
+var switchParams = []Param{{"trips", ParamInt}, {"ktrips", ParamInt}, {"xtrips", ParamInt}, {"reps", ParamInt}, {"pairs", ParamInt}}
+
+var switchExperiment = Experiment{
+	Name: "switch",
+	Claim: "Handing control between processes costs the most (a context switch through the kernel, saving one TCB and loading another, plus a change of address space); " +
+		"between threads less; between goroutines or coroutines, switched in user space, least.",
+	Run:    runSwitch,
+	Params: switchParams,
+}
+
+// The modes, cheapest expected first.
+const (
+	switchCoroutine = "coroutines (iter.Pull)"
+	switchGoroutine = "goroutines (channel)"
+	switchThread    = "OS threads (pipe)"
+	switchProcess   = "processes (pipe)"
+)
+
+var switchModes = []string{switchCoroutine, switchGoroutine, switchThread, switchProcess}
+
+// The placements: both sides bound to one CPU, or to two different ones.
+const (
+	switchOneCPU  = "one CPU"
+	switchTwoCPUs = "two CPUs"
+)
+
+// switchFigures are the median round trip in ns, by placement and mode, the
+// spread (max/min) of the repetitions behind each median, and the ratio of
+// processes to threads on one CPU in each repetition: the two run one after
+// the other within a repetition, so a change in the machine's load between
+// repetitions cancels out of the ratio.
+type switchFigures struct {
+	NS     map[string]map[string]float64
+	Spread map[string]map[string]float64
+	Paired []float64
+}
+
+func (f *switchFigures) set(place, mode string, ns, spread float64) {
+	if f.NS == nil {
+		f.NS, f.Spread = map[string]map[string]float64{}, map[string]map[string]float64{}
+	}
+	if f.NS[place] == nil {
+		f.NS[place], f.Spread[place] = map[string]float64{}, map[string]float64{}
+	}
+	f.NS[place][mode], f.Spread[place][mode] = ns, spread
+}
+
+func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
+	p := newParams("switch", switchParams, cfg)
+	trips := p.Int("trips", 50_000, 1_000_000)
+	ktrips := p.Int("ktrips", 3_000, 30_000)
+	// A hand-off to another CPU costs several times one on the same CPU
+	// (the other CPU must be woken), so it gets fewer trips.
+	xtrips := p.Int("xtrips", 600, 6_000)
+	reps := p.Int("reps", 5, 9)
+	// Processes and threads differ by a few percent, less than the noise
+	// between repetitions, so they are also ranked in many short pairs.
+	pairs := p.Int("pairs", 15, 41)
+	if p.err != nil {
+		return nil, p.err
+	}
+	cpus := allowedCPUs()
+	if len(cpus) == 0 {
+		return nil, errors.New("cannot read this thread's CPU affinity")
+	}
+	places := []string{switchOneCPU}
+	if len(cpus) >= 2 {
+		places = append(places, switchTwoCPUs)
+	}
+	p.used["cpus"] = fmt.Sprint(cpus[:min(2, len(cpus))])
+
+	dir, err := os.MkdirTemp("", "crew-lab-switch-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	pool, err := proc.New(ctx, proc.WithWorkers(1))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	// Repetitions are interleaved, so a burst of load from elsewhere on the
+	// machine spreads over every mode instead of spoiling one.
+	samples := map[[2]string][]float64{}
+	for rep := range reps {
+		for _, place := range places {
+			a, b := cpus[0], cpus[0]
+			if place == switchTwoCPUs {
+				b = cpus[1]
+			}
+			for _, mode := range switchModes {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				n := switchTrips(mode, place, trips, ktrips, xtrips)
+				var d time.Duration
+				var err error
+				switch mode {
+				case switchCoroutine:
+					d, err = switchCoroutines(place, a, cpus, n)
+				case switchGoroutine:
+					d, err = switchGoroutines(place, a, cpus, n)
+				case switchThread:
+					d, err = switchThreads(a, b, n)
+				case switchProcess:
+					d, err = switchProcesses(ctx, pool, filepath.Join(dir, fmt.Sprint(rep, place)), a, b, n)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s: %w", mode, place, err)
+				}
+				k := [2]string{place, mode}
+				samples[k] = append(samples[k], float64(d.Nanoseconds())/float64(n))
+			}
+		}
+	}
+
+	var fig switchFigures
+	pairTrips := max(ktrips/3, 1)
+	for i := range pairs {
+		// Alternate which runs first, so that whatever the first run leaves
+		// behind (a warm cache, a woken CPU) favours neither.
+		var th, pr time.Duration
+		var err error
+		runPr := func() {
+			pr, err = switchProcesses(ctx, pool, filepath.Join(dir, fmt.Sprint("pair", i)), cpus[0], cpus[0], pairTrips)
+		}
+		if i%2 == 1 {
+			runPr()
+		}
+		if err == nil {
+			th, err = switchThreads(cpus[0], cpus[0], pairTrips)
+		}
+		if err == nil && i%2 == 0 {
+			runPr()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pair %d: %w", i, err)
+		}
+		fig.Paired = append(fig.Paired, float64(pr)/float64(th))
+	}
+	p.used["pair_trips"] = pairTrips
+	res := &Result{
+		Columns: []string{"mode", "placement", "trips", "round_trip_ns", "switch_ns", "spread", "vs_goroutine"},
+		Params:  p.used,
+		Charts: []Chart{{Title: "round trip: hand control over and back (median)", Kind: "bar", X: "case",
+			Y: "round_trip_ns", YLabel: "ns per round trip"}},
+	}
+	for _, place := range places {
+		for _, mode := range switchModes {
+			s := samples[[2]string{place, mode}]
+			fig.set(place, mode, median(s), slices.Max(s)/slices.Min(s))
+		}
+		for _, mode := range switchModes {
+			n := switchTrips(mode, place, trips, ktrips, xtrips)
+			ns := fig.NS[place][mode]
+			res.Rows = append(res.Rows, Row{
+				"mode": mode, "placement": place, "case": mode + ", " + place, "trips": n,
+				"round_trip_ns": ns, "switch_ns": ns / 2, "spread": fig.Spread[place][mode],
+				"vs_goroutine": ns / fig.NS[place][switchGoroutine],
+			})
+		}
+	}
+	res.Holds, res.Inconclusive, res.Verdict = switchVerdict(fig)
+	res.Notes = []string{
+		fmt.Sprintf("a round trip hands control to the other side and back: two switches; round_trip_ns is the median of %d interleaved repetitions, spread their max/min", reps),
+		"threads and processes ping-pong one byte over a pair of pipes with blocking read(2) and write(2) on locked OS threads, lmbench lat_ctx's method for two tasks without subtracting the pipe's own cost; processes use a proc worker and named pipes",
+		fmt.Sprintf("processes and threads are also ranked in %d pairs of %d round trips each on one CPU, run back to back in alternating order", pairs, pairTrips),
+		"one CPU: both sides bound to the same CPU (sched_setaffinity), so every hand-off is a context switch on that CPU; two CPUs: each side bound to its own CPU, so a hand-off wakes the other CPU instead",
+		"goroutines and coroutines cannot be bound one to each CPU: on one CPU the whole process is bound there, on two it runs free; the scheduler keeps a channel pair on one thread anyway, and iter.Pull switches coroutines on the caller's thread without the scheduler",
+	}
+	return res, nil
+}
+
+// switchTrips is the number of round trips a mode makes at a placement.
+func switchTrips(mode, place string, trips, ktrips, xtrips int) int {
+	switch {
+	case mode != switchThread && mode != switchProcess:
+		return trips
+	case place == switchTwoCPUs:
+		return xtrips
+	}
+	return ktrips
+}
+
+// median returns the middle value of s (the lower one of an even count).
+func median(s []float64) float64 {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c[(len(c)-1)/2]
+}
+
+// switchCoroutines times n round trips into a coroutine and back.
+func switchCoroutines(place string, cpu int, cpus []int, n int) (time.Duration, error) {
+	if place == switchOneCPU {
+		restore, err := pinProcess(cpu, cpus)
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+	}
+	next, stop := iter.Pull(func(yield func(int) bool) {
+		for i := 0; yield(i); i++ {
+		}
+	})
+	defer stop()
+	next() // start the coroutine before timing
+	t0 := time.Now()
+	for range n {
+		next()
+	}
+	return time.Since(t0), nil
+}
+
+// switchGoroutines times n round trips between two goroutines over
+// unbuffered channels.
+func switchGoroutines(place string, cpu int, cpus []int, n int) (time.Duration, error) {
+	if place == switchOneCPU {
+		restore, err := pinProcess(cpu, cpus)
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+	}
+	ping, pong := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range ping {
+			pong <- struct{}{}
+		}
+	})
+	ping <- struct{}{}
+	<-pong
+	t0 := time.Now()
+	for range n {
+		ping <- struct{}{}
+		<-pong
+	}
+	d := time.Since(t0)
+	close(ping)
+	wg.Wait()
+	return d, nil
+}
+
+// switchThreads times n round trips between two OS threads, bound to CPUs a
+// and b, over a pair of pipes.
+func switchThreads(a, b, n int) (time.Duration, error) {
+	var ping, pong [2]int
+	if err := unix.Pipe2(ping[:], unix.O_CLOEXEC); err != nil {
+		return 0, err
+	}
+	defer unix.Close(ping[0])
+	defer unix.Close(ping[1])
+	if err := unix.Pipe2(pong[:], unix.O_CLOEXEC); err != nil {
+		return 0, err
+	}
+	defer unix.Close(pong[0])
+	defer unix.Close(pong[1])
+	echoErr := make(chan error, 1)
+	go func() {
+		// Exiting locked ends this thread, so its binding goes with it.
+		runtime.LockOSThread()
+		if err := pinThread(b); err != nil {
+			echoErr <- err
+			unix.Close(pong[1]) // the other side's read sees the end
+			return
+		}
+		echoErr <- echoBytes(ping[0], pong[1], n+1, nil)
+	}()
+	d, err := onPinnedThread(a, func() (time.Duration, error) { return pingBytes(ping[1], pong[0], n, nil) })
+	if eerr := <-echoErr; eerr != nil {
+		return 0, eerr
+	}
+	return d, err
+}
+
+// onPinnedThread runs f on a fresh OS thread bound to cpu and returns its
+// results; the thread ends with f.
+func onPinnedThread(cpu int, f func() (time.Duration, error)) (time.Duration, error) {
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := pinThread(cpu); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		d, err := f()
+		ch <- result{d, err}
+	}()
+	r := <-ch
+	return r.d, r.err
+}
+
+// pingBytes writes a byte to w and reads one back from r, once untimed and
+// then n times, and returns the time of the n. It stops early, with
+// errSwitchAborted, when abort is set after a read.
+func pingBytes(w, r, n int, abort *atomic.Bool) (time.Duration, error) {
+	buf := []byte{0}
+	var t0 time.Time
+	for i := -1; i < n; i++ {
+		if i == 0 {
+			t0 = time.Now()
+		}
+		if _, err := unix.Write(w, buf); err != nil {
+			return 0, err
+		}
+		if m, err := readByte(r, buf); err != nil || m == 0 {
+			return 0, cmpErr(err, errSwitchClosed)
+		}
+		if abort != nil && abort.Load() {
+			return 0, errSwitchAborted
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// echoBytes reads a byte from r and writes it to w, n times.
+func echoBytes(r, w, n int, abort *atomic.Bool) error {
+	buf := []byte{0}
+	for range n {
+		if m, err := readByte(r, buf); err != nil || m == 0 {
+			return cmpErr(err, errSwitchClosed)
+		}
+		if abort != nil && abort.Load() {
+			return errSwitchAborted
+		}
+		if _, err := unix.Write(w, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readByte is a blocking read(2) that retries when a signal (the Go
+// runtime's preemption signal, say) interrupts it.
+func readByte(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func cmpErr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
+
+var (
+	errSwitchClosed  = errors.New("the other side closed its pipe")
+	errSwitchAborted = errors.New("the other side failed")
+)
+
+// switchTask asks a worker process to echo Trips+1 bytes from the FIFO
+// Path+".ping" to Path+".pong" on a thread bound to CPU.
+type switchTask struct {
+	Path  string
+	CPU   int
+	Trips int
+}
+
+var procSwitch = proc.Register("lab.switch", func(ctx context.Context, in switchTask) (int, error) {
+	ping, pong, err := openSwitchFIFOs(in.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(ping)
+	defer unix.Close(pong)
+	errc := make(chan error, 1)
+	go func() {
+		// Exiting locked ends this thread, so the worker's other goroutines
+		// never run bound to the CPU.
+		runtime.LockOSThread()
+		if err := pinThread(in.CPU); err != nil {
+			errc <- err
+			return
+		}
+		errc <- echoBytes(ping, pong, in.Trips+1, nil)
+	}()
+	return in.Trips, <-errc
+})
+
+// openSwitchFIFOs opens both FIFOs for reading and writing: such an open
+// does not wait for the other side (Linux), and the descriptors stay in
+// blocking mode, so each read(2) really puts the thread to sleep.
+func openSwitchFIFOs(path string) (ping, pong int, err error) {
+	ping, err = unix.Open(path+".ping", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	pong, err = unix.Open(path+".pong", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(ping)
+		return -1, -1, err
+	}
+	return ping, pong, nil
+}
+
+// switchProcesses times n round trips between this process, on a thread
+// bound to CPU a, and a worker process on a thread bound to CPU b.
+func switchProcesses(ctx context.Context, pool *proc.Pool, path string, a, b, n int) (time.Duration, error) {
+	for _, s := range []string{".ping", ".pong"} {
+		if err := unix.Mkfifo(path+s, 0o600); err != nil {
+			return 0, err
+		}
+	}
+	ping, pong, err := openSwitchFIFOs(path)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(ping)
+	defer unix.Close(pong)
+	var abort atomic.Bool
+	child := make(chan error, 1)
+	go func() {
+		_, err := procSwitch.Call(ctx, pool, switchTask{Path: path, CPU: b, Trips: n})
+		if err != nil {
+			// The parent may be blocked reading pong, which it holds open
+			// itself, so no end of file will come: wake it with a byte.
+			abort.Store(true)
+			_, _ = unix.Write(pong, []byte{1})
+		}
+		child <- err
+	}()
+	d, err := onPinnedThread(a, func() (time.Duration, error) { return pingBytes(ping, pong, n, &abort) })
+	if cerr := <-child; cerr != nil {
+		return 0, cerr
+	}
+	return d, err
+}
+
+// switchVerdict judges the one-CPU figures, where every hand-off is a
+// context switch. The claim holds when a switch through the kernel (threads,
+// processes) costs at least switchKernelFactor times a user-space one
+// (goroutines, coroutines) and processes cost more than threads in enough
+// paired repetitions that chance is unlikely (a one-sided sign test at 5%).
+// When as many repetitions fall the other way, processes are cheaper and
+// the claim differs; in between, this machine cannot rank the two:
+// inconclusive.
+func switchVerdict(f switchFigures) (holds, inconclusive bool, verdict string) {
+	one := f.NS[switchOneCPU]
+	for _, m := range switchModes {
+		if one[m] <= 0 {
+			return false, true, "inconclusive: not every mode ran on one CPU"
+		}
+	}
+	co, gr, th, pr := one[switchCoroutine], one[switchGoroutine], one[switchThread], one[switchProcess]
+	user := max(co, gr)
+	kernel := min(th, pr)
+	v := fmt.Sprintf("on one CPU a round trip took %s between coroutines, %s between goroutines, %s between OS threads and %s between processes",
+		fmtNS(co), fmtNS(gr), fmtNS(th), fmtNS(pr))
+	if two := f.NS[switchTwoCPUs]; two != nil {
+		v += fmt.Sprintf("; across two CPUs %s, %s, %s and %s",
+			fmtNS(two[switchCoroutine]), fmtNS(two[switchGoroutine]), fmtNS(two[switchThread]), fmtNS(two[switchProcess]))
+	}
+	if kernel < switchKernelFactor*user {
+		return false, false, fmt.Sprintf("differs: a switch through the kernel cost only %.1fx a user-space one (threshold %.0fx); %s",
+			kernel/user, switchKernelFactor, v)
+	}
+	n := len(f.Paired)
+	more := 0
+	for _, r := range f.Paired {
+		if r > 1 {
+			more++
+		}
+	}
+	ratio := 0.0
+	if n > 0 {
+		ratio = median(f.Paired)
+	}
+	switch {
+	case n > 0 && signTest(more, n) <= 0.05:
+		return true, false, fmt.Sprintf("holds: processes cost %.2fx threads (median of pairs; more in %d of %d paired repetitions), and a switch through the kernel %.0fx a user-space one; %s",
+			ratio, more, n, kernel/user, v)
+	case n > 0 && signTest(n-more, n) <= 0.05:
+		return false, false, fmt.Sprintf("differs: processes cost less than threads (%.2fx, median of pairs; less in %d of %d paired repetitions), though a switch through the kernel still cost %.0fx a user-space one; %s",
+			ratio, n-more, n, kernel/user, v)
+	}
+	return false, true, fmt.Sprintf("inconclusive between processes and threads: processes cost %.2fx threads (median of pairs), but more in just %d of %d paired repetitions, too few to rule out chance (the change of address space is small beside the kernel switch both pay); "+
+		"that kernel switch cost %.0fx a user-space one; %s", ratio, more, n, kernel/user, v)
+}
+
+// signTest returns the chance of k or more successes in n fair coin
+// tosses: the one-sided p-value of k of n paired comparisons going one way.
+func signTest(k, n int) float64 {
+	p, c := 0.0, 1.0 // c is n choose i
+	for i := 0; i <= n; i++ {
+		if i >= k {
+			p += c
+		}
+		c = c * float64(n-i) / float64(i+1)
+	}
+	return p / math.Pow(2, float64(n))
+}
+
+// switchKernelFactor is how many times a user-space switch a switch through
+// the kernel must cost for the claim to hold.
+const switchKernelFactor = 5.0
+
+// fmtNS prints a duration in ns with a readable unit.
+func fmtNS(ns float64) string {
+	if ns >= 10_000 {
+		return fmt.Sprintf("%.1f µs", ns/1000)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}
