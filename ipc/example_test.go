@@ -2,6 +2,7 @@ package ipc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -91,4 +92,36 @@ func ExampleSemaphore() {
 	// true <nil>
 	// true <nil>
 	// false <nil>
+}
+
+// An Array is shared by every process that opens its name; here the "other
+// process" is a second mapping in this one. A Python process would open it
+// as multiprocessing.shared_memory.SharedMemory(name) (see Array).
+func ExampleArray() {
+	name := fmt.Sprintf("crew-example-array-%d", os.Getpid())
+	hits, err := ipc.CreateArray[int64](name, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hits.Remove()
+	defer hits.Close()
+	hits.Set(0, 40)
+	hits.Add(0, 1)
+
+	other, err := ipc.OpenArray[int64](name)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer other.Close()
+	n, _ := other.Add(0, 1)
+	fmt.Println(n, other.Len(), other.Slice())
+
+	_, err = other.At(4)
+	fmt.Println(errors.Is(err, ipc.ErrIndex))
+	_, err = ipc.OpenArray[float64](name)
+	fmt.Println(errors.Is(err, ipc.ErrArrayType))
+	// Output:
+	// 42 4 [42 0 0 0]
+	// true
+	// true
 }
