@@ -48,6 +48,15 @@
 // file names, so a segment made here can be opened from Python as
 // multiprocessing.shared_memory.SharedMemory(name).
 //
+// An [Array] is Python's multiprocessing.Array across programs: a
+// fixed-length array of numbers (int8 to uint64, float32, float64) in a
+// segment whose small header records the element type and length, so
+// [OpenArray] refuses an array of another type ([ErrArrayType]) and a Python
+// process maps the same memory by name with a memoryview or numpy view (the
+// layout and the Python recipe are in the Array doc). Indexes are checked
+// ([ErrIndex]); Load, Store, Add and CompareAndSwap are atomic across
+// processes for the 32- and 64-bit integers.
+//
 // Names of locks and segments must be non-empty file names: no "/", no NUL
 // byte, not "." or "..". A bad name is reported as a [*NameError] matching
 // [ErrBadName].
