@@ -18,19 +18,20 @@ type (
 )
 
 var (
-	RaceVerdict     = raceVerdict
-	LockVerdict     = lockVerdict
-	QueueVerdict    = queueVerdict
-	ShareVerdict    = shareVerdict
-	SemVerdict      = semVerdict
-	GILVerdict      = gilVerdict
-	GILInconclusive = gilInconclusive
-	CPUIOVerdict    = cpuIOVerdict
-	IPCVerdict      = ipcVerdict
-	SpawnVerdict    = spawnVerdict
-	CrashVerdict    = crashVerdict
-	SwitchVerdict   = switchVerdict
-	SignTest        = signTest
+	RaceVerdict       = raceVerdict
+	LockVerdict       = lockVerdict
+	QueueVerdict      = queueVerdict
+	ShareVerdict      = shareVerdict
+	SemVerdict        = semVerdict
+	GILVerdict        = gilVerdict
+	GILInconclusive   = gilInconclusive
+	CPUIOVerdict      = cpuIOVerdict
+	CPUIOInconclusive = cpuIOInconclusive
+	IPCVerdict        = ipcVerdict
+	SpawnVerdict      = spawnVerdict
+	CrashVerdict      = crashVerdict
+	SwitchVerdict     = switchVerdict
+	SignTest          = signTest
 )
 
 // Switch modes and placements, for building SwitchFigures.

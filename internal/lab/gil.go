@@ -11,7 +11,7 @@ import (
 	"crew/queue"
 )
 
-var gilParams = []Param{{"n", ParamInt}, {"rounds", ParamInt}, {"switch", ParamDuration}, {"pyn", ParamInt}, {"reps", ParamInt}}
+var gilParams = []Param{{"n", ParamInt}, {"rounds", ParamInt}, {"switch", ParamDuration}, {"pyn", ParamInt}, {"reps", ParamInt}, {"ceiling", ParamDuration}}
 
 var gilExperiment = Experiment{
 	Name:   "gil",
@@ -31,6 +31,7 @@ var (
 type gilFigures struct {
 	CPUs, Workers            int
 	One, Threads, GIL, Procs float64
+	Ceiling                  Ceiling
 }
 
 func runGIL(ctx context.Context, cfg Config) (*Result, error) {
@@ -40,6 +41,9 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	pyN := p.Int("pyn", 10_000_000, 100_000_000)
 	reps := p.Int("reps", 3, 5)
+	// As long as the parallel modes run, so a ceiling sample is no luckier
+	// in finding both CPUs free than the modes it judges.
+	ceilWork := p.Duration("ceiling", 250*time.Millisecond, time.Second)
 	w := 2
 	if cfg.Workers > 0 {
 		w = cfg.Workers
@@ -49,7 +53,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, p.err
 	}
 	res := &Result{
-		Columns: []string{"mode", "workers", "seconds", "speedup", "notes_py_s", "notes_py_speedup", "py311_s", "py311_speedup"},
+		Columns: []string{"mode", "workers", "seconds", "speedup", "of_ceiling", "notes_py_s", "notes_py_speedup", "py311_s", "py311_speedup"},
 		Params:  p.used,
 		Charts:  []Chart{{Title: "speed-up over one thread", Kind: "bar", X: "mode", Y: "speedup", YLabel: "x one thread"}},
 	}
@@ -60,6 +64,9 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 			return fmt.Errorf("%s summed %d, want %d", mode, total, want)
 		}
 		row := Row{"mode": mode, "workers": workers, "seconds": secs, "speedup": speedup(fig.One, secs)}
+		if workers > 1 {
+			row["of_ceiling"] = fig.Ceiling.Share(speedup(fig.One, secs))
+		}
 		if py >= 0 {
 			row["notes_py_s"] = gilNotesPy[py]
 			row["notes_py_speedup"] = gilNotesPy[0] / gilNotesPy[py]
@@ -108,8 +115,15 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	// A first stretch of work in a fresh process runs slow on this kind of
 	// machine (frequency scaling, a vCPU being placed), so warm up untimed.
 	sumRange(0, n/10, rounds)
+	meter := NewCeilingMeter(w, ceilWork)
 	best := make([]run, len(modes))
 	for rep := range reps {
+		// One ceiling sample per round, so the ceiling sees the machine
+		// as the modes of this round did.
+		progress(cfg, "lab: gil: ceiling (run %d of %d)", rep+1, reps)
+		if err := meter.Sample(ctx); err != nil {
+			return nil, err
+		}
 		for i, m := range modes {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -128,11 +142,14 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	fig.One, fig.Threads, fig.GIL, fig.Procs = best[0].secs, best[1].secs, best[2].secs, best[3].secs
+	fig.Ceiling = meter.Ceiling()
+	res.Ceiling = &fig.Ceiling
 	for i, m := range modes {
 		if err := add(m.name, m.workers, best[i].secs, best[i].total, m.py, best[i].spans); err != nil {
 			return nil, err
 		}
 	}
+	res.Rows = append(res.Rows, fig.Ceiling.Row())
 
 	if cfg.Python != "" {
 		var out struct {
@@ -157,6 +174,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
 		fmt.Sprintf("processes: crew proc pool of %d workers, results gathered through a queue; the time includes starting the workers", w),
 		fmt.Sprintf("each mode ran %d times, interleaved; the table shows each mode's fastest run", reps),
+		fig.Ceiling.Describe(),
 		"notes_py / py311: the notes' Python timings and Python 3.11 on this machine (1 thread, 2 threads, 2 processes), shown beside the matching Go mode")
 	return res, nil
 }
@@ -237,33 +255,76 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 	return total, spans, time.Since(epoch).Seconds(), nil
 }
 
-// gilVerdict holds when the emulated GIL gains at most 1.2x over one thread
-// and processes gain at least 0.9x per usable core (1.8x for 2). With one
-// CPU or one worker nothing runs in parallel, so it cannot hold either way;
-// gilInconclusive tells that case apart.
+// gilVerdict judges the speed-ups against the ceiling measured in the
+// same run: it holds when the emulated GIL stays serial (at most
+// Ceiling.SerialMax) and processes run in parallel (at least
+// Ceiling.ParallelMin). Go's threads run the same loop with no lock and
+// are the control: when processes fall short and so do they, something
+// other than processes held the modes back, and the run cannot tell. Nor
+// can one CPU, one worker or a ceiling under MinCeiling; gilInconclusive
+// tells those cases apart.
 func gilVerdict(f gilFigures) (bool, string) {
-	par := min(f.Workers, f.CPUs)
+	c := f.Ceiling
 	gilX, procX, thrX := speedup(f.One, f.GIL), speedup(f.One, f.Procs), speedup(f.One, f.Threads)
-	seen := fmt.Sprintf("emulated GIL %.2fx, %d processes %.2fx, %d Go threads %.2fx over one thread", gilX, f.Workers, procX, f.Workers, thrX)
-	switch {
-	case f.CPUs < 2:
+	seen := fmt.Sprintf("%d processes reached %s; %d threads under the GIL %.2fx (%.0f%%); %d Go threads %.2fx (%.0f%%)",
+		f.Workers, c.Of(procX), f.Workers, gilX, 100*c.Share(gilX), f.Workers, thrX, 100*c.Share(thrX))
+	thresholds := " (thresholds: " + c.Thresholds() + ")"
+	switch gilState(f) {
+	case gilOneCPU:
 		return false, "cannot show on 1 CPU: this machine runs one thing at a time, so no mode can speed up and the GIL's cost is invisible; " + seen
-	case f.Workers < 2:
+	case gilOneWorker:
 		return false, "cannot show with 1 worker: the parallel modes ran on a single thread or process, so there was nothing to speed up; " + seen
+	case gilLowCeiling:
+		return false, "cannot tell in this run: " + c.TooLow() + "; " + seen
+	case gilDisturbed:
+		return false, "cannot tell in this run: processes fell short of the ceiling, but so did Go's threads, the same loop with no lock, so something other than processes held the modes back (a machine busier during the modes than during the ceiling's samples, or a run too short); " + seen + thresholds
+	case gilGILScaled:
+		return false, "not reproduced: the threads under the GIL sped up: " + seen + thresholds
+	case gilProcsShort:
+		return false, "not reproduced: processes fell short of the ceiling while Go's threads reached it: " + seen + thresholds
 	}
-	need := 0.9 * float64(par)
-	holds := gilX <= 1.2 && procX >= need
-	why := fmt.Sprintf("the GIL serialised the threads and processes ran in parallel (thresholds: GIL <= 1.20x, processes >= %.2fx)", need)
-	if !holds {
-		why = fmt.Sprintf("not reproduced here (thresholds: GIL <= 1.20x, processes >= %.2fx)", need)
-	}
-	threads := "Go's own threads have no GIL and scale like processes without their start-up cost"
-	if thrX < need {
-		threads = fmt.Sprintf("Go's own threads reached only %.2fx here (a busy machine?)", thrX)
-	}
-	return holds, fmt.Sprintf("%s: %s; %s", why, seen, threads)
+	return true, "the GIL serialised the threads and processes ran in parallel: " + seen + thresholds +
+		"; Go's own threads have no GIL and scale like processes without their start-up cost"
 }
 
-// gilInconclusive reports that f cannot show the claim: without two CPUs
-// and two workers there is no parallelism for the GIL to take away.
-func gilInconclusive(f gilFigures) bool { return min(f.Workers, f.CPUs) < 2 }
+// The outcomes gilVerdict tells apart.
+const (
+	gilHolds = iota
+	gilOneCPU
+	gilOneWorker
+	gilLowCeiling
+	gilDisturbed
+	gilGILScaled
+	gilProcsShort
+)
+
+func gilState(f gilFigures) int {
+	c := f.Ceiling
+	gilX, procX, thrX := speedup(f.One, f.GIL), speedup(f.One, f.Procs), speedup(f.One, f.Threads)
+	switch {
+	case f.CPUs < 2:
+		return gilOneCPU
+	case f.Workers < 2:
+		return gilOneWorker
+	case !c.Conclusive():
+		return gilLowCeiling
+	case !c.Serial(gilX):
+		return gilGILScaled
+	case !c.Parallel(procX) && !c.Parallel(thrX):
+		return gilDisturbed
+	case !c.Parallel(procX):
+		return gilProcsShort
+	}
+	return gilHolds
+}
+
+// gilInconclusive reports that f cannot show the claim either way: one
+// CPU, one worker, a ceiling under MinCeiling, or something other than
+// processes holding the parallel modes back.
+func gilInconclusive(f gilFigures) bool {
+	switch gilState(f) {
+	case gilOneCPU, gilOneWorker, gilLowCeiling, gilDisturbed:
+		return true
+	}
+	return false
+}

@@ -50,6 +50,10 @@ type Result struct {
 	// is then false because the claim was not reproduced, not because it
 	// was refuted, and Verdict says what was missing.
 	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Ceiling is what this machine's CPUs did in parallel during the
+	// experiment, for those whose verdict judges a speed-up against it;
+	// nil for the others. Its row is also in Rows.
+	Ceiling *Ceiling `json:"ceiling,omitempty"`
 	// Columns lists the row keys in display order.
 	Columns []string `json:"columns"`
 	Rows    []Row    `json:"rows"`

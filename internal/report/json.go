@@ -12,10 +12,12 @@ import (
 // JSON writes the report as one indented JSON document of the form
 //
 //	{"machine": {...}, "experiments": [{"name", "claim", "holds", "verdict",
-//	  "columns", "rows", "notes", "params", "charts", "timelines",
-//	  "elapsed_ns"}, ...]}
+//	  "inconclusive", "ceiling", "columns", "rows", "notes", "params",
+//	  "charts", "timelines", "elapsed_ns"}, ...]}
 //
-// using the field names of package lab. Row values keep their raw types;
+// using the field names of package lab; "ceiling" (threads, one_s,
+// many_s, speedup, samples) is there for experiments that judge a
+// speed-up against it. Row values keep their raw types;
 // floating-point values that JSON cannot represent (NaN, ±Inf) are written
 // as null rather than failing the whole document. Nil experiments are left
 // out. It returns an error wrapping the encoder's or writer's failure.
