@@ -34,6 +34,47 @@ var (
 	SignTest          = signTest
 )
 
+// The join verdict and its figures, for join_test.go.
+type (
+	JoinFigures = joinFigures
+	JoinOutcome = joinOutcome
+)
+
+var (
+	JoinVerdict      = joinVerdict
+	JoinInconclusive = joinInconclusive
+)
+
+// Join modes, for building JoinFigures.
+const (
+	JoinGoroutines      = joinGoroutines
+	JoinPoolWait        = joinPoolWait
+	JoinDetached        = joinDetached
+	JoinProc            = joinProc
+	JoinProcClose       = joinProcClose
+	JoinPyThreads       = joinPyThreads
+	JoinPyDaemonThreads = joinPyDaemonThreads
+	JoinPyProcs         = joinPyProcs
+	JoinPyDaemonProcs   = joinPyDaemonProcs
+)
+
+// JoinLog is what ParseJoinLog read: items in all and before the end
+// mark, the pids, and the timeline's spans.
+type JoinLog struct {
+	Items, AtEnd int
+	Pids         []int
+	Spans        []Span
+}
+
+// ParseJoinLog parses a join record.
+func ParseJoinLog(b []byte) (JoinLog, error) {
+	l, err := parseJoinLog(b)
+	if err != nil {
+		return JoinLog{}, err
+	}
+	return JoinLog{Items: l.items(), AtEnd: l.atEnd, Pids: l.pids, Spans: l.spans()}, nil
+}
+
 // Switch modes and placements, for building SwitchFigures.
 const (
 	SwitchCoroutine = switchCoroutine

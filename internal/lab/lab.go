@@ -44,6 +44,7 @@ func Experiments() []Experiment {
 		spawnExperiment,
 		crashExperiment,
 		switchExperiment,
+		joinExperiment,
 	}
 }
 

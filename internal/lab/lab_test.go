@@ -34,6 +34,7 @@ var tiny = map[string]string{
 	"spawn.goroutines": "100", "spawn.threads": "4", "spawn.processes": "1",
 	"crash.tasks": "8", "crash.work": "1ms",
 	"switch.trips": "2000", "switch.ktrips": "100", "switch.xtrips": "50", "switch.reps": "2", "switch.pairs": "3",
+	"join.items": "4",
 }
 
 // tinyFor keeps the tiny settings of one experiment: Run refuses settings

@@ -25,6 +25,7 @@ var pythonTwins = map[string]string{
 	"lock":      "lock.py",
 	"gil":       "gil.py",
 	"cpu-vs-io": "cpuio.py",
+	"join":      "join.py",
 }
 
 // runPython runs the Python twin of the experiment called exp with
