@@ -163,6 +163,7 @@ func OpenArray[T Number](name string, opts ...Option) (*Array[T], error) {
 }
 
 func newArray[T Number](seg *Segment, code byte, n int) *Array[T] {
+	// data is never nil while the array is open: Close marks it so.
 	a := &Array[T]{seg: seg, code: code, data: []T{}}
 	if n > 0 {
 		// mmap returns page-aligned memory and the header is 64 bytes, so
@@ -283,67 +284,48 @@ func (a *Array[T]) Len() int { return len(a.data) }
 // every process that maps the array, with the ordering of At and Set. It
 // returns nil after Close, and a slice taken before Close must not be used
 // after it.
-func (a *Array[T]) Slice() []T {
-	if a.seg.Bytes() == nil {
-		return nil
-	}
-	return a.data
-}
+func (a *Array[T]) Slice() []T { return a.data }
 
-// check returns an error unless the array is open and i is an index of it.
-func (a *Array[T]) check(i int) error {
-	if a.seg.Bytes() == nil {
+// indexError says why i is not an index of the array: it is closed (Close
+// empties data), or i is out of range.
+func (a *Array[T]) indexError(i int) error {
+	if a.data == nil {
 		return ErrClosed
 	}
-	if uint(i) >= uint(len(a.data)) {
-		return fmt.Errorf("%w: %d not in [0, %d) of array %q", ErrIndex, i, len(a.data), a.seg.Name())
-	}
-	return nil
+	return fmt.Errorf("%w: %d not in [0, %d) of array %q", ErrIndex, i, len(a.data), a.seg.Name())
+}
+
+func (a *Array[T]) notAtomic(op string) error {
+	return fmt.Errorf("%w: %s on %s", ErrNotAtomic, op, typeName(a.code))
 }
 
 // At returns element i, read as plain memory.
 func (a *Array[T]) At(i int) (T, error) {
-	if err := a.check(i); err != nil {
-		return 0, err
+	if uint(i) >= uint(len(a.data)) {
+		return 0, a.indexError(i)
 	}
 	return a.data[i], nil
 }
 
 // Set stores v in element i as plain memory.
 func (a *Array[T]) Set(i int, v T) error {
-	if err := a.check(i); err != nil {
-		return err
+	if uint(i) >= uint(len(a.data)) {
+		return a.indexError(i)
 	}
 	a.data[i] = v
 	return nil
 }
 
-// atomicCheck is check plus the element type's support of atomics: Add and
-// CompareAndSwap want an integer (arith), Load and Store any 32- or 64-bit
-// type.
-func (a *Array[T]) atomicCheck(i int, arith bool) (unsafe.Pointer, error) {
-	switch a.code {
-	case 'i', 'I', 'q', 'Q':
-	case 'f', 'd':
-		if arith {
-			return nil, fmt.Errorf("%w: %s", ErrNotAtomic, typeName(a.code))
-		}
-	default:
-		return nil, fmt.Errorf("%w: %s", ErrNotAtomic, typeName(a.code))
-	}
-	if err := a.check(i); err != nil {
-		return nil, err
-	}
-	return unsafe.Pointer(&a.data[i]), nil
-}
+// The atomic operations check the index before the element type, so that
+// the common call pays one comparison and one switch.
 
 // Load atomically loads element i. The element type must be a 32- or
 // 64-bit integer or float; others return ErrNotAtomic.
 func (a *Array[T]) Load(i int) (T, error) {
-	p, err := a.atomicCheck(i, false)
-	if err != nil {
-		return 0, err
+	if uint(i) >= uint(len(a.data)) {
+		return 0, a.indexError(i)
 	}
+	p := unsafe.Pointer(&a.data[i])
 	switch a.code {
 	case 'i':
 		return T(atomic.LoadInt32((*int32)(p))), nil
@@ -355,18 +337,19 @@ func (a *Array[T]) Load(i int) (T, error) {
 		return T(atomic.LoadUint64((*uint64)(p))), nil
 	case 'f':
 		return T(math.Float32frombits(atomic.LoadUint32((*uint32)(p)))), nil
-	default: // 'd'
+	case 'd':
 		return T(math.Float64frombits(atomic.LoadUint64((*uint64)(p)))), nil
 	}
+	return 0, a.notAtomic("Load")
 }
 
 // Store atomically stores v in element i. The element type must be a 32- or
 // 64-bit integer or float; others return ErrNotAtomic.
 func (a *Array[T]) Store(i int, v T) error {
-	p, err := a.atomicCheck(i, false)
-	if err != nil {
-		return err
+	if uint(i) >= uint(len(a.data)) {
+		return a.indexError(i)
 	}
+	p := unsafe.Pointer(&a.data[i])
 	switch a.code {
 	case 'i':
 		atomic.StoreInt32((*int32)(p), int32(v))
@@ -378,8 +361,10 @@ func (a *Array[T]) Store(i int, v T) error {
 		atomic.StoreUint64((*uint64)(p), uint64(v))
 	case 'f':
 		atomic.StoreUint32((*uint32)(p), math.Float32bits(float32(v)))
-	default: // 'd'
+	case 'd':
 		atomic.StoreUint64((*uint64)(p), math.Float64bits(float64(v)))
+	default:
+		return a.notAtomic("Store")
 	}
 	return nil
 }
@@ -389,10 +374,10 @@ func (a *Array[T]) Store(i int, v T) error {
 // uint64; others return ErrNotAtomic. To subtract from an unsigned element,
 // add the two's complement, as with sync/atomic: Add(i, ^uint64(d-1)).
 func (a *Array[T]) Add(i int, delta T) (T, error) {
-	p, err := a.atomicCheck(i, true)
-	if err != nil {
-		return 0, err
+	if uint(i) >= uint(len(a.data)) {
+		return 0, a.indexError(i)
 	}
+	p := unsafe.Pointer(&a.data[i])
 	switch a.code {
 	case 'i':
 		return T(atomic.AddInt32((*int32)(p), int32(delta))), nil
@@ -400,19 +385,20 @@ func (a *Array[T]) Add(i int, delta T) (T, error) {
 		return T(atomic.AddUint32((*uint32)(p), uint32(delta))), nil
 	case 'q':
 		return T(atomic.AddInt64((*int64)(p), int64(delta))), nil
-	default: // 'Q'
+	case 'Q':
 		return T(atomic.AddUint64((*uint64)(p), uint64(delta))), nil
 	}
+	return 0, a.notAtomic("Add")
 }
 
 // CompareAndSwap atomically stores new in element i if it holds old, and
 // reports whether it did. The element type must be int32, int64, uint32 or
 // uint64; others return ErrNotAtomic.
 func (a *Array[T]) CompareAndSwap(i int, old, new T) (bool, error) {
-	p, err := a.atomicCheck(i, true)
-	if err != nil {
-		return false, err
+	if uint(i) >= uint(len(a.data)) {
+		return false, a.indexError(i)
 	}
+	p := unsafe.Pointer(&a.data[i])
 	switch a.code {
 	case 'i':
 		return atomic.CompareAndSwapInt32((*int32)(p), int32(old), int32(new)), nil
@@ -420,14 +406,18 @@ func (a *Array[T]) CompareAndSwap(i int, old, new T) (bool, error) {
 		return atomic.CompareAndSwapUint32((*uint32)(p), uint32(old), uint32(new)), nil
 	case 'q':
 		return atomic.CompareAndSwapInt64((*int64)(p), int64(old), int64(new)), nil
-	default: // 'Q'
+	case 'Q':
 		return atomic.CompareAndSwapUint64((*uint64)(p), uint64(old), uint64(new)), nil
 	}
+	return false, a.notAtomic("CompareAndSwap")
 }
 
 // Close unmaps the array from this process; the array itself stays until
 // removed. Closing twice returns ErrClosed.
-func (a *Array[T]) Close() error { return a.seg.Close() }
+func (a *Array[T]) Close() error {
+	a.data = nil
+	return a.seg.Close()
+}
 
 // Remove removes the array's name, as RemoveSegment does; this process's
 // mapping stays usable until Close.
