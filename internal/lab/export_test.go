@@ -15,6 +15,7 @@ type (
 	SpawnFigures  = spawnFigures
 	CrashFigures  = crashFigures
 	SwitchFigures = switchFigures
+	FSFigures     = fsFigures
 )
 
 var (
@@ -32,6 +33,15 @@ var (
 	CrashVerdict      = crashVerdict
 	SwitchVerdict     = switchVerdict
 	SignTest          = signTest
+	FalseShareVerdict = falseShareVerdict
+)
+
+// Falseshare modes, for building FSFigures.
+const (
+	FSOne    = fsOne
+	FSPadded = fsPadded
+	FSPacked = fsPacked
+	FSAtomic = fsAtomic
 )
 
 // The join verdict and its figures, for join_test.go.

@@ -45,6 +45,7 @@ func Experiments() []Experiment {
 		crashExperiment,
 		switchExperiment,
 		joinExperiment,
+		falseShareExperiment,
 	}
 }
 

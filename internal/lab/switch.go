@@ -469,7 +469,7 @@ func switchVerdict(f switchFigures) (holds, inconclusive bool, verdict string) {
 	one := f.NS[switchOneCPU]
 	for _, m := range switchModes {
 		if one[m] <= 0 {
-			return false, true, "inconclusive: not every mode ran on one CPU"
+			return false, true, "not every mode ran on one CPU"
 		}
 	}
 	co, gr, th, pr := one[switchCoroutine], one[switchGoroutine], one[switchThread], one[switchProcess]
@@ -482,7 +482,7 @@ func switchVerdict(f switchFigures) (holds, inconclusive bool, verdict string) {
 			fmtNS(two[switchCoroutine]), fmtNS(two[switchGoroutine]), fmtNS(two[switchThread]), fmtNS(two[switchProcess]))
 	}
 	if kernel < switchKernelFactor*user {
-		return false, false, fmt.Sprintf("differs: a switch through the kernel cost only %.1fx a user-space one (threshold %.0fx); %s",
+		return false, false, fmt.Sprintf("a switch through the kernel cost only %.1fx a user-space one (threshold %.0fx); %s",
 			kernel/user, switchKernelFactor, v)
 	}
 	n := len(f.Paired)
@@ -498,10 +498,10 @@ func switchVerdict(f switchFigures) (holds, inconclusive bool, verdict string) {
 	}
 	switch {
 	case n > 0 && signTest(more, n) <= 0.05:
-		return true, false, fmt.Sprintf("holds: processes cost %.2fx threads (median of pairs; more in %d of %d paired repetitions), and a switch through the kernel %.0fx a user-space one; %s",
+		return true, false, fmt.Sprintf("processes cost %.2fx threads (median of pairs; more in %d of %d paired repetitions), and a switch through the kernel %.0fx a user-space one; %s",
 			ratio, more, n, kernel/user, v)
 	case n > 0 && signTest(n-more, n) <= 0.05:
-		return false, false, fmt.Sprintf("differs: processes cost less than threads (%.2fx, median of pairs; less in %d of %d paired repetitions), though a switch through the kernel still cost %.0fx a user-space one; %s",
+		return false, false, fmt.Sprintf("processes cost less than threads (%.2fx, median of pairs; less in %d of %d paired repetitions), though a switch through the kernel still cost %.0fx a user-space one; %s",
 			ratio, n-more, n, kernel/user, v)
 	}
 	return false, true, fmt.Sprintf("inconclusive between processes and threads: processes cost %.2fx threads (median of pairs), but more in just %d of %d paired repetitions, too few to rule out chance (the change of address space is small beside the kernel switch both pay); "+
