@@ -33,7 +33,7 @@ var tiny = map[string]string{
 	"ipc.volume": "65536", "ipc.maxmsgs": "20",
 	"spawn.goroutines": "100", "spawn.threads": "4", "spawn.processes": "1",
 	"crash.tasks": "8", "crash.work": "1ms",
-	"falseshare.n": "100000", "falseshare.natomic": "10000", "falseshare.rounds": "2", "falseshare.maxrounds": "4",
+	"falseshare.n": "100000", "falseshare.natomic": "10000", "falseshare.rounds": "2", "falseshare.maxrounds": "4", "falseshare.ceiling": "1ms",
 	"switch.trips": "2000", "switch.ktrips": "100", "switch.xtrips": "50", "switch.reps": "2", "switch.pairs": "3",
 	"join.items": "4",
 }
