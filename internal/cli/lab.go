@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,8 +39,10 @@ func newLabCmd(s Streams, runF func(context.Context, *labOptions) error) *cobra.
 		Long: `crew lab runs the study notes' experiments on this machine and says, for
 each, whether the notes' claim holds, from the figures it measured.
 
-With no NAME it runs every experiment at quick sizes (under a minute on two
-cores); --full uses the notes' own sizes. --set key=value (or NAME.key=value)
+With no NAME it runs every experiment at quick sizes (under 30 s on two
+cores); --full uses the notes' own sizes and takes a few minutes. On a
+terminal a progress bar shows which experiment runs; otherwise progress
+goes to stderr line by line (-q for none). --set key=value (or NAME.key=value)
 overrides one experiment parameter; the table header lists them.`,
 		Example: `  crew lab --list
   crew lab gil race
@@ -111,10 +114,27 @@ func runLab(ctx context.Context, opts *labOptions) error {
 			return fmt.Errorf("lab: --report: %w", err)
 		}
 	}
-	if !opts.quiet {
+	var bar *labBar
+	switch {
+	case opts.quiet:
+	case isTerminal(s.Err):
+		// A bar rather than a scroll of lines: at --full sizes the
+		// experiments take minutes.
+		if opts.full {
+			fmt.Fprintln(s.Err, fullNote)
+		}
+		bar = newLabBar(s.Err, 100*time.Millisecond)
+		cfg.Progress, cfg.Step = bar, bar.step
+	default:
+		if opts.full {
+			fmt.Fprintln(s.Err, fullNote)
+		}
 		cfg.Progress = s.Err
 	}
 	rep, err := lab.Run(ctx, cfg, opts.names...)
+	if bar != nil && err != nil {
+		fmt.Fprintln(s.Err) // end the bar's line before the error
+	}
 	if rep != nil && len(rep.Experiments) > 0 || err == nil {
 		if perr := printLab(s, opts, rep); perr != nil && err == nil {
 			err = perr

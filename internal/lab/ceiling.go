@@ -84,6 +84,14 @@ func (c Ceiling) ParallelMin() float64 { return ParallelShare * c.Speedup }
 // Parallel reports whether speed-up x reached [Ceiling.ParallelMin].
 func (c Ceiling) Parallel(x float64) bool { return c.Conclusive() && x >= c.ParallelMin() }
 
+// Beyond reports whether speed-up x is further above the ceiling than
+// noise explains (more than the ceiling over [ParallelShare], 118% of
+// it). No mode beats what the machine did with a pure loop, so such a
+// figure says the baseline it was measured against (the one-thread run)
+// was slowed by something else, and every speed-up over that baseline is
+// suspect.
+func (c Ceiling) Beyond(x float64) bool { return c.Conclusive() && x > c.Speedup/ParallelShare }
+
 // SerialMax is the greatest speed-up that still counts as serial ("no
 // faster than one thread"): half-way between one thread's share of the
 // ceiling (1/ceiling) and [ParallelShare], so that a figure is called

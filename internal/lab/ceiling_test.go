@@ -57,7 +57,13 @@ func TestCeilingJudgement(t *testing.T) {
 		})
 	}
 	var zero lab.Ceiling
-	if zero.Conclusive() || zero.Share(1) != 0 || zero.Parallel(2) || zero.Serial(1) {
+	c := lab.Ceiling{Threads: 2, One: 1.9, Many: 1, Speedup: 1.9, Samples: 1}
+	for x, want := range map[float64]bool{1.9: false, 2.2: false, 2.3: true, 4: true} {
+		if got := c.Beyond(x); got != want {
+			t.Errorf("Beyond(%v) of a 1.9x ceiling = %v, want %v", x, got, want)
+		}
+	}
+	if zero.Conclusive() || zero.Share(1) != 0 || zero.Parallel(2) || zero.Serial(1) || zero.Beyond(5) {
 		t.Errorf("the zero Ceiling judges: %+v", zero)
 	}
 }

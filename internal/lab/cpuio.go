@@ -273,9 +273,10 @@ func cpuIOProcs(ctx context.Context, w, tasks int, task func(int) cpuIOTask) (fl
 // and async both gain at least half the worker count: waiting needs no
 // CPU, so the I/O half is judged against the worker count, not the
 // ceiling. Go's threads on CPU-bound work are the control: when processes
-// fall short of the ceiling and so do they, the machine was busier during
-// the modes than during the ceiling's samples. That, or a ceiling under
-// MinCeiling, leaves the CPU-bound half undecided; cpuIOInconclusive tells
+// fall short of the ceiling and so do they, something other than
+// processes held the modes back. That, a gain beyond the ceiling
+// (Ceiling.Beyond: its one-worker run was slowed) or a ceiling under
+// MinCeiling leaves the CPU-bound half undecided; cpuIOInconclusive tells
 // those cases apart.
 func cpuIOVerdict(f cpuIOFigures) (bool, string) {
 	holds, _, v := cpuIOJudge(f)
@@ -319,6 +320,14 @@ func cpuIOJudge(f cpuIOFigures) (holds, inconclusive bool, verdict string) {
 		return false, true, fmt.Sprintf("cannot tell the CPU-bound half in this run: %s; %s; the I/O-bound half held: %s", c.TooLow(), cpuSeen, ioSeen)
 	}
 	seen := fmt.Sprintf("%s (thresholds: %s); %s", cpuSeen, c.Thresholds(), ioSeen)
+	if c.Beyond(gilCPU) || c.Beyond(procCPU) || c.Beyond(thrCPU) {
+		// Each mode's gain is over its own one-worker run; one beyond the
+		// ceiling had that run slowed by something else.
+		if len(failed) > 0 {
+			return false, false, "not reproduced (" + strings.Join(failed, "; ") + "); the CPU-bound half cannot be told in this run, a gain went beyond the ceiling: " + seen
+		}
+		return false, true, "cannot tell the CPU-bound half in this run: a gain went beyond the ceiling, which no mode can, so the one-worker run it is measured against was slowed by something else; " + seen
+	}
 	if !c.Serial(gilCPU) {
 		failed = append(failed, "the GIL threads sped up CPU-bound work")
 	}

@@ -261,8 +261,9 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 // Ceiling.ParallelMin). Go's threads run the same loop with no lock and
 // are the control: when processes fall short and so do they, something
 // other than processes held the modes back, and the run cannot tell. Nor
-// can one CPU, one worker or a ceiling under MinCeiling; gilInconclusive
-// tells those cases apart.
+// can one CPU, one worker, a ceiling under MinCeiling, or a speed-up
+// beyond the ceiling (Ceiling.Beyond: the one-thread baseline was slowed);
+// gilInconclusive tells those cases apart.
 func gilVerdict(f gilFigures) (bool, string) {
 	c := f.Ceiling
 	gilX, procX, thrX := speedup(f.One, f.GIL), speedup(f.One, f.Procs), speedup(f.One, f.Threads)
@@ -276,6 +277,8 @@ func gilVerdict(f gilFigures) (bool, string) {
 		return false, "cannot show with 1 worker: the parallel modes ran on a single thread or process, so there was nothing to speed up; " + seen
 	case gilLowCeiling:
 		return false, "cannot tell in this run: " + c.TooLow() + "; " + seen
+	case gilSlowBaseline:
+		return false, "cannot tell in this run: a speed-up went beyond the ceiling, which no mode can, so the one-thread run they are measured against was slowed by something else; " + seen + thresholds
 	case gilDisturbed:
 		return false, "cannot tell in this run: processes fell short of the ceiling, but so did Go's threads, the same loop with no lock, so something other than processes held the modes back (a machine busier during the modes than during the ceiling's samples, or a run too short); " + seen + thresholds
 	case gilGILScaled:
@@ -293,6 +296,7 @@ const (
 	gilOneCPU
 	gilOneWorker
 	gilLowCeiling
+	gilSlowBaseline
 	gilDisturbed
 	gilGILScaled
 	gilProcsShort
@@ -308,6 +312,8 @@ func gilState(f gilFigures) int {
 		return gilOneWorker
 	case !c.Conclusive():
 		return gilLowCeiling
+	case c.Beyond(gilX) || c.Beyond(procX) || c.Beyond(thrX):
+		return gilSlowBaseline
 	case !c.Serial(gilX):
 		return gilGILScaled
 	case !c.Parallel(procX) && !c.Parallel(thrX):
@@ -319,11 +325,12 @@ func gilState(f gilFigures) int {
 }
 
 // gilInconclusive reports that f cannot show the claim either way: one
-// CPU, one worker, a ceiling under MinCeiling, or something other than
-// processes holding the parallel modes back.
+// CPU, one worker, a ceiling under MinCeiling, a slowed one-thread
+// baseline, or something other than processes holding the parallel modes
+// back.
 func gilInconclusive(f gilFigures) bool {
 	switch gilState(f) {
-	case gilOneCPU, gilOneWorker, gilLowCeiling, gilDisturbed:
+	case gilOneCPU, gilOneWorker, gilLowCeiling, gilSlowBaseline, gilDisturbed:
 		return true
 	}
 	return false

@@ -112,12 +112,18 @@ func Run(ctx context.Context, cfg Config, names ...string) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Machine: NewMachine(ctx, cfg.Python)}
-	for _, e := range exps {
+	for i, e := range exps {
+		if cfg.Step != nil {
+			cfg.Step(e.Name, i, len(exps))
+		}
 		res, err := RunOne(ctx, e, cfg)
 		if err != nil {
 			return rep, err
 		}
 		rep.Experiments = append(rep.Experiments, res)
+	}
+	if cfg.Step != nil {
+		cfg.Step("", len(exps), len(exps))
 	}
 	return rep, nil
 }

@@ -3,8 +3,10 @@ package lab_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,11 +144,17 @@ func TestLookupUnknown(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	var b strings.Builder
-	if _, err := lab.Run(context.Background(), lab.Config{Params: tinyFor("queue"), Progress: &b}, "queue"); err != nil {
+	var steps []string
+	step := func(name string, i, n int) { steps = append(steps, fmt.Sprintf("%s %d/%d", name, i, n)) }
+	params := map[string]string{"queue.work": "100us", "crash.tasks": "4", "crash.work": "1ms"}
+	if _, err := lab.Run(context.Background(), lab.Config{Params: params, Progress: &b, Step: step}, "queue", "crash"); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "lab: queue: running") || !strings.Contains(b.String(), "lab: queue: done") {
 		t.Errorf("progress %q", b.String())
+	}
+	if want := []string{"queue 0/2", "crash 1/2", " 2/2"}; !slices.Equal(steps, want) {
+		t.Errorf("steps %q, want %q", steps, want)
 	}
 	_ = os.Stderr
 }

@@ -32,6 +32,12 @@ type Config struct {
 	Python string
 	// Progress receives one-line progress messages; nil discards them.
 	Progress io.Writer
+	// Step, when set, is called by [Run] before each experiment starts
+	// with its name, its index in the run (from 0) and the number of
+	// experiments, and once after the last with index == total and an
+	// empty name; crew lab draws its progress bar from it. It is called
+	// from the goroutine that called Run.
+	Step func(name string, index, total int)
 	// Params overrides experiment-specific sizes by name (e.g. "n=1000000").
 	Params map[string]string
 }

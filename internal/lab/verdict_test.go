@@ -171,6 +171,10 @@ func TestGILVerdict(t *testing.T) {
 		// one-thread round, not from the machine.
 		{judged{"low ceiling", false, true, "the ceiling was only 1.14x (under 1.20x)"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 0.4914, Threads: 0.3522, GIL: 0.5962, Procs: 0.2801, Ceiling: lowCeiling}},
+		// A slow one-thread round inflates every speed-up: the GIL's 1.5x
+		// is not the GIL scaling.
+		{judged{"slow baseline", false, true, "the one-thread run they are measured against was slowed"},
+			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.5, Threads: 0.5, GIL: 1.0, Procs: 0.55, Ceiling: quietCeiling}},
 		{judged{"not measured", false, true, "the ceiling was not measured"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1, Threads: 0.5, GIL: 1, Procs: 0.5}},
 		{judged{"one cpu", false, true, "cannot show on 1 CPU: "},
@@ -215,6 +219,8 @@ func TestCPUIOVerdict(t *testing.T) {
 		{judged{"procs flat", false, false, "processes fell short of the ceiling on CPU-bound work while Go's threads reached it"}, fig(fourCeiling, 1, 1, 3.7, 0)},
 		{judged{"busy during modes", false, true, "so did Go's threads"}, fig(fourCeiling, 1, 1.2, 3.7, 1.2)},
 		{judged{"low ceiling", false, true, "cannot tell the CPU-bound half in this run: the ceiling was only 1.14x"}, fig(lowCeiling, 1, 1.1, 3.7, 0)},
+		{judged{"slow one-worker run", false, true, "a gain went beyond the ceiling"}, fig(fourCeiling, 2.5, 1.8, 3.7, 0)},
+		{judged{"slow one-worker run, io fails", false, false, "the GIL threads did not overlap their I/O"}, fig(fourCeiling, 1, 2.5, 1.1, 0)},
 		{judged{"low ceiling, io fails", false, false, "the CPU-bound half cannot be told"}, fig(lowCeiling, 1, 1.1, 1.1, 0)},
 	} {
 		holds, v := lab.CPUIOVerdict(c.f)
