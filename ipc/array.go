@@ -50,7 +50,7 @@ const (
 //
 // Use CreateArray or OpenArray; the zero value is not usable. An Array must
 // not be copied. Its methods may be called from any goroutine and process at
-// once. At, Set and Slice are plain memory accesses with no ordering: use
+// once, except Close: call it once this process is done with the array. At, Set and Slice are plain memory accesses with no ordering: use
 // them where one process writes before the others read (with a Mutex, or
 // between the phases of a job). Load, Store, Add and CompareAndSwap are
 // atomic, as sync/atomic's, across processes too; they cost a few
@@ -105,8 +105,10 @@ const (
 //
 // Python has no atomic read-modify-write on shared memory: "a[0] += 1"
 // there is a load and a store, so an element that Go processes Add to
-// concurrently must not be updated that way from Python. A single aligned
-// store from Python is seen whole by Go's Load.
+// concurrently must not be updated that way from Python: give each writer
+// its own elements, or guard the element with a lock both sides take (an
+// ipc.Mutex is flock(2) on the file Mutex.Path names, which Python takes
+// with fcntl.flock).
 //
 // Python can create the array too: SharedMemory(name, create=True,
 // size=64+n*size), then struct.pack_into("<8sIcB2xQ", shm.buf, 0,
