@@ -1,6 +1,6 @@
 // Package ipc holds what processes share through the kernel: named locks
-// that several programs can take in turn, and shared memory they can all
-// read and write.
+// that several programs can take in turn, shared memory they can all read
+// and write, and queues they pass messages through.
 //
 // # Locks
 //
@@ -57,7 +57,19 @@
 // ([ErrIndex]); Load, Store, Add and CompareAndSwap are atomic across
 // processes for the 32- and 64-bit integers.
 //
-// Names of locks and segments must be non-empty file names: no "/", no NUL
-// byte, not "." or "..". A bad name is reported as a [*NameError] matching
+// # Queues
+//
+// A [Queue] is a bounded, joinable FIFO of byte messages in a named file in
+// /dev/shm, opened (and created, by whichever process comes first) with
+// [OpenQueue]; a [TypedQueue] carries values through a [Codec] (binary,
+// JSON or gob). It has the contract of crew's queue.Queue and Python's
+// multiprocessing.JoinableQueue: Put, Get, TaskDone, Join, Close. Blocked
+// calls sleep on futex(2) words in the shared file and honour their
+// context. A killed producer never leaves a torn message, a lock held by a
+// dead process is taken over, and Join reports tasks abandoned by a dead
+// consumer ([AbandonedError]) instead of waiting for them forever.
+//
+// Names of locks, segments and queues must be non-empty file names: no
+// "/", no NUL byte, not "." or "..". A bad name is reported as a [*NameError] matching
 // [ErrBadName].
 package ipc

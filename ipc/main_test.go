@@ -19,6 +19,7 @@ import (
 	"crew/internal/testproc"
 	"crew/internal/wait"
 	"crew/ipc"
+	"crew/proc"
 )
 
 // The test binary doubles as the child process of the cross-process tests:
@@ -35,6 +36,7 @@ func TestMain(m *testing.M) {
 			return 0
 		})
 	}
+	proc.Main()
 	testproc.Main()
 	goleak.VerifyTestMain(m)
 }
@@ -224,7 +226,12 @@ type helper struct {
 // child is killed and reaped when the test ends.
 func startHelper(t *testing.T, role string, a helperArgs) *helper {
 	t.Helper()
-	cmd := testproc.Command(role, a.args()...)
+	return startCmd(t, role, testproc.Command(role, a.args()...))
+}
+
+// startCmd starts cmd, a helper in role, as startHelper does.
+func startCmd(t *testing.T, role string, cmd *exec.Cmd) *helper {
+	t.Helper()
 	h := &helper{role: role, cmd: cmd}
 	cmd.Stderr = &h.stderr
 	out, err := cmd.StdoutPipe()
