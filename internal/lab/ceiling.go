@@ -28,6 +28,10 @@ const serialMaxSpeedup = 1.2
 // gil experiment's own loop, so the ceiling measures the same kind of work.
 const ceilingRounds = 4
 
+// disturbedWhy explains, in a verdict, a run whose control mode (Go's
+// threads, the ceiling's loop with no lock) fell short of the ceiling.
+const disturbedWhy = "Go's threads, the same loop with no lock and the control, fell short of the ceiling too, so something other than processes or the GIL held the modes back (a machine busier during the modes than during the ceiling's samples, or a run too short); "
+
 // CeilingMode labels the ceiling's row in a result's table.
 const CeilingMode = "ceiling: pure loop"
 

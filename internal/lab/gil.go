@@ -258,9 +258,11 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 // gilVerdict judges the speed-ups against the ceiling measured in the
 // same run: it holds when the emulated GIL stays serial (at most
 // Ceiling.SerialMax) and processes run in parallel (at least
-// Ceiling.ParallelMin). Go's threads run the same loop with no lock and
-// are the control: when processes fall short and so do they, something
-// other than processes held the modes back, and the run cannot tell. Nor
+// Ceiling.ParallelMin), and differs when the GIL threads run in parallel.
+// Go's threads run the same loop with no lock and are the control: any
+// other miss counts against the claim only when they reached the ceiling;
+// when they fell short too, something other than processes or the GIL
+// held the modes back, and the run cannot tell. Nor
 // can one CPU, one worker, a ceiling under MinCeiling, or a speed-up
 // beyond the ceiling (Ceiling.Beyond: the one-thread baseline was slowed);
 // gilInconclusive tells those cases apart.
@@ -280,7 +282,7 @@ func gilVerdict(f gilFigures) (bool, string) {
 	case gilSlowBaseline:
 		return false, "cannot tell in this run: a speed-up went beyond the ceiling, which no mode can, so the one-thread run they are measured against was slowed by something else; " + seen + thresholds
 	case gilDisturbed:
-		return false, "cannot tell in this run: processes fell short of the ceiling, but so did Go's threads, the same loop with no lock, so something other than processes held the modes back (a machine busier during the modes than during the ceiling's samples, or a run too short); " + seen + thresholds
+		return false, "cannot tell in this run: " + disturbedWhy + seen + thresholds
 	case gilGILScaled:
 		return false, "not reproduced: the threads under the GIL sped up: " + seen + thresholds
 	case gilProcsShort:
@@ -314,14 +316,19 @@ func gilState(f gilFigures) int {
 		return gilLowCeiling
 	case c.Beyond(gilX) || c.Beyond(procX) || c.Beyond(thrX):
 		return gilSlowBaseline
+	case c.Parallel(gilX):
+		// Parallel despite the lock: no slowed neighbour explains that.
+		return gilGILScaled
+	case c.Serial(gilX) && c.Parallel(procX):
+		return gilHolds
+	case !c.Parallel(thrX):
+		// Go's threads, the control, fell short too: what fell short or
+		// between the thresholds says nothing about processes or the GIL.
+		return gilDisturbed
 	case !c.Serial(gilX):
 		return gilGILScaled
-	case !c.Parallel(procX) && !c.Parallel(thrX):
-		return gilDisturbed
-	case !c.Parallel(procX):
-		return gilProcsShort
 	}
-	return gilHolds
+	return gilProcsShort
 }
 
 // gilInconclusive reports that f cannot show the claim either way: one
