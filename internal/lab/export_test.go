@@ -16,6 +16,8 @@ type (
 	CrashFigures  = crashFigures
 	SwitchFigures = switchFigures
 	FSFigures     = fsFigures
+	MemFigures    = memFigures
+	Mapping       = mapping
 )
 
 var (
@@ -34,6 +36,17 @@ var (
 	SwitchVerdict     = switchVerdict
 	SignTest          = signTest
 	FalseShareVerdict = falseShareVerdict
+	MemoryVerdict     = memoryVerdict
+	ParseMapsLine     = parseMapsLine
+	UserSpaceTop      = userSpaceTop
+	FmtBytes          = fmtBytes
+)
+
+// Mapping kinds, for building MemFigures.
+const (
+	KindCode = kindCode
+	KindData = kindData
+	KindAnon = kindAnon
 )
 
 // Falseshare modes, for building FSFigures.

@@ -46,6 +46,7 @@ func Experiments() []Experiment {
 		switchExperiment,
 		joinExperiment,
 		falseShareExperiment,
+		memoryExperiment,
 	}
 }
 

@@ -36,7 +36,7 @@ var tiny = map[string]string{
 	"spawn.goroutines": "100", "spawn.threads": "4", "spawn.processes": "1",
 	"crash.tasks": "8", "crash.work": "1ms",
 	"falseshare.n": "100000", "falseshare.natomic": "10000", "falseshare.rounds": "2", "falseshare.maxrounds": "4", "falseshare.ceiling": "1ms",
-	"switch.trips": "2000", "switch.ktrips": "100", "switch.xtrips": "50", "switch.reps": "2", "switch.pairs": "3",
+	"switch.trips": "2000", "switch.ktrips": "100", "switch.xtrips": "50", "switch.reps": "2", "switch.pairs": "3", "memory.goroutines": "3",
 	"join.items": "4",
 }
 
@@ -108,7 +108,7 @@ func hasColumn(rows []lab.Row, key string) bool {
 // TestExactModes checks the experiments whose outcome does not depend on
 // timing: at any size they must hold.
 func TestExactModes(t *testing.T) {
-	for _, name := range []string{"lock", "queue", "share", "semaphore", "crash"} {
+	for _, name := range []string{"lock", "queue", "share", "semaphore", "crash", "memory"} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := lab.Run(context.Background(), lab.Config{Params: tinyFor(name), Workers: 2}, name)
 			if err != nil {

@@ -1,14 +1,11 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -143,21 +140,7 @@ func spawnThreads(n int) (us, kib float64) {
 }
 
 // rssKiB returns the resident set size of process pid in KiB, or 0.
-func rssKiB(pid int) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return n
-		}
-	}
-	return 0
-}
+func rssKiB(pid int) float64 { return statusKiB(pid, "VmRSS") }
 
 // spawnVerdict holds when starting a process (proc worker) costs more than
 // a thread and a thread more than a goroutine, and a process holds more
