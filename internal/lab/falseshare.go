@@ -139,7 +139,6 @@ func runFalseShare(ctx context.Context, cfg Config) (*Result, error) {
 		Params:  p.used,
 		Ceiling: &fig.Ceiling,
 		Charts: []Chart{
-			{Title: "time per add, as each thread saw it (fastest round)", Kind: "bar", X: "mode", Y: "ns_per_add", YLabel: "ns per add"},
 			{Title: "throughput over one thread (fastest round)", Kind: "bar", X: "mode", Y: "speedup", YLabel: "adds per second, over one thread's"},
 		},
 	}

@@ -68,12 +68,12 @@ func (f *switchFigures) set(place, mode string, ns, spread float64) {
 
 func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	p := newParams("switch", switchParams, cfg)
-	trips := p.Int("trips", 50_000, 1_000_000)
-	ktrips := p.Int("ktrips", 3_000, 30_000)
+	trips := p.Int("trips", 30_000, 1_000_000)
+	ktrips := p.Int("ktrips", 2_000, 30_000)
 	// A hand-off to another CPU costs several times one on the same CPU
 	// (the other CPU must be woken), so it gets fewer trips.
-	xtrips := p.Int("xtrips", 600, 6_000)
-	reps := p.Int("reps", 5, 9)
+	xtrips := p.Int("xtrips", 300, 6_000)
+	reps := p.Int("reps", 3, 9)
 	// Processes and threads differ by a few percent, less than the noise
 	// between repetitions, so they are also ranked in many short pairs.
 	pairs := p.Int("pairs", 15, 41)
@@ -137,26 +137,26 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	var fig switchFigures
-	pairTrips := max(ktrips/3, 1)
+	// Each pair keeps the fastest of three short runs of each side, run
+	// alternately, since a busy machine only ever adds time to a run.
+	pairTrips := max(ktrips/9, 1)
 	for i := range pairs {
-		// Alternate which runs first, so that whatever the first run leaves
-		// behind (a warm cache, a woken CPU) favours neither.
 		var th, pr time.Duration
-		var err error
-		runPr := func() {
-			pr, err = switchProcesses(ctx, pool, filepath.Join(dir, fmt.Sprint("pair", i)), cpus[0], cpus[0], pairTrips)
-		}
-		if i%2 == 1 {
-			runPr()
-		}
-		if err == nil {
-			th, err = switchThreads(cpus[0], cpus[0], pairTrips)
-		}
-		if err == nil && i%2 == 0 {
-			runPr()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pair %d: %w", i, err)
+		for j := range 6 {
+			// Alternate which runs first, so that whatever the first run
+			// leaves behind (a warm cache, a woken CPU) favours neither.
+			var d time.Duration
+			var err error
+			if (i+j)%2 == 0 {
+				d, err = switchThreads(cpus[0], cpus[0], pairTrips)
+				th = minPositive(th, d)
+			} else {
+				d, err = switchProcesses(ctx, pool, filepath.Join(dir, fmt.Sprint("pair", i, j)), cpus[0], cpus[0], pairTrips)
+				pr = minPositive(pr, d)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("pair %d: %w", i, err)
+			}
 		}
 		fig.Paired = append(fig.Paired, float64(pr)/float64(th))
 	}
@@ -164,8 +164,11 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{
 		Columns: []string{"mode", "placement", "trips", "round_trip_ns", "switch_ns", "spread", "vs_goroutine"},
 		Params:  p.used,
-		Charts: []Chart{{Title: "round trip: hand control over and back (median)", Kind: "bar", X: "case",
-			Y: "round_trip_ns", YLabel: "ns per round trip"}},
+		Charts: []Chart{
+			{Title: "round trip: hand control over and back (median)", Kind: "bar", X: "case", Y: "round_trip_ns", YLabel: "ns per round trip"},
+			{Title: "round trip by placement (log scale)", Kind: "line", X: "cpus", Y: "round_trip_ns", Series: "mode",
+				XLabel: "CPUs the two sides are bound to", YLabel: "ns per round trip", LogY: true},
+		},
 	}
 	for _, place := range places {
 		for _, mode := range switchModes {
@@ -176,7 +179,7 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 			n := switchTrips(mode, place, trips, ktrips, xtrips)
 			ns := fig.NS[place][mode]
 			res.Rows = append(res.Rows, Row{
-				"mode": mode, "placement": place, "case": mode + ", " + place, "trips": n,
+				"mode": mode, "placement": place, "case": mode + ", " + place, "cpus": switchCPUs(place), "trips": n,
 				"round_trip_ns": ns, "switch_ns": ns / 2, "spread": fig.Spread[place][mode],
 				"vs_goroutine": ns / fig.NS[place][switchGoroutine],
 			})
@@ -186,11 +189,27 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	res.Notes = []string{
 		fmt.Sprintf("a round trip hands control to the other side and back: two switches; round_trip_ns is the median of %d interleaved repetitions, spread their max/min", reps),
 		"threads and processes ping-pong one byte over a pair of pipes with blocking read(2) and write(2) on locked OS threads, lmbench lat_ctx's method for two tasks without subtracting the pipe's own cost; processes use a proc worker and named pipes",
-		fmt.Sprintf("processes and threads are also ranked in %d pairs of %d round trips each on one CPU, run back to back in alternating order", pairs, pairTrips),
+		fmt.Sprintf("processes and threads are also ranked in %d pairs on one CPU, each the fastest of three runs of %d round trips per side, run alternately", pairs, pairTrips),
 		"one CPU: both sides bound to the same CPU (sched_setaffinity), so every hand-off is a context switch on that CPU; two CPUs: each side bound to its own CPU, so a hand-off wakes the other CPU instead",
 		"goroutines and coroutines cannot be bound one to each CPU: on one CPU the whole process is bound there, on two it runs free; the scheduler keeps a channel pair on one thread anyway, and iter.Pull switches coroutines on the caller's thread without the scheduler",
 	}
 	return res, nil
+}
+
+// minPositive returns the smaller of a and b, a zero a meaning none yet.
+func minPositive(a, b time.Duration) time.Duration {
+	if a == 0 {
+		return b
+	}
+	return min(a, b)
+}
+
+// switchCPUs is the number of CPUs a placement binds the two sides to.
+func switchCPUs(place string) int {
+	if place == switchTwoCPUs {
+		return 2
+	}
+	return 1
 }
 
 // switchTrips is the number of round trips a mode makes at a placement.
