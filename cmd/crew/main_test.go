@@ -7,6 +7,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"crew/internal/cli"
+	"crew/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
@@ -20,5 +21,11 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// crew here is this test binary; under -race each run would
+			// sleep a second on its way out.
+			env.Setenv("GORACE", testproc.QuickRaceExit(os.Getenv("GORACE")))
+			return nil
+		},
 	})
 }

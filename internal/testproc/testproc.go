@@ -46,8 +46,14 @@ func Register(name string, fn func(args []string) int) {
 // exits with its status; in a normal test run it returns at once. While
 // the helper runs, os.Args no longer holds the -testproc argument, so a
 // helper that re-executes itself with os.Args does not start a helper.
+//
+// In the test process itself, Main also sets GORACE's atexit_sleep_ms to 0
+// (unless GORACE already sets it) for the processes the tests start: a
+// binary built with -race otherwise sleeps a second on its way out, and
+// the tests start hundreds of helpers, workers and jobs.
 func Main() {
 	if len(os.Args) < 2 || !strings.HasPrefix(os.Args[1], flagPrefix) {
+		os.Setenv("GORACE", QuickRaceExit(os.Getenv("GORACE")))
 		return
 	}
 	name := strings.TrimPrefix(os.Args[1], flagPrefix)
@@ -59,6 +65,16 @@ func Main() {
 	args := os.Args[2:]
 	os.Args = append(os.Args[:1:1], args...)
 	os.Exit(fn(args))
+}
+
+// QuickRaceExit returns the GORACE value gorace with atexit_sleep_ms=0
+// added, unless it sets atexit_sleep_ms already. It is for test harnesses
+// that set up their children's environment themselves (testscript).
+func QuickRaceExit(gorace string) string {
+	if strings.Contains(gorace, "atexit_sleep_ms") {
+		return gorace
+	}
+	return strings.TrimSpace(gorace + " atexit_sleep_ms=0")
 }
 
 // Argv returns the program and arguments that run the test binary as

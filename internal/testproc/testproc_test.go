@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 		code, _ := strconv.Atoi(args[0])
 		return code
 	})
+	testproc.Register("gorace", func([]string) int {
+		fmt.Print(os.Getenv("GORACE"))
+		return 0
+	})
 	testproc.Main()
 	os.Exit(m.Run())
 }
@@ -53,5 +57,29 @@ func TestUnknownHelper(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), `testproc: no helper "nope"`) {
 		t.Fatalf("unknown helper: %q, %v; want status 2 and a message", out, err)
+	}
+}
+
+func TestQuickRaceExit(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "atexit_sleep_ms=0"},
+		{"halt_on_error=1", "halt_on_error=1 atexit_sleep_ms=0"},
+		{"atexit_sleep_ms=50", "atexit_sleep_ms=50"},
+	} {
+		if got := testproc.QuickRaceExit(c.in); got != c.want {
+			t.Errorf("QuickRaceExit(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestChildrenExitQuickly: the helpers a test starts get
+// atexit_sleep_ms=0, so a -race build does not sleep a second at exit.
+func TestChildrenExitQuickly(t *testing.T) {
+	out, err := testproc.Command("gorace").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "atexit_sleep_ms=0") {
+		t.Errorf("helper's GORACE = %q, want atexit_sleep_ms=0 in it", out)
 	}
 }
