@@ -258,11 +258,10 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 // gilVerdict judges the speed-ups against the ceiling measured in the
 // same run: it holds when the emulated GIL stays serial (at most
 // Ceiling.SerialMax) and processes run in parallel (at least
-// Ceiling.ParallelMin), and differs when the GIL threads run in parallel.
-// Go's threads run the same loop with no lock and are the control: any
-// other miss counts against the claim only when they reached the ceiling;
-// when they fell short too, something other than processes or the GIL
-// held the modes back, and the run cannot tell. Nor
+// Ceiling.ParallelMin). Go's threads run the same loop with no lock and
+// are the control: a miss counts against the claim only when they reached
+// the ceiling; when they fell short too, something other than processes or
+// the GIL held the modes back, and the run cannot tell. Nor
 // can one CPU, one worker, a ceiling under MinCeiling, or a speed-up
 // beyond the ceiling (Ceiling.Beyond: the one-thread baseline was slowed);
 // gilInconclusive tells those cases apart.
@@ -316,9 +315,6 @@ func gilState(f gilFigures) int {
 		return gilLowCeiling
 	case c.Beyond(gilX) || c.Beyond(procX) || c.Beyond(thrX):
 		return gilSlowBaseline
-	case c.Parallel(gilX):
-		// Parallel despite the lock: no slowed neighbour explains that.
-		return gilGILScaled
 	case c.Serial(gilX) && c.Parallel(procX):
 		return gilHolds
 	case !c.Parallel(thrX):
