@@ -260,8 +260,8 @@ func TestQueueProducerKilledMidPut(t *testing.T) {
 		point   string
 		visible bool // whether the killed Put's message is in the queue
 	}{
-		{"locked", false},
 		{"written", false},
+		{"locked", false},
 		{"journaled", true},
 	}
 	for _, tt := range tests {

@@ -53,10 +53,17 @@ func TestQueueContract(t *testing.T) {
 		{"put 2", func() error { return a.TryPut([]byte("two")) }, nil},
 		{"put empty", func() error { return b.Put(ctx, nil) }, nil},
 		{"put 4", func() error { return b.Put(ctx, []byte("four")) }, nil},
+		{"get append", func() error {
+			got, err := a.GetAppend(ctx, []byte("0:"))
+			if err == nil && string(got) != "0:one" {
+				err = fmt.Errorf("GetAppend = %q, want %q", got, "0:one")
+			}
+			return errors.Join(err, a.TaskDone(), a.Put(ctx, []byte("one")))
+		}, nil},
 		{"full", func() error { return a.TryPut([]byte("five")) }, ipc.ErrFull},
 		{"len 4", func() error { return expectInt("Len", b.Len(), 4) }, nil},
-		{"fifo 1", func() error { return expectGet(b, "one") }, nil},
 		{"fifo 2", func() error { return expectGet(a, "two") }, nil},
+		{"fifo 3", func() error { return expectGet(b, "") }, nil},
 		{"done 1", b.TaskDone, nil},
 		{"done 2", a.TaskDone, nil},
 		{"done more than got", a.TaskDone, ipc.ErrTaskDone},
@@ -65,8 +72,8 @@ func TestQueueContract(t *testing.T) {
 		{"close again", b.Close, nil},
 		{"put after close", func() error { return b.Put(ctx, []byte("x")) }, ipc.ErrClosed},
 		{"tryput after close", func() error { return a.TryPut([]byte("x")) }, ipc.ErrClosed},
-		{"drain empty message", func() error { return expectGet(a, "") }, nil},
 		{"drain 4", func() error { return expectGet(b, "four") }, nil},
+		{"drain 1", func() error { return expectGet(a, "one") }, nil},
 		{"get closed", func() error { _, err := a.Get(ctx); return err }, ipc.ErrClosed},
 		{"tryget closed", func() error { _, err := b.TryGet(); return err }, ipc.ErrClosed},
 		{"done 3", a.TaskDone, nil},
@@ -107,7 +114,17 @@ func TestQueueWraps(t *testing.T) {
 		if err := q.TryPut(msg); err != nil {
 			t.Fatalf("put %d: %v", i, err)
 		}
-		if got := mustGet(t, q); got != string(msg) {
+		got := ""
+		if i%2 == 0 {
+			got = mustGet(t, q)
+		} else {
+			b, err := q.GetAppend(context.Background(), []byte("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = string(b[1:])
+		}
+		if got != string(msg) {
 			t.Fatalf("message %d: got %q, want %q", i, got, msg)
 		}
 		q.TaskDone()
