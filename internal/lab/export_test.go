@@ -17,6 +17,7 @@ type (
 	SwitchFigures = switchFigures
 	FSFigures     = fsFigures
 	MemFigures    = memFigures
+	PyMemory      = pyMemory
 	Mapping       = mapping
 )
 

@@ -161,6 +161,7 @@ func runFalseShare(ctx context.Context, cfg Config) (*Result, error) {
 		fmt.Sprintf("each thread is a goroutine locked to its own OS thread, bound to CPU i mod %d, and adds 1 to its counter; the fastest round in which all threads ran at once (%.0f%% of the first finisher's run or more) counts; rounds_together says how many of the %d did", len(cpus), 100*fsTogether, fig.Rounds),
 		"padded: each counter 128 bytes from the next; one cache line: the counters side by side, 8 bytes each, so each add pulls the line from the other CPU although no counter is shared; shared atomic: one counter, atomic add (LOCK XADD)",
 		fig.Ceiling.Describe(),
+		"no Python twin: under CPython's GIL one thread at a time runs Python code, so Python threads never add at once and cannot contend for a cache line",
 		"ns_per_add is the time per add as each thread saw it; speedup is all threads' adds per second over one thread's; vs_padded is ns_per_add over the padded counters'",
 	}
 	return res, nil

@@ -58,6 +58,26 @@ type memFigures struct {
 
 	// UserSpace is the size of this process's address space, in bytes.
 	UserSpace uint64
+
+	// Py is what the Python twin saw; nil when it did not run.
+	Py *pyMemory
+}
+
+// pyMemory is the Python twin's output: a ctypes int64 at Addr in the
+// parent, and what a forked child found at its own copy.
+type pyMemory struct {
+	PID         int    `json:"pid"`
+	Addr        uint64 `json:"addr"`
+	ParentValue int64  `json:"parent_value"`
+	ThreadAddr  uint64 `json:"thread_addr"`
+	SharedAddr  uint64 `json:"shared_addr"`
+	ThreadSaw   int64  `json:"thread_saw"`
+	Child       struct {
+		PID           int    `json:"pid"`
+		Addr          uint64 `json:"addr"`
+		Before, After int64
+	} `json:"child"`
+	ParentAfter int64 `json:"parent_after"`
 }
 
 // memTask asks a worker process what it holds at the parent's addresses.
@@ -193,6 +213,19 @@ func runMemory(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	row("heap: the parent's object's address, in the child", child, addrOf(heapObj), out.HeapWhere, heapSeen)
 	runtime.KeepAlive(heapObj)
+
+	if cfg.Python != "" {
+		var py pyMemory
+		if err := runPython(ctx, cfg, "memory", &py, fmt.Sprintf("%#x", parentValue), fmt.Sprintf("%#x", childWrite)); err != nil {
+			return nil, err
+		}
+		fig.Py = &py
+		pyParent, pyChild := fmt.Sprintf("python %d", py.PID), fmt.Sprintf("python child %d", py.Child.PID)
+		row("python: a ctypes int64 written by one thread, read by another", pyParent, py.SharedAddr, "", fmt.Sprintf("%#x", py.ThreadSaw))
+		row("python: a ctypes int64 in the parent", pyParent, py.Addr, "", fmt.Sprintf("%#x", py.ParentValue))
+		row("python: the same int64 in a forked child", pyChild, py.Child.Addr, "", fmt.Sprintf("read %#x, then wrote %#x", py.Child.Before, py.Child.After))
+		row("python: the int64 in the parent after the child wrote", pyParent, py.Addr, "", fmt.Sprintf("%#x", py.ParentAfter))
+	}
 
 	// The size of an address space.
 	maps, err = readMaps() // the proc pool mapped more since
@@ -338,6 +371,14 @@ func memoryVerdict(f memFigures) (holds, inconclusive bool, verdict string) {
 	if f.UserSpace <= 4<<30 {
 		bad = append(bad, fmt.Sprintf("the address space is only %s", fmtBytes(float64(f.UserSpace))))
 	}
+	if py := f.Py; py != nil {
+		if py.Child.Addr == py.Addr && py.ParentAfter != py.ParentValue {
+			bad = append(bad, fmt.Sprintf("Python's forked child's write reached the parent (%#x)", py.ParentAfter))
+		}
+		if py.ThreadSaw != 0x1111 || py.ThreadAddr != py.SharedAddr {
+			bad = append(bad, "a Python thread's write to an object was not seen by another at its address")
+		}
+	}
 	var same []string
 	if f.ProbeSameAddr {
 		same = append(same, fmt.Sprintf("the package variable's address held %#x in the parent and %#x in the child", f.ParentValue, f.ChildSaw))
@@ -354,8 +395,18 @@ func memoryVerdict(f memFigures) (holds, inconclusive bool, verdict string) {
 	if len(same) == 0 {
 		return false, true, fmt.Sprintf("%s; but no address was mapped in both processes (a position-independent build moves the program's data), so one address could not be compared across them; %s", threads, space)
 	}
-	return true, false, fmt.Sprintf("%s; %s, and the child's write (%#x) left the parent's variable at %#x; %s",
+	v := fmt.Sprintf("%s; %s, and the child's write (%#x) left the parent's variable at %#x; %s",
 		threads, strings.Join(same, ", and "), f.ChildWrote, f.ParentAfter, space)
+	if py := f.Py; py != nil && py.Child.Addr == py.Addr {
+		if py.Child.Before == py.ParentValue {
+			v += fmt.Sprintf("; Python's forked child found the parent's own value %#x at the same address (a fork copies the parent's memory, where a re-executed Go child starts from the program file's values), and its write (%#x) stayed in the child too",
+				py.Child.Before, py.Child.After)
+		} else {
+			v += fmt.Sprintf("; Python's forked child found %#x at the same address, not the parent's %#x, and its write (%#x) stayed in the child",
+				py.Child.Before, py.ParentValue, py.Child.After)
+		}
+	}
+	return true, false, v
 }
 
 // groupDigits prints n with thousands separators.

@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -39,6 +40,8 @@ func TestMemoryVerdict(t *testing.T) {
 		{"stack reused", memFig(func(f *lab.MemFigures) { f.Stacks = 3 }), false, false, "4 goroutines' locals had only 3 distinct addresses"},
 		{"heap not shared", memFig(func(f *lab.MemFigures) { f.SawWrite = false }), false, false, "did not read, at the same address"},
 		{"32-bit", memFig(func(f *lab.MemFigures) { f.UserSpace = 3 << 30 }), false, false, "only 3 GiB"},
+		{"python fork copies", memFig(func(f *lab.MemFigures) { f.Py = pyMem(0x9a4e584b, 0x9a4e584b) }), true, false, "Python's forked child found the parent's own value 0x9a4e584b at the same address"},
+		{"python child wrote through", memFig(func(f *lab.MemFigures) { f.Py = pyMem(0x9a4e584b, 0xc41d0000) }), false, false, "Python's forked child's write reached the parent (0xc41d0000)"},
 		{"data elsewhere", memFig(func(f *lab.MemFigures) { f.DataKind = lab.KindAnon }), false, false, "not in the program's data mapping"},
 	}
 	for _, c := range cases {
@@ -109,4 +112,48 @@ func TestUserSpaceTop(t *testing.T) {
 			t.Errorf("FmtBytes(%v) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// pyMem is the Python twin's output from a run on the 2-core VM, with the
+// parent's value after the child wrote set to parentAfter.
+func pyMem(parentValue, parentAfter int64) *lab.PyMemory {
+	py := &lab.PyMemory{PID: 22664, Addr: 0x7f5291131cc0, ParentValue: parentValue,
+		ThreadAddr: 0x7f5291131e70, SharedAddr: 0x7f5291131e70, ThreadSaw: 0x1111, ParentAfter: parentAfter}
+	py.Child.PID, py.Child.Addr, py.Child.Before, py.Child.After = 22706, 0x7f5291131cc0, parentValue, 0xc41d0000
+	return py
+}
+
+// TestMemoryPythonTwin runs the memory experiment with its Python twin,
+// which forks: the child must find the parent's value at the same address
+// and keep its own write.
+func TestMemoryPythonTwin(t *testing.T) {
+	py := lab.FindPython()
+	if py == "" {
+		t.Skip("no python3 on PATH")
+	}
+	res, err := lab.RunOne(context.Background(), memoryExperiment(t), lab.Config{Python: py, Params: map[string]string{"memory.goroutines": "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Holds || !strings.Contains(res.Verdict, "Python's forked child found the parent's own value") {
+		t.Errorf("holds=%v: %s", res.Holds, res.Verdict)
+	}
+	rows := 0
+	for _, r := range res.Rows {
+		if s, _ := r["what"].(string); strings.HasPrefix(s, "python: ") {
+			rows++
+		}
+	}
+	if rows != 4 {
+		t.Errorf("%d python rows, want 4", rows)
+	}
+}
+
+func memoryExperiment(t *testing.T) lab.Experiment {
+	t.Helper()
+	e, err := lab.Lookup("memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -26,6 +26,7 @@ var pythonTwins = map[string]string{
 	"gil":       "gil.py",
 	"cpu-vs-io": "cpuio.py",
 	"join":      "join.py",
+	"memory":    "memory.py",
 }
 
 // runPython runs the Python twin of the experiment called exp with

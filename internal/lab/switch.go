@@ -191,6 +191,7 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 		"threads and processes ping-pong one byte over a pair of pipes with blocking read(2) and write(2) on locked OS threads, lmbench lat_ctx's method for two tasks without subtracting the pipe's own cost; processes use a proc worker and named pipes",
 		fmt.Sprintf("processes and threads are also ranked in %d pairs on one CPU, each the fastest of three runs of %d round trips per side, run alternately", pairs, pairTrips),
 		"one CPU: both sides bound to the same CPU (sched_setaffinity), so every hand-off is a context switch on that CPU; two CPUs: each side bound to its own CPU, so a hand-off wakes the other CPU instead",
+		"no Python twin: Python threads and processes hand off through the same pipes and kernel switch (a thread blocked in os.read has released the GIL), and its generators switch in user space like iter.Pull, so Python ranks the modes the same way",
 		"goroutines and coroutines cannot be bound one to each CPU: on one CPU the whole process is bound there, on two it runs free; the scheduler keeps a channel pair on one thread anyway, and iter.Pull switches coroutines on the caller's thread without the scheduler",
 	}
 	return res, nil
