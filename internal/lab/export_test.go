@@ -152,3 +152,25 @@ func PythonScripts() ([]string, error) {
 	}
 	return names, err
 }
+
+// The server verdict and its figures, for server_test.go.
+type (
+	ServerFigures = serverFigures
+	ServerPoint   = serverPoint
+)
+
+var (
+	ServerVerdict      = serverVerdict
+	ServerInconclusive = serverInconclusive
+)
+
+// Server modes, for building ServerFigures.
+const (
+	ServerGoroutines = serverGoroutines
+	ServerOneThread  = serverOneThread
+	ServerGIL        = serverGIL
+	ServerProcs      = serverProcs
+)
+
+// SetPoint records a server figure.
+func (f *serverFigures) SetPoint(mode string, clients int, p serverPoint) { f.set(mode, clients, p) }

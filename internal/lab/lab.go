@@ -47,6 +47,7 @@ func Experiments() []Experiment {
 		joinExperiment,
 		falseShareExperiment,
 		memoryExperiment,
+		serverExperiment,
 	}
 }
 

@@ -37,7 +37,8 @@ var tiny = map[string]string{
 	"crash.tasks": "8", "crash.work": "1ms",
 	"falseshare.n": "100000", "falseshare.natomic": "10000", "falseshare.rounds": "2", "falseshare.maxrounds": "4", "falseshare.ceiling": "1ms",
 	"switch.trips": "2000", "switch.ktrips": "100", "switch.xtrips": "50", "switch.reps": "2", "switch.pairs": "3", "memory.goroutines": "3",
-	"join.items": "4",
+	"join.items":     "4",
+	"server.clients": "4", "server.load": "10ms", "server.reps": "2", "server.cpu": "200us", "server.io": "400us", "server.ceiling": "5ms",
 }
 
 // tinyFor keeps the tiny settings of one experiment: Run refuses settings

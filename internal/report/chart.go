@@ -150,6 +150,9 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 	var values plotter.Values
 	skipped := 0
 	for _, row := range res.Rows {
+		if _, in := row[ch.Y]; !in {
+			continue // a row without the column is not part of this chart
+		}
 		y, ok := numeric(row[ch.Y])
 		if !ok {
 			skipped++
@@ -227,6 +230,11 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 	skipped := 0
 	var xs, ys []float64
 	for _, row := range res.Rows {
+		_, inx := row[ch.X]
+		_, iny := row[ch.Y]
+		if !inx || !iny {
+			continue // a row without the columns is not part of this chart
+		}
 		x, okx := numeric(row[ch.X])
 		y, oky := numeric(row[ch.Y])
 		if !okx || !oky || (ch.LogX && x <= 0) || (ch.LogY && y <= 0) {

@@ -24,8 +24,10 @@ import (
 // For each of a result's Charts it draws a "bar" chart (one horizontal bar
 // per row, labelled by the X column, as long as the Y value) or a "line"
 // chart (one line per distinct Series value, numeric X and Y, LogX and
-// LogY honoured). Rows whose values cannot be plotted (not numbers, or not
-// positive on a log axis) are left out, and the page says how many. For
+// LogY honoured). A row without the chart's columns is not part of it (a
+// ceiling row in a chart of clients, say); rows whose values cannot be
+// plotted (not numbers, or not positive on a log axis) are left out, and
+// the page says how many. For
 // each Timeline it draws one lane per worker and one bar per span; all
 // timelines of a result share one time axis.
 //

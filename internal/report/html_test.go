@@ -189,6 +189,9 @@ func TestHTMLEdgeCases(t *testing.T) {
 			row("kind", "a", "n", 100, "s", 2.0), row("kind", "b", "n", -1, "s", 3.0),
 			row("kind", "b", "n", 1000, "s", 4.0),
 		}, Charts: []lab.Chart{logLine}}, 1, []string{"3 value(s) left out"}, nil},
+		{"rows without the columns", &lab.Result{Name: "part", Rows: []lab.Row{
+			row("mode", "a", "n", 1, "s", 1.0), row("mode", "b", "n", 2, "s", 2.0), row("mode", "ceiling"), row("mode", "c", "s", 3.0),
+		}, Charts: []lab.Chart{bar, line}}, 2, nil, nil},
 		{"log axes all zero", &lab.Result{Name: "log0", Rows: []lab.Row{row("n", 0, "s", 0)}, Charts: []lab.Chart{logLine}}, 0, []string{"nothing to plot"}, nil},
 		{"negative and all-equal bars", &lab.Result{Name: "neg", Rows: []lab.Row{row("mode", "x", "s", -2), row("mode", "y", "s", -2)}, Charts: []lab.Chart{bar}}, 1, nil, nil},
 		{"unknown kind", &lab.Result{Name: "pie", Rows: []lab.Row{row("mode", "a", "s", 1)}, Charts: []lab.Chart{{Title: "pie", Kind: "pie", X: "mode", Y: "s"}, bar}}, 1, []string{"not drawn"}, report.ErrChartKind},
@@ -234,6 +237,11 @@ func TestHTMLEdgeCases(t *testing.T) {
 			}
 			if strings.Contains(page, "<script>") {
 				t.Error("page contains an unescaped <script>")
+			}
+			// A row without a chart's columns is not part of the chart, so
+			// nothing was left out of it.
+			if tt.name == "rows without the columns" && strings.Contains(page, "left out") {
+				t.Error("page says values were left out of charts whose columns the rows lack")
 			}
 		})
 	}

@@ -1,0 +1,95 @@
+package lab_test
+
+import (
+	"context"
+	"testing"
+
+	"crew/internal/lab"
+)
+
+// serverRecorded builds server figures from requests per second with 1 and
+// 16 clients per mode (goroutines, one thread, GIL, processes), a ceiling,
+// the measured CPU per request and the other processes' share.
+func serverRecorded(one, sixteen [4]float64, ceiling, others float64) lab.ServerFigures {
+	f := lab.ServerFigures{Clients: []int{1, 16}, Ceiling: lab.Ceiling{Threads: 2, One: ceiling, Many: 1, Speedup: ceiling, Samples: 8},
+		ServerCPU: 0.0012, LabCPU: 0.00019, Others: others}
+	for i, m := range []string{lab.ServerGoroutines, lab.ServerOneThread, lab.ServerGIL, lab.ServerProcs} {
+		f.SetPoint(m, 1, lab.ServerPoint{Requests: 30, PerSec: one[i], P50: 3.4, P99: 4})
+		f.SetPoint(m, 16, lab.ServerPoint{Requests: 300, PerSec: sixteen[i], P50: 10, P99: 25})
+	}
+	return f
+}
+
+// quietOne is a quiet quick run on the 2-core machine with 1 client.
+var quietOne = [4]float64{293, 286, 276, 281}
+
+func TestServerVerdict(t *testing.T) {
+	// A quiet quick run: goroutines 1404, one thread 895, GIL 766,
+	// processes 1383 requests/s with 16 clients, a 1.90x ceiling, the
+	// server's share of each request's CPU 86% (reachable 1.64x).
+	quiet := serverRecorded(quietOne, [4]float64{1404, 895, 766, 1383}, 1.90, 0.05)
+	gilParallel := serverRecorded(quietOne, [4]float64{1404, 895, 1350, 1383}, 1.90, 0.05)
+	serial := serverRecorded(quietOne, [4]float64{950, 895, 766, 1383}, 1.90, 0.05)
+	busySerial := serverRecorded(quietOne, [4]float64{950, 895, 766, 1383}, 1.90, 0.5)
+	noGain := serverRecorded(quietOne, [4]float64{450, 440, 420, 430}, 1.90, 0.05)
+	between := serverRecorded(quietOne, [4]float64{1160, 895, 766, 1383}, 1.90, 0.05)
+	beyond := serverRecorded(quietOne, [4]float64{1970, 895, 766, 1383}, 1.90, 0.05)
+	// The slow CPU: 2 threads ran the pure loop only 1.28x faster
+	// than one, and the clients' share leaves 1.11x reachable.
+	slowCPU := serverRecorded(quietOne, [4]float64{1100, 895, 766, 1080}, 1.28, 0.05)
+	checkVerdicts(t, []verdictCase{
+		{"quiet", true, "goroutine per request 1.57x of a 1.64x reachable ceiling (96%)", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"quiet, gil serial", true, "threads + GIL 0.86x of a 1.64x reachable ceiling", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"quiet, side by side", true, "from 1 to 16 clients, goroutine per request went from 293 to 1404 requests/s (4.8x", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"gil parallel", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): threads + GIL ran in parallel", func() (bool, string) { return lab.ServerVerdict(gilParallel) }},
+		{"goroutines serial", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(serial) }},
+		{"goroutines serial on a busy machine", false, "cannot tell in this run: goroutine per request stayed serial, but other processes used 50%", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
+		{"no gain", false, "not reproduced: more clients did not get more requests served", func() (bool, string) { return lab.ServerVerdict(noGain) }},
+		{"between thresholds", false, "goroutine per request between the thresholds", func() (bool, string) { return lab.ServerVerdict(between) }},
+		{"beyond the ceiling", false, "goroutine per request beyond the reachable ceiling (the one-thread run was slowed)", func() (bool, string) { return lab.ServerVerdict(beyond) }},
+		{"slow cpu", false, "the reachable ceiling was only 1.11x (under 1.20x)", func() (bool, string) { return lab.ServerVerdict(slowCPU) }},
+		{"missing point", false, "process pool has no throughput with 16 clients", func() (bool, string) {
+			f := serverRecorded(quietOne, [4]float64{1404, 895, 766, 0}, 1.90, 0.05)
+			return lab.ServerVerdict(f)
+		}},
+	})
+	for _, c := range []struct {
+		name string
+		f    lab.ServerFigures
+		want bool
+	}{
+		{"quiet", quiet, false}, {"gil parallel", gilParallel, false}, {"serial", serial, false},
+		{"busy serial", busySerial, true}, {"no gain", noGain, false}, {"between", between, true},
+		{"beyond", beyond, true}, {"slow cpu", slowCPU, true},
+	} {
+		if got := lab.ServerInconclusive(c.f); got != c.want {
+			t.Errorf("ServerInconclusive(%s) = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestServerRun runs the experiment at tiny sizes: every mode must serve,
+// the one-thread server must run with GOMAXPROCS 1 (Run checks), and the
+// figures must reach the table and charts.
+func TestServerRun(t *testing.T) {
+	rep, err := lab.Run(context.Background(), lab.Config{Workers: 2, Params: tinyFor("server")}, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Experiments[0]
+	if r.Ceiling == nil || r.Ceiling.Samples == 0 {
+		t.Errorf("no ceiling: %+v", r.Ceiling)
+	}
+	served := map[string]bool{}
+	for _, row := range r.Rows {
+		if v, ok := row["req_per_s"].(float64); ok && v > 0 {
+			served[row["mode"].(string)] = true
+		}
+	}
+	for _, m := range []string{lab.ServerGoroutines, lab.ServerOneThread, lab.ServerGIL, lab.ServerProcs} {
+		if !served[m] {
+			t.Errorf("%s served nothing", m)
+		}
+	}
+	t.Logf("holds=%v inconclusive=%v: %s", r.Holds, r.Inconclusive, r.Verdict)
+}
