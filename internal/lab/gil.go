@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"crew/ipc"
 	"crew/proc"
-	"crew/queue"
 )
 
 var gilParams = []Param{{"n", ParamInt}, {"rounds", ParamInt}, {"switch", ParamDuration}, {"pyn", ParamInt}, {"reps", ParamInt}, {"ceiling", ParamDuration}}
@@ -172,7 +172,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round), chosen so one Go thread stays busy for at least 0.5 s; the notes' plain sum of i takes Go only tens of ms", rounds, n),
 		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
-		fmt.Sprintf("processes: crew proc pool of %d workers, results gathered through a queue; the time includes starting the workers", w),
+		fmt.Sprintf("processes: crew proc pool of %d workers, the workers put their sums on an ipc.Queue (the notes' multiprocessing.Queue); the time includes starting the workers", w),
 		fmt.Sprintf("each mode ran %d times, interleaved; the table shows each mode's fastest run", reps),
 		fig.Ceiling.Describe(),
 		"notes_py / py311: the notes' Python timings and Python 3.11 on this machine (1 thread, 2 threads, 2 processes), shown beside the matching Go mode")
@@ -206,7 +206,8 @@ func sumThreads(n uint64, w, rounds int, g *gil) (uint64, []Span, float64) {
 }
 
 // sumProcs sums [0, n) on a pool of w worker processes, gathering the
-// partial sums through a queue as the notes do with multiprocessing.Queue.
+// partial sums through an ipc.Queue the workers fill, as the notes do with
+// multiprocessing.Queue.
 func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, float64, error) {
 	epoch := time.Now()
 	// WithPrefetch(0): a worker takes a task only when it is free, so one long
@@ -217,16 +218,19 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 		return 0, nil, 0, err
 	}
 	defer pool.Close()
-	results := queue.New[sumOut](w)
+	// The workers put their sums on a cross-process queue, as the notes'
+	// multiprocessing.Queue program does; a call returns when its worker is
+	// done (the notes' join).
+	results, err := newLabQueue("gil", ipc.JSONCodec[sumOut]())
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	defer dropLabQueue(results)
 	errs := make(chan error, w)
 	for _, part := range split(n, w) {
 		go func() {
-			out, err := procSum.Call(ctx, pool, sumTask{A: part[0], B: part[1], Rounds: rounds})
-			if err != nil {
-				errs <- err
-				return
-			}
-			errs <- results.Put(ctx, out)
+			_, err := procSum.Call(ctx, pool, sumTask{A: part[0], B: part[1], Rounds: rounds, Queue: results.Queue().Name()})
+			errs <- err
 		}()
 	}
 	var firstErr error

@@ -30,7 +30,7 @@ type ipcFigures struct {
 	MBps  map[string]map[int]float64
 }
 
-var ipcTransports = []string{"pipe", "unix", "shm"}
+var ipcTransports = []string{"pipe", "unix", "shm", "queue"}
 
 func runIPC(ctx context.Context, cfg Config) (*Result, error) {
 	p := newParams("ipc", ipcParams, cfg)
@@ -72,6 +72,8 @@ func runIPC(ctx context.Context, cfg Config) (*Result, error) {
 				// The default directory is /dev/shm: memory, not a disk file
 				// whose dirty pages the kernel would write back.
 				task.Name = fmt.Sprintf("crew-lab-ipc-%d-%d", os.Getpid(), i)
+			case "queue":
+				task.Name = fmt.Sprintf("crew-lab-ipcq-%d-%d", os.Getpid(), i)
 			}
 			d, err := ipcSend(ctx, pool, task)
 			if err != nil {
@@ -87,6 +89,7 @@ func runIPC(ctx context.Context, cfg Config) (*Result, error) {
 	res.Notes = []string{
 		"one message = the parent sends size bytes and waits for the child's acknowledgement; us_per_msg is that round trip",
 		"pipe: a pair of named FIFOs; unix: a Unix stream socket; shm: an ipc.Segment, the parent copies the message in and bumps an atomic sequence number, the child copies it out and acknowledges through a second atomic; both sides spin",
+		"queue: a pair of ipc.Queues, the message one way and the acknowledgement back; a waiting side sleeps in futex(2) instead of spinning",
 	}
 	return res, nil
 }
@@ -130,7 +133,13 @@ func ipcSend(ctx context.Context, pool *proc.Pool, task ipcTask) (time.Duration,
 		}
 		child <- err
 	}()
-	d, err := ipcParent(ctx, task, ln, seg)
+	var d time.Duration
+	var err error
+	if task.Transport == "queue" {
+		d, err = ipcQueueParent(ctx, task)
+	} else {
+		d, err = ipcParent(ctx, task, ln, seg)
+	}
 	if cerr := <-child; cerr != nil {
 		return 0, cerr
 	}
@@ -265,6 +274,8 @@ func ipcReceive(ctx context.Context, in ipcTask) (int, error) {
 		}
 		defer c.Close()
 		r, w = c, c
+	case "queue":
+		return ipcQueueReceive(ctx, in)
 	case "shm":
 		seg, err := ipc.OpenSegment(in.Name)
 		if err != nil {

@@ -15,10 +15,12 @@ import (
 // The functions lab runs in worker processes. They are registered at package
 // level, so that a crew binary started as a worker (proc.Main) knows them.
 
-// sumTask asks a worker process for the sum of a range.
+// sumTask asks a worker process for the sum of a range, returned or, when
+// Queue names an ipc queue, put there.
 type sumTask struct {
 	A, B   uint64
 	Rounds int
+	Queue  string
 }
 
 // sumOut is a worker process's sum and when, in Unix nanoseconds, it ran.
@@ -31,7 +33,11 @@ type sumOut struct {
 var procSum = proc.Register("lab.sum", func(ctx context.Context, in sumTask) (sumOut, error) {
 	start := time.Now()
 	t := sumRange(in.A, in.B, in.Rounds)
-	return sumOut{Total: t, Start: start.UnixNano(), End: time.Now().UnixNano(), PID: os.Getpid()}, nil
+	out := sumOut{Total: t, Start: start.UnixNano(), End: time.Now().UnixNano(), PID: os.Getpid()}
+	if in.Queue != "" {
+		return sumOut{}, putSum(ctx, in.Queue, out)
+	}
+	return out, nil
 })
 
 // localCounter is a package-level variable: in the parent the share

@@ -17,7 +17,7 @@ var queueParams = []Param{{"workers", ParamInt}, {"items", ParamInt}, {"work", P
 
 var queueExperiment = Experiment{
 	Name:   "queue",
-	Claim:  "A pool of worker threads fed by a queue processes every item once; join() returns only when every item was marked done, and the workers then stop.",
+	Claim:  "A pool of worker threads (or processes, with a cross-process queue) fed by a queue processes every item once; join() returns only when every item was marked done, and the workers then stop.",
 	Run:    runQueue,
 	Params: queueParams,
 }
@@ -42,7 +42,7 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, p.err
 	}
 	res := &Result{
-		Columns: []string{"item", "worker", "start_ms", "end_ms"},
+		Columns: []string{"mode", "item", "worker", "start_ms", "end_ms"},
 		Params:  p.used,
 	}
 	q := queue.New[int](items)
@@ -79,7 +79,7 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 				fig.Seen[item]++
 				spans = append(spans, span(w, epoch, start, end))
 				res.Rows = append(res.Rows, Row{
-					"item": item, "worker": w,
+					"mode": "threads", "item": item, "worker": w,
 					"start_ms": start.Sub(epoch).Seconds() * 1e3, "end_ms": end.Sub(epoch).Seconds() * 1e3,
 				})
 				mu.Unlock()
@@ -107,10 +107,22 @@ func runQueue(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	fig.Exited = int(exits.Load())
-	res.Timelines = []Timeline{{Mode: fmt.Sprintf("%d workers", workers), Spans: spans}}
-	res.Holds, res.Verdict = queueVerdict(fig)
+	res.Timelines = []Timeline{{Mode: fmt.Sprintf("%d threads", workers), Spans: spans}}
+	// The same program with worker processes and an ipc.Queue, the notes'
+	// multiprocessing.JoinableQueue.
+	pfig, prows, pspans, err := runQueueProcs(ctx, workers, items, work)
+	if err != nil {
+		return nil, fmt.Errorf("processes: %w", err)
+	}
+	res.Rows = append(res.Rows, prows...)
+	res.Timelines = append(res.Timelines, Timeline{Mode: fmt.Sprintf("%d processes", workers), Spans: pspans})
+	tHolds, tVerdict := queueVerdict(fig)
+	pHolds, pVerdict := queueVerdict(pfig)
+	res.Holds = tHolds && pHolds
+	res.Verdict = "threads: " + tVerdict + "; processes: " + pVerdict
 	res.Notes = []string{
 		fmt.Sprintf("each item stands for %v of work; the workers stop when Close makes Get return ErrClosed, as the notes' None sentinel does", work),
+		"processes: a proc pool whose workers each run the worker loop over an ipc.Queue (a JoinableQueue shared through /dev/shm) that this process fills, joins and closes",
 	}
 	return res, nil
 }
