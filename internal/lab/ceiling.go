@@ -88,6 +88,14 @@ func (c Ceiling) ParallelMin() float64 { return ParallelShare * c.Speedup }
 // Parallel reports whether speed-up x reached [Ceiling.ParallelMin].
 func (c Ceiling) Parallel(x float64) bool { return c.Conclusive() && x >= c.ParallelMin() }
 
+// Midpoint is the speed-up half-way between one thread (1x) and the
+// ceiling. A figure that misses its threshold counts against a claim only
+// on the far side of it: a "serial" mode above it ran nearer the ceiling
+// than one thread, a "parallel" mode below it nearer one thread. Between
+// a threshold and the midpoint the figure is ambiguous, and on a low
+// ceiling that band is wider than the noise of a busy machine.
+func (c Ceiling) Midpoint() float64 { return (1 + c.Speedup) / 2 }
+
 // Beyond reports whether speed-up x is further above the ceiling than
 // noise explains (more than the ceiling over [ParallelShare], 118% of
 // it). No mode beats what the machine did with a pure loop, so such a
@@ -153,15 +161,17 @@ func (c Ceiling) Row() Row {
 // The zero value is not usable; use [NewCeilingMeter]. A meter must not be
 // used by two goroutines at once. Copying one copies its samples.
 type CeilingMeter struct {
-	threads   int
-	work      time.Duration
-	items     uint64 // calibrated on the first sample
+	threads int
+	work    time.Duration
+	items   uint64 // the loop's length, calibrated to take about work
+	// one and many are the fastest seconds per item so far: the length
+	// is recalibrated after a sample, so runs compare per item.
 	one, many float64
 	samples   int
 }
 
 // NewCeilingMeter returns a meter whose loop takes about work on one
-// thread (calibrated on the first sample) and is split over threads
+// thread (calibrated on the first sample and adjusted after each) and is split over threads
 // threads (at least 1; an experiment passes its worker count). A sample
 // then costs about work plus work/threads of wall time: 50 to 100 ms is
 // enough for quick runs, as the fastest of several samples is kept.
@@ -171,7 +181,8 @@ func NewCeilingMeter(threads int, work time.Duration) *CeilingMeter {
 
 // Sample runs the loop once on one thread and once on all threads. It
 // blocks for the whole sample and returns ctx.Err() without sampling when
-// ctx is already done.
+// ctx is already done. Samples compare per item of the loop, so the meter
+// may adjust the loop's length between samples to keep it near work.
 func (m *CeilingMeter) Sample(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -187,13 +198,19 @@ func (m *CeilingMeter) Sample(ctx context.Context) error {
 	} else {
 		many, one = runLoop(m.items, m.threads), runLoop(m.items, 1)
 	}
-	if m.samples == 0 || one < m.one {
-		m.one = one
+	n := float64(m.items)
+	if m.samples == 0 || one/n < m.one {
+		m.one = one / n
 	}
-	if m.samples == 0 || many < m.many {
-		m.many = many
+	if m.samples == 0 || many/n < m.many {
+		m.many = many / n
 	}
 	m.samples++
+	// A probe of a few milliseconds can be off by half on a busy machine;
+	// the sample's own one-thread run sets the next length, at most
+	// doubling or halving it.
+	m.items = uint64(n * min(max(m.work.Seconds()/max(one, 1e-9), 0.5), 2))
+	m.items = max(m.items, 1024)
 	return nil
 }
 
@@ -204,7 +221,9 @@ func (m *CeilingMeter) Ceiling() Ceiling {
 	if m.samples == 0 {
 		return Ceiling{Threads: m.threads}
 	}
-	return Ceiling{Threads: m.threads, One: m.one, Many: m.many, Speedup: speedup(m.one, m.many), Samples: m.samples}
+	// Report times for a loop of about work, the length last calibrated.
+	n := float64(m.items)
+	return Ceiling{Threads: m.threads, One: m.one * n, Many: m.many * n, Speedup: speedup(m.one, m.many), Samples: m.samples}
 }
 
 // MeasureCeiling takes samples samples back to back, for an experiment with
@@ -222,9 +241,8 @@ func MeasureCeiling(ctx context.Context, threads int, work time.Duration, sample
 // calibrateLoop returns how many items of the pure loop take about d on
 // this thread: a probe doubles until it runs for at least 5 ms, then runs
 // twice more and the fastest of the three counts, since a neighbour
-// stealing the CPU during the probe would make every sample short. The
-// count stays fixed for every later sample, so a poor estimate changes how
-// long a sample takes, never what it measures.
+// stealing the CPU during the probe would make the samples short. A poor
+// estimate changes how long a sample takes, never what it measures.
 func calibrateLoop(d time.Duration) uint64 {
 	n := uint64(1 << 14)
 	probe := func() time.Duration {

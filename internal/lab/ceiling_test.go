@@ -58,6 +58,9 @@ func TestCeilingJudgement(t *testing.T) {
 	}
 	var zero lab.Ceiling
 	c := lab.Ceiling{Threads: 2, One: 1.9, Many: 1, Speedup: 1.9, Samples: 1}
+	if got := c.Midpoint(); math.Abs(got-1.45) > 1e-9 {
+		t.Errorf("Midpoint of a 1.9x ceiling = %v, want 1.45", got)
+	}
 	for x, want := range map[float64]bool{1.9: false, 2.2: false, 2.3: true, 4: true} {
 		if got := c.Beyond(x); got != want {
 			t.Errorf("Beyond(%v) of a 1.9x ceiling = %v, want %v", x, got, want)

@@ -264,8 +264,9 @@ func sumProcs(ctx context.Context, n uint64, w, rounds int) (uint64, []Span, flo
 // Ceiling.SerialMax) and processes run in parallel (at least
 // Ceiling.ParallelMin). Go's threads run the same loop with no lock and
 // are the control: a miss counts against the claim only when they reached
-// the ceiling; when they fell short too, something other than processes or
-// the GIL held the modes back, and the run cannot tell. Nor
+// the ceiling (when they fell short too, something other than processes or
+// the GIL held the modes back) and only past Ceiling.Midpoint; otherwise
+// the run cannot tell. Nor
 // can one CPU, one worker, a ceiling under MinCeiling, or a speed-up
 // beyond the ceiling (Ceiling.Beyond: the one-thread baseline was slowed);
 // gilInconclusive tells those cases apart.
@@ -286,6 +287,8 @@ func gilVerdict(f gilFigures) (bool, string) {
 		return false, "cannot tell in this run: a speed-up went beyond the ceiling, which no mode can, so the one-thread run they are measured against was slowed by something else; " + seen + thresholds
 	case gilDisturbed:
 		return false, "cannot tell in this run: " + disturbedWhy + seen + thresholds
+	case gilBetween:
+		return false, fmt.Sprintf("cannot tell in this run: a figure fell between its threshold and the midpoint (%.2fx) of one thread and the ceiling, nearer neither, while Go's threads, the control, reached the ceiling; ", c.Midpoint()) + seen + thresholds
 	case gilGILScaled:
 		return false, "not reproduced: the threads under the GIL sped up: " + seen + thresholds
 	case gilProcsShort:
@@ -303,6 +306,7 @@ const (
 	gilLowCeiling
 	gilSlowBaseline
 	gilDisturbed
+	gilBetween
 	gilGILScaled
 	gilProcsShort
 )
@@ -325,10 +329,12 @@ func gilState(f gilFigures) int {
 		// Go's threads, the control, fell short too: what fell short or
 		// between the thresholds says nothing about processes or the GIL.
 		return gilDisturbed
-	case !c.Serial(gilX):
+	case !c.Serial(gilX) && gilX > c.Midpoint():
 		return gilGILScaled
+	case !c.Parallel(procX) && procX < c.Midpoint():
+		return gilProcsShort
 	}
-	return gilProcsShort
+	return gilBetween
 }
 
 // gilInconclusive reports that f cannot show the claim either way: one
@@ -337,7 +343,7 @@ func gilState(f gilFigures) int {
 // back.
 func gilInconclusive(f gilFigures) bool {
 	switch gilState(f) {
-	case gilOneCPU, gilOneWorker, gilLowCeiling, gilSlowBaseline, gilDisturbed:
+	case gilOneCPU, gilOneWorker, gilLowCeiling, gilSlowBaseline, gilDisturbed, gilBetween:
 		return true
 	}
 	return false

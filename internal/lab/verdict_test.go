@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"cmp"
 	"strings"
 	"testing"
 
@@ -159,6 +158,9 @@ func TestGILVerdict(t *testing.T) {
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.787, GIL: 0.85, Procs: 0.80, Ceiling: slowCPUCeiling}},
 		{judged{"slow cpu, processes short", false, false, "processes fell short of the ceiling while Go's threads reached it"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.787, GIL: 1.587, Procs: 0.95, Ceiling: slowCPUCeiling}},
+		// 1.50x: short of 1.61x (85%) but past the midpoint, 1.45x.
+		{judged{"processes between", false, true, "between its threshold and the midpoint (1.45x)"},
+			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.53, GIL: 1.0, Procs: 0.667, Ceiling: quietCeiling}},
 		{judged{"gil scales", false, false, "thresholds: parallel >= 85% of the ceiling (1.61x), serial <= 63% (1.20x)"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.51, GIL: 0.5, Procs: 0.53, Ceiling: quietCeiling}},
 		{judged{"processes short", false, false, "processes fell short of the ceiling while Go's threads reached it"},
@@ -170,7 +172,9 @@ func TestGILVerdict(t *testing.T) {
 		// The GIL between the thresholds (1.35x of 1.89x), or even in the
 		// parallel zone, counts against the claim when the control reached
 		// the ceiling, not when it too fell short.
-		{judged{"gil between, control fine", false, false, "the threads under the GIL sped up"},
+		{judged{"gil past the midpoint, control fine", false, false, "the threads under the GIL sped up"},
+			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.53, GIL: 0.66, Procs: 0.53, Ceiling: quietCeiling}},
+		{judged{"gil between, control fine", false, true, "between its threshold and the midpoint (1.45x)"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.53, GIL: 0.74, Procs: 0.53, Ceiling: quietCeiling}},
 		{judged{"gil between, control short", false, true, "fell short of the ceiling too"},
 			lab.GILFigures{CPUs: 2, Workers: 2, One: 1.0, Threads: 0.74, GIL: 0.74, Procs: 0.53, Ceiling: quietCeiling}},
@@ -197,51 +201,78 @@ func TestGILVerdict(t *testing.T) {
 }
 
 func TestCPUIOVerdict(t *testing.T) {
-	// fig builds figures for 1, 2 and 4 workers: Go threads scale to the
-	// ceiling (or to thrCPU when set), the GIL threads gain gilCPU and
-	// processes procCPU on CPU-bound work, the GIL threads ioGain on I/O
-	// and every other mode the worker count.
-	fig := func(c lab.Ceiling, gilCPU, procCPU, ioGain, thrCPU float64) lab.CPUIOFigures {
-		f := lab.CPUIOFigures{CPUs: 2, Workers: []int{1, 2, 4}, Ceiling: c}
+	// fig builds figures for the worker counts 1, 2, 4 (and 8 when the
+	// gains list three): gil, proc and thr are the GIL threads', processes'
+	// and Go threads' gains on CPU-bound work at 2, 4 (, 8) workers;
+	// ioGain is the GIL threads' gain on I/O at the most workers, and every
+	// other I/O mode gains the worker count.
+	fig := func(c lab.Ceiling, gil, proc, thr []float64, ioGain float64) lab.CPUIOFigures {
+		f := lab.CPUIOFigures{CPUs: 2, Workers: []int{1, 2, 4, 8}[:len(gil)+1], Ceiling: c}
 		for _, w := range f.Workers {
 			for _, m := range []string{"threads", "threads + GIL", "processes", "async (GOMAXPROCS=1)"} {
 				f.SetSeconds("cpu", m, w, 1)
 				f.SetSeconds("io", m, w, 1/float64(w))
 			}
 		}
-		f.SetSeconds("cpu", "threads", 4, 1/cmp.Or(thrCPU, c.Speedup))
-		f.SetSeconds("cpu", "threads + GIL", 4, 1/gilCPU)
-		f.SetSeconds("cpu", "processes", 4, 1/procCPU)
-		f.SetSeconds("io", "threads + GIL", 4, 1/ioGain)
+		for i, w := range f.Workers[1:] {
+			f.SetSeconds("cpu", "threads + GIL", w, 1/gil[i])
+			f.SetSeconds("cpu", "processes", w, 1/proc[i])
+			f.SetSeconds("cpu", "threads", w, 1/thr[i])
+		}
+		maxW := f.Workers[len(f.Workers)-1]
+		f.SetSeconds("io", "threads + GIL", maxW, 1/ioGain)
 		return f
 	}
+	g := func(x ...float64) []float64 { return x }
+	low4 := lab.Ceiling{Threads: 4, One: 0.04, Many: 0.03, Speedup: 1.33, Samples: 4}
 	for _, c := range []struct {
 		judged
 		f lab.CPUIOFigures
 	}{
 		// Recorded on the 2-core machine.
-		{judged{"holds", true, false, "processes reached 1.78x of a 1.90x ceiling (94%), GIL threads 0.99x (52%)"}, fig(fourCeiling, 0.993, 1.778, 3.675, 0)},
-		{judged{"slow cpu holds", true, false, "processes reached 1.24x of a 1.28x ceiling (97%)"}, fig(slowCPUCeiling, 0.98, 1.24, 3.7, 0)},
-		{judged{"slow cpu, procs short", false, false, "processes fell short"}, fig(slowCPUCeiling, 0.98, 1.05, 3.7, 0)},
-		{judged{"gil scales cpu", false, false, "the GIL threads sped up CPU-bound work"}, fig(fourCeiling, 1.8, 1.8, 3.7, 0)},
-		{judged{"gil blocks io", false, false, "the GIL threads did not overlap their I/O"}, fig(fourCeiling, 1, 1.8, 1.1, 0)},
-		{judged{"procs flat", false, false, "processes fell short of the ceiling on CPU-bound work while Go's threads reached it"}, fig(fourCeiling, 1, 1, 3.7, 0)},
-		{judged{"busy during modes", false, true, "fell short of the ceiling too"}, fig(fourCeiling, 1, 1.2, 3.7, 1.2)},
+		{judged{"holds", true, false, "processes reached 1.79x of a 1.90x ceiling (94%, 2 workers), GIL threads 1.00x (53%, 2 workers)"},
+			fig(fourCeiling, g(1.005, 0.993), g(1.786, 1.778), g(1.908, 1.999), 3.675)},
+		// Recorded at --full sizes: 8 processes on 2 CPUs pay for their
+		// oversubscription (1.17x), 2 reached the ceiling.
+		{judged{"holds at full sizes", true, false, "processes reached 1.63x of a 1.87x ceiling (87%, 2 workers)"},
+			fig(lab.Ceiling{Threads: 8, One: 0.091, Many: 0.0485, Speedup: 1.87, Samples: 12}, g(1.022, 1.015, 0.946), g(1.633, 1.529, 1.171), g(1.769, 1.976, 1.961), 7.8)},
+		{judged{"slow cpu holds", true, false, "processes reached 1.24x of a 1.28x ceiling (97%, 2 workers)"},
+			fig(slowCPUCeiling, g(0.98, 0.97), g(1.24, 1.2), g(1.27, 1.27), 3.7)},
+		{judged{"slow cpu, procs short", false, false, "processes fell short"},
+			fig(slowCPUCeiling, g(0.98, 0.97), g(1.05, 1.02), g(1.27, 1.27), 3.7)},
+		{judged{"gil scales cpu", false, false, "the GIL threads sped up CPU-bound work"},
+			fig(fourCeiling, g(1.7, 1.8), g(1.8, 1.8), g(1.9, 1.9), 3.7)},
+		{judged{"gil blocks io", false, false, "the GIL threads did not overlap their I/O"},
+			fig(fourCeiling, g(1, 1), g(1.8, 1.8), g(1.9, 1.9), 1.1)},
+		{judged{"procs flat", false, false, "processes fell short of the ceiling on CPU-bound work while Go's threads reached it"},
+			fig(fourCeiling, g(1, 1), g(1, 1), g(1.9, 1.9), 3.7)},
+		{judged{"busy during modes", false, true, "fell short of the ceiling too"},
+			fig(fourCeiling, g(1, 1), g(1.2, 1.2), g(1.2, 1.2), 3.7)},
 		// Recorded under a load average of 7: the GIL's 1.09x lies between
 		// the thresholds of a 1.33x ceiling, and so do Go's threads.
 		{judged{"gil between, busy", false, true, "fell short of the ceiling too"},
-			fig(lab.Ceiling{Threads: 4, One: 0.04, Many: 0.03, Speedup: 1.33, Samples: 4}, 1.09, 0.77, 3.8, 1.05)},
-		{judged{"gil between, control fine", false, false, "the GIL threads sped up CPU-bound work"},
-			fig(lab.Ceiling{Threads: 4, One: 0.04, Many: 0.03, Speedup: 1.33, Samples: 4}, 1.09, 1.3, 3.8, 1.3)},
+			fig(low4, g(1.0, 1.09), g(0.77, 0.77), g(1.05, 1.05), 3.8)},
+		{judged{"gil between, control fine", false, true, "between its threshold and the midpoint (1.17x)"},
+			fig(low4, g(1.0, 1.09), g(1.3, 1.3), g(1.3, 1.3), 3.8)},
+		// Recorded under a load average of 5.7: the GIL's 1.06x just above
+		// the 1.06x threshold of a 1.32x ceiling is nearer one worker.
+		{judged{"gil just past the threshold", false, true, "between its threshold and the midpoint (1.16x)"},
+			fig(lab.Ceiling{Threads: 4, One: 0.009, Many: 0.007, Speedup: 1.32, Samples: 12}, g(1.064, 1.0), g(1.2, 1.34), g(1.2, 1.23), 3.8)},
+		{judged{"gil past the midpoint, control fine", false, false, "the GIL threads sped up CPU-bound work"},
+			fig(low4, g(1.0, 1.2), g(1.3, 1.3), g(1.3, 1.3), 3.8)},
 		// Recorded under load: the GIL's own one-worker run was slowed,
 		// lifting its gain to 1.52x of a 1.32x ceiling, while Go's threads
 		// reached 0.82x.
 		{judged{"gil parallel, control short", false, true, "fell short of the ceiling too"},
-			fig(lab.Ceiling{Threads: 4, One: 0.012, Many: 0.009, Speedup: 1.32, Samples: 12}, 1.52, 1.54, 3.8, 0.82)},
-		{judged{"low ceiling", false, true, "cannot tell the CPU-bound half in this run: the ceiling was only 1.14x"}, fig(lowCeiling, 1, 1.1, 3.7, 0)},
-		{judged{"slow one-worker run", false, true, "a gain went beyond the ceiling"}, fig(fourCeiling, 2.5, 1.8, 3.7, 0)},
-		{judged{"slow one-worker run, io fails", false, false, "the GIL threads did not overlap their I/O"}, fig(fourCeiling, 1, 2.5, 1.1, 0)},
-		{judged{"low ceiling, io fails", false, false, "the CPU-bound half cannot be told"}, fig(lowCeiling, 1, 1.1, 1.1, 0)},
+			fig(lab.Ceiling{Threads: 4, One: 0.012, Many: 0.009, Speedup: 1.32, Samples: 12}, g(1.2, 1.52), g(1.2, 1.54), g(0.8, 0.82), 3.8)},
+		{judged{"low ceiling", false, true, "cannot tell the CPU-bound half in this run: the ceiling was only 1.14x"},
+			fig(lowCeiling, g(1, 1), g(1.1, 1.1), g(1.1, 1.1), 3.7)},
+		{judged{"slow one-worker run", false, true, "a gain went beyond the ceiling"},
+			fig(fourCeiling, g(1, 2.5), g(1.8, 1.8), g(1.9, 1.9), 3.7)},
+		{judged{"slow one-worker run, io fails", false, false, "the GIL threads did not overlap their I/O"},
+			fig(fourCeiling, g(1, 1), g(2.5, 2.5), g(1.9, 1.9), 1.1)},
+		{judged{"low ceiling, io fails", false, false, "the CPU-bound half cannot be told"},
+			fig(lowCeiling, g(1, 1), g(1.1, 1.1), g(1.1, 1.1), 1.1)},
 	} {
 		holds, v := lab.CPUIOVerdict(c.f)
 		checkJudged(t, c.judged, holds, lab.CPUIOInconclusive(c.f), v)
