@@ -18,8 +18,8 @@
 // processes that re-execute the current program, so a program using lab
 // must call proc.Main first thing in main (or TestMain). Config.Python, when
 // set, also runs the Python twins (embedded from python/) of these
-// experiments: race, lock, gil, cpu-vs-io, join and memory, and adds their
-// rows.
+// experiments: race, lock, gil, cpu-vs-io, join, memory and server, and
+// adds their rows.
 //
 // The race experiment is compiled only into builds without -race: under the
 // race detector it reports that it cannot run.

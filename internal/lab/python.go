@@ -26,6 +26,7 @@ var pythonTwins = map[string]string{
 	"gil":       "gil.py",
 	"cpu-vs-io": "cpuio.py",
 	"join":      "join.py",
+	"server":    "server.py",
 	"memory":    "memory.py",
 }
 

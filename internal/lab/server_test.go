@@ -31,6 +31,7 @@ func TestServerVerdict(t *testing.T) {
 	gilParallel := serverRecorded(quietOne, [4]float64{1404, 895, 1350, 1383}, 1.90, 0.05)
 	serial := serverRecorded(quietOne, [4]float64{950, 895, 766, 1383}, 1.90, 0.05)
 	busySerial := serverRecorded(quietOne, [4]float64{950, 895, 766, 1383}, 1.90, 0.5)
+	busyQuiet := serverRecorded(quietOne, [4]float64{1404, 895, 766, 1383}, 1.90, 0.5)
 	noGain := serverRecorded(quietOne, [4]float64{450, 440, 420, 430}, 1.90, 0.05)
 	between := serverRecorded(quietOne, [4]float64{1160, 895, 766, 1383}, 1.90, 0.05)
 	beyond := serverRecorded(quietOne, [4]float64{1970, 895, 766, 1383}, 1.90, 0.05)
@@ -43,7 +44,9 @@ func TestServerVerdict(t *testing.T) {
 		{"quiet, side by side", true, "from 1 to 16 clients, goroutine per request went from 293 to 1404 requests/s (4.8x", func() (bool, string) { return lab.ServerVerdict(quiet) }},
 		{"gil parallel", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): threads + GIL ran in parallel", func() (bool, string) { return lab.ServerVerdict(gilParallel) }},
 		{"goroutines serial", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(serial) }},
-		{"goroutines serial on a busy machine", false, "cannot tell in this run: goroutine per request stayed serial, but other processes used 50%", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
+		{"goroutines serial on a busy machine", false, "cannot tell in this run: other processes used 50% of the machine's CPUs", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
+		{"goroutines serial on a busy machine, what it read", false, "the figures read goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
+		{"holds on a busy machine", false, "the figures read every mode on its expected side", func() (bool, string) { return lab.ServerVerdict(busyQuiet) }},
 		{"no gain", false, "not reproduced: more clients did not get more requests served", func() (bool, string) { return lab.ServerVerdict(noGain) }},
 		{"between thresholds", false, "goroutine per request between the thresholds", func() (bool, string) { return lab.ServerVerdict(between) }},
 		{"beyond the ceiling", false, "goroutine per request beyond the reachable ceiling (the one-thread run was slowed)", func() (bool, string) { return lab.ServerVerdict(beyond) }},
@@ -59,7 +62,7 @@ func TestServerVerdict(t *testing.T) {
 		want bool
 	}{
 		{"quiet", quiet, false}, {"gil parallel", gilParallel, false}, {"serial", serial, false},
-		{"busy serial", busySerial, true}, {"no gain", noGain, false}, {"between", between, true},
+		{"busy serial", busySerial, true}, {"busy", busyQuiet, true}, {"no gain", noGain, false}, {"between", between, true},
 		{"beyond", beyond, true}, {"slow cpu", slowCPU, true},
 	} {
 		if got := lab.ServerInconclusive(c.f); got != c.want {
