@@ -82,7 +82,7 @@ func runFalseShare(ctx context.Context, cfg Config) (*Result, error) {
 	// run; more rounds are run, up to maxrounds, until every mode has had
 	// fsWantTogether rounds with its threads running at once.
 	maxRounds := p.Int("maxrounds", 15, 30)
-	ceilWork := p.Duration("ceiling", 25*time.Millisecond, 200*time.Millisecond)
+	ceilWork := p.Duration("ceiling", 50*time.Millisecond, 200*time.Millisecond)
 	w := cfg.workers()
 	p.used["threads"] = w
 	if p.err != nil {
@@ -110,6 +110,7 @@ func runFalseShare(ctx context.Context, cfg Config) (*Result, error) {
 	meter := NewCeilingMeter(w, ceilWork)
 	for r := 0; r < max(rounds, 1) || (r < maxRounds && !enough()); r++ {
 		fig.Rounds++
+		progress(cfg, "lab: falseshare: round %d", fig.Rounds)
 		// One ceiling sample per round, so that the ceiling sees the
 		// machine as this round's modes did.
 		if err := meter.Sample(ctx); err != nil {

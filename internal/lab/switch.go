@@ -105,6 +105,7 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	// machine spreads over every mode instead of spoiling one.
 	samples := map[[2]string][]float64{}
 	for rep := range reps {
+		progress(cfg, "lab: switch: repetition %d of %d", rep+1, reps)
 		for _, place := range places {
 			a, b := cpus[0], cpus[0]
 			if place == switchTwoCPUs {
@@ -140,6 +141,7 @@ func runSwitch(ctx context.Context, cfg Config) (*Result, error) {
 	// Each pair keeps the fastest of three short runs of each side, run
 	// alternately, since a busy machine only ever adds time to a run.
 	pairTrips := max(ktrips/9, 1)
+	progress(cfg, "lab: switch: %d pairs of processes and threads", pairs)
 	for i := range pairs {
 		var th, pr time.Duration
 		for j := range 6 {
