@@ -36,14 +36,14 @@ type gilFigures struct {
 
 func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	p := newParams("gil", gilParams, cfg)
-	n := uint64(p.Int("n", 100_000_000, 100_000_000))
+	n := uint64(p.Int("n", 60_000_000, 100_000_000))
 	rounds := p.Int("rounds", 4, 4)
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	pyN := p.Int("pyn", 10_000_000, 100_000_000)
 	reps := p.Int("reps", 3, 5)
 	// As long as the parallel modes run, so a ceiling sample is no luckier
 	// in finding both CPUs free than the modes it judges.
-	ceilWork := p.Duration("ceiling", 250*time.Millisecond, time.Second)
+	ceilWork := p.Duration("ceiling", 150*time.Millisecond, time.Second)
 	w := 2
 	if cfg.Workers > 0 {
 		w = cfg.Workers
@@ -170,7 +170,7 @@ func runGIL(ctx context.Context, cfg Config) (*Result, error) {
 	res.Holds, res.Verdict = gilVerdict(fig)
 	res.Inconclusive = gilInconclusive(fig)
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round), chosen so one Go thread stays busy for at least 0.5 s; the notes' plain sum of i takes Go only tens of ms", rounds, n),
+		fmt.Sprintf("workload: sum of mix^%d(i) for i in 0..%d (SplitMix64 finaliser per round), chosen so one Go thread stays busy for a third of a second at quick sizes (half a second at --full); the notes' plain sum of i takes Go only tens of ms", rounds, n),
 		fmt.Sprintf("emulated GIL: one holder; a waiter asks for it after a %v switch interval, the holder drops it at its next check (every %d items) and lets the waiter run", interval, gilCheckEvery),
 		fmt.Sprintf("processes: crew proc pool of %d workers, the workers put their sums on an ipc.Queue (the notes' multiprocessing.Queue); the time includes starting the workers", w),
 		fmt.Sprintf("each mode ran %d times, interleaved; the table shows each mode's fastest run", reps),
