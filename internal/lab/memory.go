@@ -126,7 +126,7 @@ func runMemory(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, p.err
 	}
 	if nG < 2 {
-		return nil, fmt.Errorf("memory: goroutines=%d: want at least 2", nG)
+		return nil, fmt.Errorf("parameter goroutines=%d: want at least 2", nG)
 	}
 	exe, err := os.Executable()
 	if err != nil {

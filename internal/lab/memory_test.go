@@ -157,3 +157,10 @@ func memoryExperiment(t *testing.T) lab.Experiment {
 	}
 	return e
 }
+
+func TestMemoryOneGoroutine(t *testing.T) {
+	_, err := lab.RunOne(context.Background(), memoryExperiment(t), lab.Config{Params: map[string]string{"memory.goroutines": "1"}})
+	if err == nil || !strings.Contains(err.Error(), "lab: memory: parameter goroutines=1: want at least 2") {
+		t.Fatalf("err = %v, want a refusal of one goroutine", err)
+	}
+}
