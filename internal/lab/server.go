@@ -155,9 +155,8 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	defer servers.Close()
 
 	// Every mode's server runs at once, each in its own worker process,
-	// idle while another is loaded; the loads are interleaved in rounds and
-	// each point keeps its best round, so a stretch of a busy machine
-	// costs one round of one mode, not a whole mode.
+	// idle while another is loaded, so that the loads can be interleaved
+	// in short rounds (loadRounds) and every mode meets the same machine.
 	var tasks []serverTask
 	for i, mode := range serverModes {
 		tasks = append(tasks, serverTask{Mode: mode, AddrFile: filepath.Join(dir, fmt.Sprintf("addr%d", i)), Backend: backend.Addr(),
