@@ -28,8 +28,11 @@ var tiny = map[string]string{
 	"lock.goroutines": "8", "lock.n": "2000",
 	"queue.work": "100us",
 	"share.n":    "5000", "share.nmutex": "50",
-	"semaphore.threads": "4", "semaphore.rounds": "2", "semaphore.hold": "1ms",
-	"gil.n": "400000", "gil.rounds": "1", "gil.reps": "1", "gil.switch": "1ms", "gil.ceiling": "5ms",
+	"semaphore.threads": "4", "semaphore.rounds": "2",
+	// Long enough for three holders to meet inside on a loaded machine;
+	// with 1ms, semaphore(3) was once seen letting in only 2.
+	"semaphore.hold": "20ms",
+	"gil.n":          "400000", "gil.rounds": "1", "gil.reps": "1", "gil.switch": "1ms", "gil.ceiling": "5ms",
 	"cpu-vs-io.tasks": "4", "cpu-vs-io.items": "20000", "cpu-vs-io.rounds": "1", "cpu-vs-io.trips": "2",
 	"cpu-vs-io.delay": "1ms", "cpu-vs-io.maxworkers": "2", "cpu-vs-io.reps": "1", "cpu-vs-io.ceiling": "5ms",
 	"ipc.volume": "65536", "ipc.maxmsgs": "20",
