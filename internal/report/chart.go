@@ -219,8 +219,11 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 
 // lineChart draws one line per distinct Series value with numeric X and
 // Y, sorted by X. Points that are not numbers, or not positive on a log
-// axis, are skipped and counted.
+// axis, are skipped and counted. A speed-up chart of a result with a
+// measured ceiling draws the ceiling as a dashed level line across the
+// chart instead of its row's single point, which a reader would miss.
 func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
+	ceiling := ceilingLevel(res, ch)
 	type series struct {
 		name string
 		xys  plotter.XYs
@@ -234,6 +237,9 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 		_, iny := row[ch.Y]
 		if !inx || !iny {
 			continue // a row without the columns is not part of this chart
+		}
+		if ceiling > 0 && row["mode"] == lab.CeilingMode {
+			continue // drawn as the level line
 		}
 		x, okx := numeric(row[ch.X])
 		y, oky := numeric(row[ch.Y])
@@ -277,6 +283,27 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 			p.Legend.Add(s.name, line, points)
 		}
 	}
+	var names []string
+	if ch.Series != "" {
+		for _, s := range all {
+			names = append(names, s.name)
+		}
+	}
+	if ceiling > 0 {
+		lo, hi := slices.Min(xs), slices.Max(xs)
+		level, err := plotter.NewLine(plotter.XYs{{X: lo, Y: ceiling}, {X: hi, Y: ceiling}})
+		if err != nil {
+			return nil, skipped, err
+		}
+		level.Color = color.Gray{Y: 0x55}
+		level.Width = vg.Points(1.5)
+		level.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		p.Add(level)
+		name := fmt.Sprintf("ceiling %.2fx (pure loop, %d threads)", ceiling, res.Ceiling.Threads)
+		p.Legend.Add(name, level)
+		names = append(names, name)
+		ys = append(ys, ceiling)
+	}
 	setScale(&p.X, xs, ch.LogX)
 	setScale(&p.Y, ys, ch.LogY)
 	if !ch.LogX {
@@ -285,14 +312,18 @@ func lineChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 	if !ch.LogY {
 		p.Y.Tick.Marker = numberTicks{}
 	}
-	var names []string
-	if ch.Series != "" {
-		for _, s := range all {
-			names = append(names, s.name)
-		}
-	}
 	out, err := svgWithLegend(p, names, chartWidth, 10*vg.Centimeter)
 	return out, skipped, err
+}
+
+// ceilingLevel is the level at which a line chart draws the result's
+// ceiling: its speed-up, when the chart plots speed-ups on a linear axis
+// and the ceiling was measured; 0 for no line.
+func ceilingLevel(res *lab.Result, ch lab.Chart) float64 {
+	if res.Ceiling == nil || res.Ceiling.Samples == 0 || res.Ceiling.Speedup <= 0 || ch.Y != "speedup" || ch.LogY {
+		return 0
+	}
+	return res.Ceiling.Speedup
 }
 
 // svgWithLegend renders p with its legend in a column right of the plot

@@ -329,3 +329,47 @@ func TestBarChartLabels(t *testing.T) {
 		t.Errorf("chart prints an integer as a float")
 	}
 }
+
+// TestLineChartCeiling checks that a speed-up line chart draws the
+// measured ceiling as a labelled level line rather than as its row's lone
+// point, and that charts of anything else do not.
+func TestLineChartCeiling(t *testing.T) {
+	rows := []lab.Row{
+		{"mode": "threads", "workers": 1, "speedup": 1.0, "seconds": 1.0, "series": "threads"},
+		{"mode": "threads", "workers": 4, "speedup": 1.8, "seconds": 0.55, "series": "threads"},
+		{"mode": lab.CeilingMode, "workers": 4, "speedup": 1.9, "seconds": 0.5},
+	}
+	for _, c := range []struct {
+		name    string
+		ceiling *lab.Ceiling
+		chart   lab.Chart
+		line    bool
+	}{
+		{"speed-up", &lab.Ceiling{Threads: 4, One: 1, Many: 0.526, Speedup: 1.9, Samples: 3},
+			lab.Chart{Kind: "line", X: "workers", Y: "speedup", Series: "series"}, true},
+		{"no series", &lab.Ceiling{Threads: 4, One: 1, Many: 0.526, Speedup: 1.9, Samples: 3},
+			lab.Chart{Kind: "line", X: "workers", Y: "speedup"}, true},
+		{"not measured", &lab.Ceiling{Threads: 4}, lab.Chart{Kind: "line", X: "workers", Y: "speedup", Series: "series"}, false},
+		{"no ceiling", nil, lab.Chart{Kind: "line", X: "workers", Y: "speedup", Series: "series"}, false},
+		{"seconds", &lab.Ceiling{Threads: 4, One: 1, Many: 0.526, Speedup: 1.9, Samples: 3},
+			lab.Chart{Kind: "line", X: "workers", Y: "seconds", Series: "series"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &lab.Report{Experiments: []*lab.Result{{Name: "cpu", Rows: rows, Ceiling: c.ceiling, Charts: []lab.Chart{c.chart}}}}
+			dir := t.TempDir()
+			if err := report.HTML(dir, r); err != nil {
+				t.Fatal(err)
+			}
+			svg, err := os.ReadFile(filepath.Join(dir, "cpu-chart1.svg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(svg), ">ceiling 1.90x (pure loop, 4 threads)<"); got != c.line {
+				t.Errorf("level line drawn = %v, want %v", got, c.line)
+			}
+			if c.line && c.chart.Series != "" && strings.Contains(string(svg), ">(none)<") {
+				t.Error("the ceiling's row was drawn as a series of its own")
+			}
+		})
+	}
+}
