@@ -10,9 +10,20 @@
 // A [Result] holds the figures as rows, the verdict (Holds, computed from the
 // figures against thresholds stated in the verdict), notes on the workload,
 // charts and timelines for package report to draw. Sizes default to quick
-// ones (the whole lab takes well under a minute on two cores); Config.Full
-// selects the notes' sizes and Config.Params overrides one parameter
-// ("gil.rounds=5", see [ParseParams]).
+// ones (the whole lab takes under 30 s on two cores); Config.Full selects
+// the notes' sizes (a few minutes) and Config.Params overrides one
+// parameter ("gil.rounds=5", see [ParseParams]).
+//
+// A speed-up is judged against what this machine's CPUs did in the same
+// run, not against the core count: a shared VM's CPUs may run at different
+// speeds or slow each other down, so 2 threads may reach only 1.3x however
+// well a program runs. An experiment takes one [CeilingMeter] sample per
+// round of its own modes (the same pure loop on one and on N locked OS
+// threads) and judges each speed-up as a share of the resulting [Ceiling]:
+// parallel from [ParallelShare] of it, serial up to [Ceiling.SerialMax],
+// and inconclusive, saying so, under [MinCeiling] or when a figure lands
+// between the two. The ceiling is a row of the experiment's table and
+// Result.Ceiling in its JSON.
 //
 // Experiments that use processes run registered functions in worker
 // processes that re-execute the current program, so a program using lab
