@@ -204,8 +204,18 @@ func joinRun(ctx context.Context, mains *proc.Pool, t joinTask) (joinOutcome, []
 	// Two items' time after the exit, a worker that outlives its parent is
 	// still working; one that was taken down went within milliseconds.
 	time.Sleep(time.Until(exited.Add(2 * t.Item)))
+	// A pid once found ended is not asked about again: it may since
+	// belong to another process, even a child of ours that os/exec waits
+	// for.
+	ended := map[int]bool{}
+	running := func(pid int) bool {
+		if !ended[pid] && reap(pid) {
+			ended[pid] = true
+		}
+		return !ended[pid]
+	}
 	for _, pid := range log.pids {
-		if !reap(pid) {
+		if running(pid) {
 			o.Running++
 		}
 	}
@@ -220,7 +230,7 @@ func joinRun(ctx context.Context, mains *proc.Pool, t joinTask) (joinOutcome, []
 		}
 		alive := 0
 		for _, pid := range log.pids {
-			if !reap(pid) {
+			if running(pid) {
 				alive++
 			}
 		}
