@@ -240,11 +240,13 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 		"goroutine per request: net/http as it is; one OS thread: the same server with GOMAXPROCS=1 (one thread runs Go code: async on Go's netpoller); " +
 			fmt.Sprintf("threads + GIL: the emulated GIL (%v switch interval) held for the handler's Python-like code and its CPU part, released around the backend call, as CPython does; ", interval) +
 			fmt.Sprintf("process pool: the handler does the backend call itself and hands the CPU part to a proc pool of %d worker processes, as a Python server hands CPU work to a ProcessPoolExecutor", w),
-		"python rows (with --python): the same requests on the same backend, the CPU part a pure Python loop of about the same time, served by a ThreadingHTTPServer (threads under the real GIL), by asyncio on one thread, and by a ThreadingHTTPServer handing the CPU part to a ProcessPoolExecutor; each server a child process, loaded by threads of another",
 		fmt.Sprintf("speedup: requests per second over one OS thread's, with %d clients; of_ceiling and of_reachable: that as a share of the ceiling and of the reachable ceiling", nMax),
 		fig.Ceiling.Describe(),
 		fmt.Sprintf("reachable ceiling: the ceiling times the server's share of each request's CPU time (%.0f µs of %.0f µs; the rest is lab's clients and backend, measured from the threads' scheduler counts during goroutine per request's runs): they share the cores with a parallel server but not with the one thread of a one-thread server, so no server mode can gain the whole ceiling over it", 1e6*fig.ServerCPU, 1e6*(fig.ServerCPU+fig.LabCPU)),
 		fmt.Sprintf("with %d clients each mode ran %d times for %v, interleaved in rounds that each begin with a ceiling sample and visit the modes in a rotating order; its figures are over all its runs (fewer clients: the first %d rounds); other processes used %.0f%% of the CPUs meanwhile", nMax, reps, load, serverCurveRounds, 100*fig.Others),
+	}
+	if len(pyRows) > 0 {
+		res.Notes = append(res.Notes, "python rows: the same requests on the same backend, the CPU part a pure Python loop of about the same time, served by a ThreadingHTTPServer (threads under the real GIL), by asyncio on one thread, and by a ThreadingHTTPServer handing the CPU part to a ProcessPoolExecutor; each server a child process, loaded by threads of another")
 	}
 	return res, nil
 }
