@@ -110,7 +110,7 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	cpu := p.Duration("cpu", time.Millisecond, time.Millisecond)
 	ioWait := p.Duration("io", 2*time.Millisecond, 2*time.Millisecond)
 	load := p.Duration("load", 20*time.Millisecond, 200*time.Millisecond)
-	reps := p.Int("reps", 6, 10)
+	reps := p.Int("reps", 5, 10)
 	interval := p.Duration("switch", 5*time.Millisecond, 5*time.Millisecond)
 	ceilWork := p.Duration("ceiling", 20*time.Millisecond, 100*time.Millisecond)
 	w := cfg.workers()
