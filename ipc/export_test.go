@@ -3,7 +3,7 @@ package ipc
 import "unsafe"
 
 // SetQueueHook makes every queue operation of this process call f at its
-// named points ("locked", "written", "journaled"), so a test can kill the
+// named points ("written", "locked", "journaled" in Put, "copied" in Get), so a test can kill the
 // process there. Only helper processes set it.
 func SetQueueHook(f func(point string)) { testHook = f }
 

@@ -23,6 +23,7 @@ const (
 	queueSlots    = 64 // processes that may hold unfinished tasks at once
 	recordHead    = 8  // a message's length, before its bytes
 	noSlot        = ^uint64(0)
+	cacheLine     = 64
 
 	// MaxQueueCapacity bounds a queue's ring: 1 TiB.
 	MaxQueueCapacity = 1 << 40
@@ -65,15 +66,25 @@ type qheader struct {
 	// state below; putLock is held by the one producer copying a message
 	// into free ring space, getLock by the one consumer copying the head
 	// message out, so the copies run outside lock and in parallel.
-	lock, putLock, getLock atomic.Uint32
-	_                      uint32
+	//
 	// Event counters, each with a flag that a process sleeps on it: the
 	// process that changes the counter wakes the sleepers only when the
 	// flag is set, so the uncontended path makes no system call.
+	//
+	// What producers write (putLock, notEmpty) and what consumers write
+	// (getLock, notFull) lie on cache lines of their own, so one side's
+	// writes do not evict the line the other side is using.
+	_                       [cacheLine]byte
+	lock                    atomic.Uint32
+	_                       [cacheLine - 4]byte
+	putLock                 atomic.Uint32
 	notEmpty, notEmptySleep atomic.Uint32
+	_                       [cacheLine - 12]byte
+	getLock                 atomic.Uint32
 	notFull, notFullSleep   atomic.Uint32
+	_                       [cacheLine - 12]byte
 	joined, joinedSleep     atomic.Uint32
-	_                       uint32
+	_                       [cacheLine - 8]byte
 
 	st qstate
 
@@ -136,16 +147,25 @@ func decodeHeader(data []byte) (*qheader, error) {
 // operation uses it: a corrupt state must give ErrCorrupt, not a wrong
 // index or an endless wait.
 func checkState(st *qstate, capacity uint64) error {
+	if err := checkOffsets(st, capacity); err != nil {
+		return err
+	}
 	used := st.tail - st.head
 	switch {
-	case st.head%8 != 0 || st.tail%8 != 0 || st.tail < st.head || used > capacity:
-		return fmt.Errorf("ring offsets %d..%d in %d bytes", st.head, st.tail, capacity)
 	case st.count > used/recordHead || (st.count == 0) != (used == 0):
 		return fmt.Errorf("%d messages in %d bytes", st.count, used)
 	case st.closed > 1:
 		return fmt.Errorf("closed flag %d", st.closed)
 	case st.unfinished < st.count:
 		return fmt.Errorf("%d unfinished tasks but %d queued", st.unfinished, st.count)
+	}
+	return nil
+}
+
+// checkOffsets checks the ring offsets of a state, all that peek reads.
+func checkOffsets(st *qstate, capacity uint64) error {
+	if st.head%8 != 0 || st.tail%8 != 0 || st.tail < st.head || st.tail-st.head > capacity {
+		return fmt.Errorf("ring offsets %d..%d in %d bytes", st.head, st.tail, capacity)
 	}
 	return nil
 }
@@ -289,7 +309,7 @@ func (q *Queue) recoverLocked() error {
 		err = fmt.Errorf("journal names lease %d", q.h.jidx)
 	}
 	if err == nil {
-		q.h.st = st
+		q.h.setState(st)
 		if q.h.jidx != noSlot {
 			q.h.slots[q.h.jidx] = q.h.jslot
 		}
@@ -312,11 +332,44 @@ func (q *Queue) commit(st qstate, idx uint64, slot qslot) {
 	h.jslot = slot
 	h.journal.Store(1)
 	hook("journaled")
-	h.st = st
+	h.setState(st)
 	if idx != noSlot {
 		h.slots[idx] = slot
 	}
 	h.journal.Store(0)
+}
+
+// setState stores a new state. head, tail and closed are stored
+// atomically, because the holders of putLock and getLock read them
+// without the lock (see peek).
+func (h *qheader) setState(st qstate) {
+	atomic.StoreUint64(&h.st.head, st.head)
+	atomic.StoreUint64(&h.st.tail, st.tail)
+	atomic.StoreUint64(&h.st.closed, st.closed)
+	h.st.count = st.count
+	h.st.unfinished = st.unfinished
+	h.st.abandoned = st.abandoned
+	h.st.lastDead = st.lastDead
+}
+
+// peek returns head, tail and closed without taking the lock, for the
+// holder of putLock (tail is then its own, and head can only grow, so the
+// free space it sees is there) or of getLock (head is its own, and tail
+// can only grow: the messages it sees are published and whole). A change
+// a dead process journaled and did not finish applying is finished first,
+// under the lock, since it may move the very end that is the caller's.
+func (q *Queue) peek(ctx context.Context) (qstate, error) {
+	if q.h.journal.Load() != 0 {
+		if err := q.lock(ctx); err != nil {
+			return qstate{}, err
+		}
+		q.unlock()
+	}
+	return qstate{
+		head:   atomic.LoadUint64(&q.h.st.head),
+		tail:   atomic.LoadUint64(&q.h.st.tail),
+		closed: atomic.LoadUint64(&q.h.st.closed),
+	}, nil
 }
 
 // mySlot returns the lease slot of this process, or a free one, or

@@ -25,6 +25,7 @@ func registerQueueRoles() bool {
 		"q-put-forever": putForeverRole,
 		"q-kill-at":     killAtRole,
 		"q-get-hold":    getHoldRole,
+		"q-get-stop":    getStopRole,
 	}
 	for name, fn := range roles {
 		testproc.Register(name, func(args []string) int {
@@ -116,6 +117,19 @@ func getHoldRole(q *ipc.Queue, _ []string) error {
 	fmt.Println("got", string(b))
 	time.Sleep(time.Hour)
 	return nil
+}
+
+// getStopRole gets one message and stops for good once it has copied it
+// out, before taking it, where the test kills it.
+func getStopRole(q *ipc.Queue, _ []string) error {
+	ipc.SetQueueHook(func(p string) {
+		if p == "copied" {
+			fmt.Println(p)
+			time.Sleep(time.Hour)
+		}
+	})
+	_, err := q.Get(context.Background())
+	return err
 }
 
 // putTypedRole puts int64 values 1..n into a typed queue.
@@ -384,6 +398,34 @@ func TestQueueConsumerKilledBeforeTaskDone(t *testing.T) {
 	t.Logf("Join: %v after %v", err, time.Since(start))
 	if err := q.Join(ctx); err != nil {
 		t.Fatalf("second Join: %v", err)
+	}
+}
+
+// A consumer killed while copying a message out has not taken it: its get
+// lock is taken over and the next Get hands the message out, whole.
+func TestQueueConsumerKilledMidGet(t *testing.T) {
+	dir := t.TempDir()
+	q := newQueue(t, dir, 256)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range []string{"a", "b"} {
+		if err := q.Put(ctx, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := queueHelper(t, "q-get-stop", dir, 256)
+	h.expect(t, "copied")
+	h.kill(t)
+	for _, want := range []string{"a", "b"} {
+		if got := mustGet(t, q); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+		if err := q.TaskDone(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Join(ctx); err != nil {
+		t.Fatalf("Join: %v (the killed consumer had taken nothing)", err)
 	}
 }
 
