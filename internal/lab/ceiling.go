@@ -130,8 +130,12 @@ func (c Ceiling) TooLow() string {
 	if c.Samples == 0 {
 		return "the ceiling was not measured"
 	}
-	return fmt.Sprintf("the ceiling was only %.2fx (under %.2fx): %d OS threads ran a pure CPU loop barely faster than one in this run (one CPU, or a busy or unevenly shared machine), so a parallel speed-up cannot be told from a serial one",
-		c.Speedup, MinCeiling, c.Threads)
+	x := fmt.Sprintf("%.2f", c.Speedup)
+	if x == fmt.Sprintf("%.2f", MinCeiling) {
+		x = fmt.Sprintf("%.3f", c.Speedup) // not "1.20x (under 1.20x)"
+	}
+	return fmt.Sprintf("the ceiling was only %sx (under %.2fx): %d OS threads ran a pure CPU loop barely faster than one in this run (one CPU, or a busy or unevenly shared machine), so a parallel speed-up cannot be told from a serial one",
+		x, MinCeiling, c.Threads)
 }
 
 // Describe is the ceiling in one sentence, for a note under a table.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,11 @@ func TestCeilingJudgement(t *testing.T) {
 		})
 	}
 	var zero lab.Ceiling
+	for x, want := range map[float64]string{1.199: "only 1.199x (under 1.20x)", 1.1: "only 1.10x (under 1.20x)"} {
+		if got := (lab.Ceiling{Threads: 2, One: x, Many: 1, Speedup: x, Samples: 3}).TooLow(); !strings.Contains(got, want) {
+			t.Errorf("TooLow of %v = %q, want %q in it", x, got, want)
+		}
+	}
 	c := lab.Ceiling{Threads: 2, One: 1.9, Many: 1, Speedup: 1.9, Samples: 1}
 	if got := c.Midpoint(); math.Abs(got-1.45) > 1e-9 {
 		t.Errorf("Midpoint of a 1.9x ceiling = %v, want 1.45", got)
