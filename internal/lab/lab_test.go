@@ -13,11 +13,15 @@ import (
 	"go.uber.org/goleak"
 
 	"crew/internal/lab"
+	"crew/internal/testproc"
 	"crew/proc"
 )
 
 func TestMain(m *testing.M) {
 	proc.Main() // this test binary is also the experiments' worker process
+	// Worker processes built with -race sleep a second on their way out;
+	// the experiments close dozens of pools.
+	os.Setenv("GORACE", testproc.QuickRaceExit(os.Getenv("GORACE")))
 	goleak.VerifyTestMain(m)
 }
 
