@@ -35,7 +35,11 @@ const (
 	// lockCheck is how often a process waiting for the lock checks that its
 	// holder is still alive; holderCheck is how often a Join (or any
 	// waiting call) looks for dead lease holders and re-checks its context.
-	lockCheck   = 10 * time.Millisecond
+	lockCheck = 10 * time.Millisecond
+	// fullBatch is how long a producer blocked on a full ring may be left
+	// asleep while there is room for its message, for consumers to free
+	// half the ring first (see Queue.get).
+	fullBatch   = time.Millisecond
 	lockSpins   = 20
 	holderCheck = 50 * time.Millisecond
 )
@@ -82,9 +86,15 @@ type qheader struct {
 	_                       [cacheLine - 12]byte
 	getLock                 atomic.Uint32
 	notFull, notFullSleep   atomic.Uint32
-	_                       [cacheLine - 12]byte
-	joined, joinedSleep     atomic.Uint32
-	_                       [cacheLine - 8]byte
+	_                       uint32
+	// Set, under lock, by producers going to sleep on a full ring: the
+	// largest message they wait to put, and when the first of them fell
+	// asleep (Unix nanoseconds).
+	fullNeed            uint64
+	fullSince           int64
+	_                   [cacheLine - 32]byte
+	joined, joinedSleep atomic.Uint32
+	_                   [cacheLine - 8]byte
 
 	st qstate
 

@@ -99,9 +99,12 @@ type queueProc struct {
 	stdin io.WriteCloser
 }
 
-func startQueueProc(b *testing.B, role string, args ...string) *queueProc {
+func startQueueProc(b *testing.B, env []string, role string, args ...string) *queueProc {
 	b.Helper()
 	cmd := testproc.Command(role, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -136,7 +139,7 @@ func queueCapacity(size int) int { return max(1<<20, 64*(size+8)) }
 // crewP2P is one producer process putting n items of size bytes and one
 // consumer process getting them, in items per second, timed from the
 // producer's start signal to the consumer's exit, as pyqueue.py does.
-func crewP2P(b *testing.B, size, n int, reuse bool) float64 {
+func crewP2P(b *testing.B, size, n int, reuse bool, consumerEnv []string) float64 {
 	dir := b.TempDir()
 	capacity := strconv.Itoa(queueCapacity(size))
 	q, err := ipc.OpenQueue("q", queueCapacity(size), ipc.WithDir(dir))
@@ -144,8 +147,8 @@ func crewP2P(b *testing.B, size, n int, reuse bool) float64 {
 		b.Fatal(err)
 	}
 	defer q.Detach()
-	c := startQueueProc(b, "queue-consumer", dir, "q", capacity, strconv.Itoa(n), strconv.Itoa(boolInt(reuse)))
-	p := startQueueProc(b, "queue-producer", dir, "q", capacity, strconv.Itoa(size), strconv.Itoa(n))
+	c := startQueueProc(b, consumerEnv, "queue-consumer", dir, "q", capacity, strconv.Itoa(n), strconv.Itoa(boolInt(reuse)))
+	p := startQueueProc(b, nil, "queue-producer", dir, "q", capacity, strconv.Itoa(size), strconv.Itoa(n))
 	t := time.Now()
 	if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
 		b.Fatal(err)
@@ -175,7 +178,7 @@ func crewJoinable(b *testing.B, n int) float64 {
 	defer q.Detach()
 	var ws []*queueProc
 	for range 2 {
-		ws = append(ws, startQueueProc(b, "queue-worker", dir, "q", strconv.Itoa(capacity)))
+		ws = append(ws, startQueueProc(b, nil, "queue-worker", dir, "q", strconv.Itoa(capacity)))
 	}
 	ctx := context.Background()
 	item := make([]byte, 8)
@@ -227,14 +230,17 @@ func BenchmarkQueueVsPython(b *testing.B) {
 		name   string
 		size   int // 0: the joinable pattern
 		reuse  bool
+		env    []string // the consumer's extra environment
 		n, pyN int
 		target float64
 	}{
-		{"1 producer -> 1 consumer, 8 B", 8, false, 1_000_000, 100_000, 10},
-		{"1 producer -> 1 consumer, 1 KiB", 1024, false, 500_000, 100_000, 10},
-		{"1 producer -> 1 consumer, 64 KiB", 64 << 10, false, 40_000, 10_000, 2},
-		{"  the same, consumer uses GetAppend", 64 << 10, true, 40_000, 10_000, 2},
-		{"joinable: put, 2 workers get+task_done", 0, false, 1_000_000, 100_000, 10},
+		{"1 producer -> 1 consumer, 8 B", 8, false, nil, 1_000_000, 100_000, 10},
+		{"1 producer -> 1 consumer, 1 KiB", 1024, false, nil, 500_000, 100_000, 10},
+		{"  the same, consumer uses GetAppend", 1024, true, nil, 500_000, 100_000, 10},
+		{"1 producer -> 1 consumer, 64 KiB", 64 << 10, false, nil, 40_000, 10_000, 2},
+		{"  the same, consumer with GOGC=400", 64 << 10, false, []string{"GOGC=400"}, 40_000, 10_000, 2},
+		{"  the same, consumer uses GetAppend", 64 << 10, true, nil, 40_000, 10_000, 2},
+		{"joinable: put, 2 workers get+task_done", 0, false, nil, 1_000_000, 100_000, 10},
 	}
 	const rounds = 3
 	for b.Loop() {
@@ -248,14 +254,14 @@ func BenchmarkQueueVsPython(b *testing.B) {
 					py = append(py, pyQueue(b, "joinable", strconv.Itoa(r.pyN)))
 					continue
 				}
-				crew = append(crew, crewP2P(b, r.size, r.n, r.reuse))
-				if _, ok := pyP2P[r.size]; !ok || !r.reuse {
+				crew = append(crew, crewP2P(b, r.size, r.n, r.reuse, r.env))
+				if _, ok := pyP2P[r.size]; !ok {
 					py = append(py, pyQueue(b, "p2p", strconv.Itoa(r.size), strconv.Itoa(r.pyN)))
 				}
 			}
 			c := median(crew)
 			p, ok := pyP2P[r.size]
-			if !ok || !r.reuse {
+			if !ok {
 				p = median(py)
 				pyP2P[r.size] = p
 			}
