@@ -157,6 +157,7 @@ func PythonScripts() ([]string, error) {
 type (
 	ServerFigures = serverFigures
 	ServerPoint   = serverPoint
+	ServerCPU     = serverCPU
 )
 
 var (

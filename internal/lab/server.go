@@ -57,22 +57,29 @@ type serverFigures struct {
 	// Others is the share of the machine's CPUs that other processes used
 	// while the servers were measured with the most clients.
 	Others float64
-	// ServerCPU and LabCPU are the CPU seconds one request cost the
-	// goroutine-per-request server and lab's clients and backend, which
-	// share the machine's cores with it; 0 when not measured.
-	ServerCPU, LabCPU float64
+	// CPU is the CPU time one request with the most clients cost, per
+	// mode; missing when not measured.
+	CPU map[string]serverCPU
 }
 
-// reach is the share of the ceiling a server on all cores can reach over
-// one on a single thread, with the clients on the same cores: the one-thread
-// server's bottleneck is its own CPU per request, while the parallel
-// server's cores also run the clients and backend. It is 1 when the costs
-// were not measured.
+// serverCPU is what one request cost in CPU seconds: on the server's side
+// (its process and its pool's) and on lab's (the clients and backend).
+type serverCPU struct {
+	Server, Clients float64
+}
+
+// reach is the share of the ceiling a server on every core can reach over
+// one on a single thread, with the clients on the same cores: the
+// one-thread server's bottleneck is its own CPU per request, while the
+// cores of a parallel server also run the clients and backend. It is
+// goroutine per request's S / (S + C), S its CPU per request and C the
+// clients', or 1 when they were not measured.
 func (f *serverFigures) reach() float64 {
-	if f.ServerCPU <= 0 || f.LabCPU < 0 {
+	g := f.CPU[serverGoroutines]
+	if g.Server <= 0 || g.Clients < 0 {
 		return 1
 	}
-	return f.ServerCPU / (f.ServerCPU + f.LabCPU)
+	return g.Server / (g.Server + g.Clients)
 }
 
 // reachable is the ceiling scaled by reach: the most a server mode can gain
@@ -204,7 +211,7 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	res := &Result{
-		Columns: []string{"mode", "clients", "requests", "req_per_s", "p50_ms", "p99_ms", "speedup", "of_ceiling", "of_reachable"},
+		Columns: []string{"mode", "clients", "requests", "req_per_s", "p50_ms", "p99_ms", "cpu_us", "clients_cpu_us", "speedup", "of_ceiling", "of_reachable"},
 		Params:  p.used,
 		Ceiling: &fig.Ceiling,
 		Charts: []Chart{
@@ -214,14 +221,16 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 			{Title: fmt.Sprintf("throughput over one OS thread's with %d clients, beside the ceilings", nMax), Kind: "bar", X: "mode", Y: "speedup", YLabel: "x one OS thread"},
 		},
 	}
-	rc := fig.reachable()
 	for _, mode := range serverModes {
 		for _, n := range fig.Clients {
 			pt := fig.Points[mode][n]
 			row := Row{"mode": mode, "clients": n, "requests": pt.Requests, "req_per_s": pt.PerSec, "p50_ms": pt.P50, "p99_ms": pt.P99}
 			if n == nMax {
 				x := fig.over(mode, n)
-				row["speedup"], row["of_ceiling"], row["of_reachable"] = x, fig.Ceiling.Share(x), rc.Share(x)
+				row["speedup"], row["of_ceiling"], row["of_reachable"] = x, fig.Ceiling.Share(x), fig.reachable().Share(x)
+				if c, ok := fig.CPU[mode]; ok {
+					row["cpu_us"], row["clients_cpu_us"] = 1e6*c.Server, 1e6*c.Clients
+				}
 			}
 			res.Rows = append(res.Rows, row)
 		}
@@ -230,6 +239,7 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	ceil := fig.Ceiling.Row()
 	delete(ceil, "workers")
 	delete(ceil, "seconds")
+	rc := fig.reachable()
 	ceil["of_reachable"] = rc.Share(fig.Ceiling.Speedup)
 	res.Rows = append(res.Rows, ceil, Row{"mode": serverReachableMode, "speedup": rc.Speedup, "of_ceiling": fig.reach(), "of_reachable": 1.0})
 	res.Holds, res.Verdict = serverVerdict(fig)
@@ -240,9 +250,9 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 		"goroutine per request: net/http as it is; one OS thread: the same server with GOMAXPROCS=1 (one thread runs Go code: async on Go's netpoller); " +
 			fmt.Sprintf("threads + GIL: the emulated GIL (%v switch interval) held for the handler's Python-like code and its CPU part, released around the backend call, as CPython does; ", interval) +
 			fmt.Sprintf("process pool: the handler does the backend call itself and hands the CPU part to a proc pool of %d worker processes, as a Python server hands CPU work to a ProcessPoolExecutor", w),
-		fmt.Sprintf("speedup: requests per second over one OS thread's, with %d clients; of_ceiling and of_reachable: that as a share of the ceiling and of the reachable ceiling", nMax),
+		fmt.Sprintf("speedup: requests per second over one OS thread's, with %d clients; of_ceiling and of_reachable: that as a share of the ceiling and of the mode's reachable ceiling", nMax),
 		fig.Ceiling.Describe(),
-		fmt.Sprintf("reachable ceiling: the ceiling times the server's share of each request's CPU time (%.0f µs of %.0f µs; the rest is lab's clients and backend, measured from the threads' scheduler counts during goroutine per request's runs): they share the cores with a parallel server but not with the one thread of a one-thread server, so no server mode can gain the whole ceiling over it", 1e6*fig.ServerCPU, 1e6*(fig.ServerCPU+fig.LabCPU)),
+		fmt.Sprintf("cpu_us and clients_cpu_us: the CPU time one request cost the server (its process and its pool's) and lab's clients and backend, from the threads' scheduler counts; reachable ceiling: the ceiling times goroutine per request's share of each request's CPU time (%.0f%%): the clients share the cores with a parallel server but not the one thread of a one-thread server, so no server mode can gain the whole ceiling over it", 100*fig.reach()),
 		fmt.Sprintf("with %d clients each mode ran %d times for %v, interleaved in rounds that each begin with a ceiling sample and visit the modes in a rotating order; its figures are over all its runs (fewer clients: the first %d rounds); other processes used %.0f%% of the CPUs meanwhile", nMax, reps, load, serverCurveRounds, 100*fig.Others),
 	}
 	if len(pyRows) > 0 {
@@ -251,12 +261,12 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// serverReachableMode labels the reachable ceiling's row.
+const serverReachableMode = "reachable ceiling (clients share the cores)"
+
 // serverCurveRounds is how many rounds measure the loads of fewer clients
 // than the most, which only draw the curves.
 const serverCurveRounds = 2
-
-// serverReachableMode labels the reachable ceiling's row.
-const serverReachableMode = "reachable ceiling (clients share the cores)"
 
 // serverMsg is the size of a backend request and answer.
 const serverMsg = 64
@@ -518,8 +528,9 @@ func loadRounds(ctx context.Context, cfg Config, client *http.Client, running []
 	}
 	ours = append(ours, os.Getpid())
 	busy0, ours0, t0 := machineBusy(), processesCPU(ours), time.Now()
-	var serverCPU, labCPU time.Duration
-	var requests int
+	serverCPUs := make([]time.Duration, len(running))
+	labCPUs := make([]time.Duration, len(running))
+	requests := make([]int, len(running))
 	sums := make([]loadRun, len(running))
 	fewer := map[int][]loadRun{} // by client count, per server
 	for _, n := range clients {
@@ -546,16 +557,14 @@ func loadRounds(ctx context.Context, cfg Config, client *http.Client, running []
 				}
 				fewer[n][i].add(r)
 			}
-			cpu0, lab0 := processCPU(s.pids[0]), processCPU(os.Getpid())
+			cpu0, lab0 := processesCPU(s.pids), processCPU(os.Getpid())
 			r, err := run(s, nMax)
 			if err != nil {
 				return err
 			}
-			if s.mode == serverGoroutines {
-				serverCPU += processCPU(s.pids[0]) - cpu0
-				labCPU += processCPU(os.Getpid()) - lab0
-				requests += len(r.lat)
-			}
+			serverCPUs[i] += processesCPU(s.pids) - cpu0
+			labCPUs[i] += processCPU(os.Getpid()) - lab0
+			requests[i] += len(r.lat)
 			sums[i].add(r)
 		}
 	}
@@ -580,9 +589,11 @@ func loadRounds(ctx context.Context, cfg Config, client *http.Client, running []
 			fig.set(s.mode, n, pt)
 		}
 	}
-	if requests > 0 {
-		fig.ServerCPU = serverCPU.Seconds() / float64(requests)
-		fig.LabCPU = labCPU.Seconds() / float64(requests)
+	fig.CPU = map[string]serverCPU{}
+	for i, s := range running {
+		if requests[i] > 0 {
+			fig.CPU[s.mode] = serverCPU{Server: serverCPUs[i].Seconds() / float64(requests[i]), Clients: labCPUs[i].Seconds() / float64(requests[i])}
+		}
 	}
 	return nil
 }
@@ -813,40 +824,51 @@ func serverJudge(f serverFigures) (holds, inconclusive bool, verdict string) {
 		}
 	}
 	nMax := slices.Max(f.Clients)
-	rc := f.reachable()
 	gain := f.rate(serverGoroutines, nMax) / f.rate(serverGoroutines, 1)
 	oneGain := f.rate(serverOneThread, nMax) / f.rate(serverOneThread, 1)
-	xs := map[string]float64{}
-	for _, m := range []string{serverGoroutines, serverProcs, serverGIL} {
-		xs[m] = f.over(m, nMax)
+	judged := []string{serverGoroutines, serverProcs, serverGIL}
+	rc := f.reachable()
+	var reads []string
+	for _, m := range judged {
+		reads = append(reads, fmt.Sprintf("%s %.2fx (%.0f%%)", m, f.over(m, nMax), 100*rc.Share(f.over(m, nMax))))
 	}
-	of := func(x float64) string {
-		return fmt.Sprintf("%.2fx of a %.2fx reachable ceiling (%.0f%%)", x, rc.Speedup, 100*rc.Share(x))
+	costs := "CPU per request not measured"
+	if g, ok := f.CPU[serverGoroutines]; ok {
+		costs = fmt.Sprintf("CPU per request: goroutine per request %.0f µs", 1e6*g.Server)
+		for _, m := range []string{serverOneThread, serverProcs, serverGIL} {
+			costs += fmt.Sprintf(", %s %.0f µs", m, 1e6*f.CPU[m].Server)
+		}
+		costs += fmt.Sprintf(", the clients and backend %.0f µs", 1e6*g.Clients)
 	}
-	reach := fmt.Sprintf("the reachable ceiling is %.2fx: the %.2fx ceiling times %.0f%%, the server's share of each request's CPU (%.0f µs server, %.0f µs clients and backend); other processes used %.0f%% of the CPUs",
-		rc.Speedup, f.Ceiling.Speedup, 100*f.reach(), 1e6*f.ServerCPU, 1e6*f.LabCPU, 100*f.Others)
-	seen := fmt.Sprintf("from 1 to %d clients, goroutine per request went from %.0f to %.0f requests/s (%.1fx; one OS thread %.1fx); with %d clients, over one OS thread: goroutine per request %s, process pool %s, threads + GIL %s; %s",
-		nMax, f.rate(serverGoroutines, 1), f.rate(serverGoroutines, nMax), gain, oneGain, nMax,
-		of(xs[serverGoroutines]), of(xs[serverProcs]), of(xs[serverGIL]), reach)
+	seen := fmt.Sprintf("from 1 to %d clients, goroutine per request went from %.0f to %.0f requests/s (%.1fx; one OS thread %.1fx); with %d clients, over one OS thread and as a share of the %.2fx reachable ceiling (the %.2fx ceiling times %.0f%%, goroutine per request's share of each request's CPU): %s; %s; other processes used %.0f%% of the CPUs",
+		nMax, f.rate(serverGoroutines, 1), f.rate(serverGoroutines, nMax), gain, oneGain, nMax, rc.Speedup, f.Ceiling.Speedup, 100*f.reach(), strings.Join(reads, ", "), costs, 100*f.Others)
 	if gain < serverGainMin {
 		return false, false, fmt.Sprintf("not reproduced: more clients did not get more requests served (gain under %.1fx): %s", serverGainMin, seen)
 	}
 	if !rc.Conclusive() {
 		return false, true, "requests were served side by side, but whether in parallel cannot be told: " + strings.Replace(rc.TooLow(), "the ceiling", "the reachable ceiling", 1) + "; " + seen
 	}
+	thresholds := rc.Thresholds() + "; the process pool need only pass the serial one, as its messages cost CPU the other modes do not spend"
 	var wrong, undecided []string
-	for _, m := range []string{serverGoroutines, serverProcs, serverGIL} {
-		x := xs[m]
-		wantParallel := m != serverGIL
+	for _, m := range judged {
+		x := f.over(m, nMax)
 		switch {
 		case rc.Beyond(x):
 			undecided = append(undecided, fmt.Sprintf("%s beyond the reachable ceiling (the one-thread run was slowed)", m))
-		case rc.Parallel(x) && !wantParallel:
-			wrong = append(wrong, m+" ran in parallel")
-		case rc.Serial(x) && wantParallel:
+		case m == serverGIL && !rc.Serial(x):
+			if rc.Parallel(x) {
+				wrong = append(wrong, m+" ran in parallel")
+			} else {
+				undecided = append(undecided, m+" between the thresholds")
+			}
+		case m == serverGoroutines && !rc.Parallel(x):
+			if rc.Serial(x) {
+				wrong = append(wrong, m+" stayed serial")
+			} else {
+				undecided = append(undecided, m+" between the thresholds")
+			}
+		case m == serverProcs && rc.Serial(x):
 			wrong = append(wrong, m+" stayed serial")
-		case !rc.Parallel(x) && !rc.Serial(x):
-			undecided = append(undecided, fmt.Sprintf("%s between the thresholds", m))
 		}
 	}
 	switch {
@@ -856,11 +878,11 @@ func serverJudge(f serverFigures) (holds, inconclusive bool, verdict string) {
 			read = strings.Join(append(wrong, undecided...), "; ")
 		}
 		return false, true, fmt.Sprintf("cannot tell in this run: other processes used %.0f%% of the machine's CPUs while the servers were measured (more than %.0f%%), so the modes did not have the cores to themselves and met a busier machine than the ceiling's quietest samples; the figures read %s (%s); %s",
-			100*f.Others, 100*serverBusyMax, read, rc.Thresholds(), seen)
+			100*f.Others, 100*serverBusyMax, read, thresholds, seen)
 	case len(wrong) > 0:
-		return false, false, fmt.Sprintf("not reproduced (%s): %s; %s", rc.Thresholds(), strings.Join(wrong, "; "), seen)
+		return false, false, fmt.Sprintf("not reproduced (%s): %s; %s", thresholds, strings.Join(wrong, "; "), seen)
 	case len(undecided) > 0:
-		return false, true, fmt.Sprintf("requests were served side by side, but this run cannot tell parallel from serial for every mode (%s): %s; %s", rc.Thresholds(), strings.Join(undecided, "; "), seen)
+		return false, true, fmt.Sprintf("requests were served side by side, but this run cannot tell parallel from serial for every mode (%s): %s; %s", thresholds, strings.Join(undecided, "; "), seen)
 	}
-	return true, false, fmt.Sprintf("requests were served side by side, and in parallel except under the GIL (%s): %s", rc.Thresholds(), seen)
+	return true, false, fmt.Sprintf("requests were served side by side, and in parallel except under the GIL (%s): %s", thresholds, seen)
 }

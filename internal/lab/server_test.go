@@ -12,7 +12,10 @@ import (
 // the measured CPU per request and the other processes' share.
 func serverRecorded(one, sixteen [4]float64, ceiling, others float64) lab.ServerFigures {
 	f := lab.ServerFigures{Clients: []int{1, 16}, Ceiling: lab.Ceiling{Threads: 2, One: ceiling, Many: 1, Speedup: ceiling, Samples: 8},
-		ServerCPU: 0.0012, LabCPU: 0.00019, Others: others}
+		Others: others, CPU: map[string]lab.ServerCPU{
+			lab.ServerGoroutines: {Server: 0.0012, Clients: 0.00019}, lab.ServerOneThread: {Server: 0.0012, Clients: 0.0002},
+			lab.ServerGIL: {Server: 0.0014, Clients: 0.0002}, lab.ServerProcs: {Server: 0.00145, Clients: 0.00019},
+		}}
 	for i, m := range []string{lab.ServerGoroutines, lab.ServerOneThread, lab.ServerGIL, lab.ServerProcs} {
 		f.SetPoint(m, 1, lab.ServerPoint{Requests: 30, PerSec: one[i], P50: 3.4, P99: 4})
 		f.SetPoint(m, 16, lab.ServerPoint{Requests: 300, PerSec: sixteen[i], P50: 10, P99: 25})
@@ -33,17 +36,24 @@ func TestServerVerdict(t *testing.T) {
 	busySerial := serverRecorded(quietOne, [4]float64{950, 895, 766, 1383}, 1.90, 0.5)
 	busyQuiet := serverRecorded(quietOne, [4]float64{1404, 895, 766, 1383}, 1.90, 0.5)
 	noGain := serverRecorded(quietOne, [4]float64{450, 440, 420, 430}, 1.90, 0.05)
+	procsBetween := serverRecorded(quietOne, [4]float64{1404, 895, 766, 1163}, 1.90, 0.05)
+	procsSerial := serverRecorded(quietOne, [4]float64{1404, 895, 766, 985}, 1.90, 0.05)
 	between := serverRecorded(quietOne, [4]float64{1160, 895, 766, 1383}, 1.90, 0.05)
 	beyond := serverRecorded(quietOne, [4]float64{1970, 895, 766, 1383}, 1.90, 0.05)
 	// The slow CPU: 2 threads ran the pure loop only 1.28x faster
 	// than one, and the clients' share leaves 1.11x reachable.
 	slowCPU := serverRecorded(quietOne, [4]float64{1100, 895, 766, 1080}, 1.28, 0.05)
 	checkVerdicts(t, []verdictCase{
-		{"quiet", true, "goroutine per request 1.57x of a 1.64x reachable ceiling (96%)", func() (bool, string) { return lab.ServerVerdict(quiet) }},
-		{"quiet, gil serial", true, "threads + GIL 0.86x of a 1.64x reachable ceiling", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"quiet", true, "as a share of the 1.64x reachable ceiling (the 1.90x ceiling times 86%, goroutine per request's share of each request's CPU): goroutine per request 1.57x (96%)", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"quiet, gil serial", true, "threads + GIL 0.86x (52%)", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		{"quiet, costs", true, "CPU per request: goroutine per request 1200 µs, one OS thread (GOMAXPROCS=1) 1200 µs, process pool 1450 µs", func() (bool, string) { return lab.ServerVerdict(quiet) }},
+		// Processes pay for their messages: past the serial threshold is
+		// enough for them.
+		{"processes between", true, "process pool 1.30x (79%)", func() (bool, string) { return lab.ServerVerdict(procsBetween) }},
+		{"processes serial", false, "process pool stayed serial", func() (bool, string) { return lab.ServerVerdict(procsSerial) }},
 		{"quiet, side by side", true, "from 1 to 16 clients, goroutine per request went from 293 to 1404 requests/s (4.8x", func() (bool, string) { return lab.ServerVerdict(quiet) }},
-		{"gil parallel", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): threads + GIL ran in parallel", func() (bool, string) { return lab.ServerVerdict(gilParallel) }},
-		{"goroutines serial", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x)): goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(serial) }},
+		{"gil parallel", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x); the process pool need only pass the serial one, as its messages cost CPU the other modes do not spend): threads + GIL ran in parallel", func() (bool, string) { return lab.ServerVerdict(gilParallel) }},
+		{"goroutines serial", false, "not reproduced (parallel >= 85% of the ceiling (1.39x), serial <= 73% (1.20x); the process pool need only pass the serial one, as its messages cost CPU the other modes do not spend): goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(serial) }},
 		{"goroutines serial on a busy machine", false, "cannot tell in this run: other processes used 50% of the machine's CPUs", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
 		{"goroutines serial on a busy machine, what it read", false, "the figures read goroutine per request stayed serial", func() (bool, string) { return lab.ServerVerdict(busySerial) }},
 		{"holds on a busy machine", false, "the figures read every mode on its expected side", func() (bool, string) { return lab.ServerVerdict(busyQuiet) }},
@@ -62,6 +72,7 @@ func TestServerVerdict(t *testing.T) {
 		want bool
 	}{
 		{"quiet", quiet, false}, {"gil parallel", gilParallel, false}, {"serial", serial, false},
+		{"processes between", procsBetween, false}, {"processes serial", procsSerial, false},
 		{"busy serial", busySerial, true}, {"busy", busyQuiet, true}, {"no gain", noGain, false}, {"between", between, true},
 		{"beyond", beyond, true}, {"slow cpu", slowCPU, true},
 	} {
