@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -57,6 +58,10 @@ type serverFigures struct {
 	// Others is the share of the machine's CPUs that other processes used
 	// while the servers were measured with the most clients.
 	Others float64
+	// Saturate is the fewest clients that can keep every core busy: each
+	// request waits on I/O, so a core needs (cpu+io)/cpu clients; 0 when
+	// unknown.
+	Saturate int
 	// CPU is the CPU time one request with the most clients cost, per
 	// mode; missing when not measured.
 	CPU map[string]serverCPU
@@ -125,7 +130,8 @@ func runServer(ctx context.Context, cfg Config) (*Result, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	fig := serverFigures{}
+	// A core stays busy only with (cpu+io)/cpu requests in flight on it.
+	fig := serverFigures{Saturate: int(math.Ceil(float64(w) * float64(cpu+ioWait) / float64(cpu)))}
 	step := 4
 	if cfg.Full {
 		step = 2
@@ -817,7 +823,10 @@ func serverInconclusive(f serverFigures) bool {
 
 func serverJudge(f serverFigures) (holds, inconclusive bool, verdict string) {
 	if len(f.Clients) < 2 {
-		return false, false, "needs at least two client counts"
+		return false, true, "cannot show with one load: set server.clients to 4 or more, so that more clients can be compared with one"
+	}
+	if slices.Max(f.Clients) < 4 {
+		return false, true, fmt.Sprintf("cannot show with %d clients at most: side by side, %d clients can gain at most %dx over one, too close to the noise; set server.clients to 4 or more", slices.Max(f.Clients), slices.Max(f.Clients), slices.Max(f.Clients))
 	}
 	for _, m := range serverModes {
 		for _, n := range f.Clients {
@@ -850,6 +859,10 @@ func serverJudge(f serverFigures) (holds, inconclusive bool, verdict string) {
 	}
 	if !rc.Conclusive() {
 		return false, true, "requests were served side by side, but whether in parallel cannot be told: " + strings.Replace(rc.TooLow(), "the ceiling", "the reachable ceiling", 1) + "; " + seen
+	}
+	if nMax < f.Saturate {
+		return false, true, fmt.Sprintf("requests were served side by side, but whether in parallel cannot be told: %d clients cannot keep %d cores busy when each request waits on I/O (at least %d can); %s",
+			nMax, f.Ceiling.Threads, f.Saturate, seen)
 	}
 	thresholds := rc.Thresholds()
 	var wrong, undecided []string

@@ -12,7 +12,7 @@ import (
 // the measured CPU per request and the other processes' share.
 func serverRecorded(one, sixteen [4]float64, ceiling, others float64) lab.ServerFigures {
 	f := lab.ServerFigures{Clients: []int{1, 16}, Ceiling: lab.Ceiling{Threads: 2, One: ceiling, Many: 1, Speedup: ceiling, Samples: 8},
-		Others: others, CPU: map[string]lab.ServerCPU{
+		Others: others, Saturate: 6, CPU: map[string]lab.ServerCPU{
 			lab.ServerGoroutines: {Server: 0.0012, Clients: 0.00019}, lab.ServerOneThread: {Server: 0.0012, Clients: 0.0002},
 			lab.ServerGIL: {Server: 0.0014, Clients: 0.0002}, lab.ServerProcs: {Server: 0.00145, Clients: 0.00019},
 		}}
@@ -61,6 +61,22 @@ func TestServerVerdict(t *testing.T) {
 		{"between thresholds", false, "goroutine per request between the thresholds", func() (bool, string) { return lab.ServerVerdict(between) }},
 		{"beyond the ceiling", false, "goroutine per request beyond the reachable ceiling (the one-thread run was slowed)", func() (bool, string) { return lab.ServerVerdict(beyond) }},
 		{"slow cpu", false, "the reachable ceiling was only 1.11x (under 1.20x)", func() (bool, string) { return lab.ServerVerdict(slowCPU) }},
+		{"too few clients", false, "16 clients cannot keep 2 cores busy when each request waits on I/O (at least 20 can)", func() (bool, string) {
+			f := quiet
+			f.Saturate = 20
+			return lab.ServerVerdict(f)
+		}},
+		{"one load", false, "cannot show with one load", func() (bool, string) {
+			f := quiet
+			f.Clients = []int{16}
+			return lab.ServerVerdict(f)
+		}},
+		{"three clients", false, "cannot show with 3 clients at most", func() (bool, string) {
+			f := quiet
+			f.Clients = []int{1, 3}
+			f.SetPoint(lab.ServerGoroutines, 3, lab.ServerPoint{Requests: 50, PerSec: 500})
+			return lab.ServerVerdict(f)
+		}},
 		{"missing point", false, "process pool has no throughput with 16 clients", func() (bool, string) {
 			f := serverRecorded(quietOne, [4]float64{1404, 895, 766, 0}, 1.90, 0.05)
 			return lab.ServerVerdict(f)
@@ -73,6 +89,7 @@ func TestServerVerdict(t *testing.T) {
 	}{
 		{"quiet", quiet, false}, {"gil parallel", gilParallel, false}, {"serial", serial, false},
 		{"processes between", procsBetween, false}, {"processes serial", procsSerial, false},
+		{"too few clients", func() lab.ServerFigures { f := quiet; f.Saturate = 20; return f }(), true},
 		{"busy serial", busySerial, true}, {"busy", busyQuiet, true}, {"no gain", noGain, false}, {"between", between, true},
 		{"beyond", beyond, true}, {"slow cpu", slowCPU, true},
 	} {
