@@ -58,13 +58,27 @@ func serve(id int, init string) int {
 	out := os.NewFile(4, "crew-replies")
 	base := context.WithValue(context.Background(), workerKey{}, id)
 
+	var br *bufio.Reader
 	if init != "" {
+		br = bufio.NewReaderSize(in, 64<<10)
+		// The pool sends the initializer's call, with its argument, ahead
+		// of any other.
+		body, err := wire.ReadFrame(br, wire.DefaultMaxFrame, nil)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proc: initializer %s: read its call: %v\n", init, err)
+			return 3
+		}
+		m, err := wire.Parse(body)
+		if err != nil || m.Kind != wire.KindCall || m.Name != init {
+			fmt.Fprintf(os.Stderr, "proc: initializer %s: bad call frame (%v)\n", init, err)
+			return 3
+		}
 		h := lookup(init)
 		if h == nil {
 			fmt.Fprintf(os.Stderr, "proc: initializer %q is not registered\n", init)
 			return 3
 		}
-		if _, _, errs := h.serve(base, wire.CodecJSON, []byte("[null]"), nil); len(errs) > 0 {
+		if _, _, errs := h.serve(base, m.Codec, m.Payload, nil); len(errs) > 0 {
 			fmt.Fprintf(os.Stderr, "proc: initializer %s: %s\n%s", init, errs[0].Msg, errs[0].Stack)
 			return 3
 		}
@@ -88,7 +102,9 @@ func serve(id int, init string) int {
 	free := make(chan []byte, 4)
 	go func() {
 		defer close(calls)
-		br := bufio.NewReaderSize(in, 64<<10)
+		if br == nil {
+			br = bufio.NewReaderSize(in, 64<<10)
+		}
 		for {
 			var buf []byte
 			select {

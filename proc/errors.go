@@ -11,12 +11,18 @@ var (
 	// worker died while running it: it exited, was killed, segfaulted or ran
 	// out of memory. The worker is replaced; retrying is the caller's call.
 	ErrWorkerCrashed = errors.New("proc: worker crashed")
-	// ErrTimeout is returned for a task that outran the pool's WithTimeout. Its
+	// ErrTimeout is returned for a task that outran its time limit
+	// (WithTimeout, WithCallTimeout). Its
 	// worker's whole process group was killed and the worker replaced.
 	ErrTimeout = errors.New("proc: task timed out")
 	// ErrClosed is returned for calls on a pool that is closed or
 	// terminated, and for tasks that Terminate cut short.
 	ErrClosed = errors.New("proc: pool closed")
+	// ErrCanceled is returned for a call that was cancelled before it
+	// completed: by Future.Cancel, or by the end of the context given to
+	// Submit (then it wraps the context's cause too). With WithKillOnCancel
+	// its worker was killed and replaced if it was running the call.
+	ErrCanceled = errors.New("proc: call canceled")
 	// ErrUnknownFunc is returned when a worker has no function registered
 	// under the called name (a Declare without a matching worker, or a
 	// worker binary built without the Register).

@@ -82,42 +82,38 @@ func (f *Func[In, Out]) Name() string { return f.name }
 // Call runs f(in) in one of p's workers and returns its result. It blocks
 // until the result arrives, the worker dies (*CrashError), the task times
 // out (ErrTimeout) or ctx is done; then it returns ctx.Err() at once and
-// asks the worker to cancel the function's context. It costs one task
-// allocation and a round trip through a pipe, a few microseconds.
-func (f *Func[In, Out]) Call(ctx context.Context, p *Pool, in In) (Out, error) {
+// cancels the call as Future.Cancel does. It is Submit and Wait in one,
+// without watching ctx once the call is done, and costs one allocation of
+// the call and a round trip through a pipe, a few microseconds.
+func (f *Func[In, Out]) Call(ctx context.Context, p *Pool, in In, opts ...CallOption) (Out, error) {
 	var zero Out
-	reply := make(chan *task, 1)
-	t, err := f.newTask(p, []In{in}, reply, nil)
+	fu, err := f.submit(ctx, p, in, opts)
 	if err != nil {
 		return zero, err
 	}
-	if err := p.submit(ctx, t); err != nil {
-		return zero, err
-	}
 	select {
-	case <-reply:
+	case <-fu.c.done:
 	case <-ctx.Done():
-		p.cancel(t, ctx.Err())
+		p.cancel(&fu.c.t, ctx.Err())
 		return zero, ctx.Err()
 	}
-	outs, errs := f.result(t, 1, nil)
-	t.release()
-	if errs != nil && errs[0] != nil {
-		return zero, errs[0]
-	}
-	return outs[0], nil
+	return fu.result()
 }
 
 // Map runs f over ins in p's workers and returns the results in input
 // order. On the first failed input it stops sending more, waits for those in
 // flight and returns the results so far with an error naming the index;
 // cancelling ctx returns ctx.Err() at once.
-func (f *Func[In, Out]) Map(ctx context.Context, p *Pool, ins []In, opts ...MapOption) ([]Out, error) {
+func (f *Func[In, Out]) Map(ctx context.Context, p *Pool, ins []In, opts ...CallOption) ([]Out, error) {
+	cfg := callOptions(opts)
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
 	outs := make([]Out, len(ins))
 	var first error
 	firstIdx := len(ins)
 	stopped := false
-	err := f.run(ctx, p, sliceBatches(ins, mapChunk(opts)), func(t *task) bool {
+	err := f.run(ctx, p, &cfg, len(ins), sliceBatches(ins, cfg.chunk), nil, func(t *task) bool {
 		// The reply is decoded straight into its place in outs; the
 		// capacity is capped so that a worker sending too many results
 		// cannot overwrite the next batch's.
@@ -144,8 +140,8 @@ func (f *Func[In, Out]) Map(ctx context.Context, p *Pool, ins []In, opts ...MapO
 	return outs, nil
 }
 
-// A Result is one outcome of MapUnordered: the input's index in the
-// sequence, and f's output or error.
+// A Result is one outcome of MapUnordered or Stream: the input's index in
+// the sequence, and f's output or error.
 type Result[Out any] struct {
 	Index int
 	Out   Out
@@ -153,33 +149,27 @@ type Result[Out any] struct {
 }
 
 // MapUnordered runs f over seq in p's workers and yields each result as it
-// arrives, whatever its order. Per-input errors arrive as Results; a dead
-// pool or a cancelled ctx ends the sequence with one Result whose Index is
-// -1. Breaking out of the loop stops sending inputs and returns at once,
-// without waiting for the batches in flight: their functions' contexts are
-// cancelled in the workers, as for a Call whose ctx ends, and their results
-// are dropped. Nothing of the caller's is touched after the loop ends, so
-// there is nothing to wait for; a function that ignores its context keeps
-// its worker busy until it returns, and Close waits for it.
-func (f *Func[In, Out]) MapUnordered(ctx context.Context, p *Pool, seq iter.Seq[In], opts ...MapOption) iter.Seq[Result[Out]] {
+// arrives, whatever its order: Python's Pool.imap_unordered. Per-input
+// errors arrive as Results; a dead pool or a cancelled ctx ends the
+// sequence with one Result whose Index is -1. Breaking out of the loop
+// stops sending inputs and returns at once, without waiting for the
+// batches in flight: they are cancelled as Future.Cancel does, and their
+// results dropped. Nothing of the caller's is touched after the loop ends,
+// so there is nothing to wait for; a function that ignores its context
+// keeps its worker busy until it returns (unless the pool kills on
+// cancel), and Close waits for it.
+func (f *Func[In, Out]) MapUnordered(ctx context.Context, p *Pool, seq iter.Seq[In], opts ...CallOption) iter.Seq[Result[Out]] {
 	return func(yield func(Result[Out]) bool) {
-		next, stop := iter.Pull(seq)
-		defer stop()
-		chunk := mapChunk(opts)
-		batches := func(buf []In) []In {
-			buf = buf[:0]
-			for len(buf) < chunk {
-				v, ok := next()
-				if !ok {
-					break
-				}
-				buf = append(buf, v)
-			}
-			return buf
+		cfg := callOptions(opts)
+		if cfg.err != nil {
+			yield(Result[Out]{Index: -1, Err: cfg.err})
+			return
 		}
+		next, stop := seqBatches(seq, cfg.chunk)
+		defer stop()
 		stopped := false
 		var outs []Out
-		err := f.run(ctx, p, batches, func(t *task) bool {
+		err := f.run(ctx, p, &cfg, -1, next, nil, func(t *task) bool {
 			var errs []error
 			outs, errs = f.result(t, t.n, outs[:0])
 			for i, out := range outs {
@@ -200,12 +190,81 @@ func (f *Func[In, Out]) MapUnordered(ctx context.Context, p *Pool, seq iter.Seq[
 	}
 }
 
-func mapChunk(opts []MapOption) int {
-	c := mapConfig{chunk: 1}
-	for _, o := range opts {
-		o(&c)
+// Stream runs f over seq in p's workers and yields the results in input
+// order, as they become available: Python's Pool.imap, lazy like
+// MapUnordered and ordered like Map. It takes inputs from seq only as
+// results are yielded: inputs taken and results not yet yielded are at
+// most the pool's in-flight limit of batches (2 × workers × (prefetch+1),
+// at least 4) of WithChunk inputs each, whatever the length of seq, so a
+// sequence of millions of inputs runs in constant memory. A slow input
+// holds back the results after it, and, once the limit is reached, the
+// inputs after those.
+//
+// Errors, cancellation, a dead pool and breaking out of the loop behave as
+// in MapUnordered: Index is the input's place in seq, and a Result with
+// Index -1 ends the sequence when the pool or ctx does.
+func (f *Func[In, Out]) Stream(ctx context.Context, p *Pool, seq iter.Seq[In], opts ...CallOption) iter.Seq[Result[Out]] {
+	return func(yield func(Result[Out]) bool) {
+		cfg := callOptions(opts)
+		if cfg.err != nil {
+			yield(Result[Out]{Index: -1, Err: cfg.err})
+			return
+		}
+		if p == nil {
+			yield(Result[Out]{Index: -1, Err: ErrClosed})
+			return
+		}
+		pull, stop := seqBatches(seq, cfg.chunk)
+		defer stop()
+		// Finished batches wait in a ring, by batch number, until those
+		// before them are yielded; a batch holds its ring slot from when it
+		// is sent to when it is yielded, so sent-yielded never passes the
+		// ring's size.
+		type slot struct {
+			outs []Out
+			errs []error
+			idx  int
+			full bool
+		}
+		ring := make([]slot, p.batchLimit())
+		sent, yielded := 0, 0
+		next := func(buf []In) []In {
+			b := pull(buf)
+			if len(b) > 0 {
+				sent++
+			}
+			return b
+		}
+		hold := func() bool { return sent-yielded >= len(ring) }
+		stopped := false
+		err := f.run(ctx, p, &cfg, -1, next, hold, func(t *task) bool {
+			s := &ring[(t.idx/cfg.chunk)%len(ring)]
+			s.outs, s.errs = f.result(t, t.n, s.outs[:0])
+			s.idx, s.full = t.idx, true
+			for {
+				s := &ring[yielded%len(ring)]
+				if !s.full {
+					return true
+				}
+				for i, out := range s.outs {
+					r := Result[Out]{Index: s.idx + i, Out: out}
+					if s.errs != nil {
+						r.Err = s.errs[i]
+					}
+					if !yield(r) {
+						stopped = true
+						return false
+					}
+				}
+				s.full = false
+				clear(s.outs) // drop references the results held
+				yielded++
+			}
+		}, &stopped)
+		if err != nil && !stopped {
+			yield(Result[Out]{Index: -1, Err: err})
+		}
 	}
-	return c.chunk
 }
 
 // sliceBatches returns a batch source that walks ins chunk by chunk.
@@ -218,11 +277,35 @@ func sliceBatches[In any](ins []In, chunk int) func([]In) []In {
 	}
 }
 
-// newTask encodes ins as a call frame, into buf's memory if it has any.
-func (f *Func[In, Out]) newTask(p *Pool, ins []In, reply chan *task, buf []byte) (*task, error) {
-	if p == nil {
-		return nil, ErrClosed
+// seqBatches returns a batch source that takes seq chunk by chunk, and the
+// function that stops seq. It pulls whole chunks, one switch between
+// goroutines per chunk rather than per input: a chunk is encoded before
+// the next is asked for, so one buffer serves them all.
+func seqBatches[In any](seq iter.Seq[In], chunk int) (next func([]In) []In, stop func()) {
+	chunks := func(yield func([]In) bool) {
+		var buf []In
+		for v := range seq {
+			buf = append(buf, v)
+			if len(buf) == chunk {
+				if !yield(buf) {
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+		if len(buf) > 0 {
+			yield(buf)
+		}
 	}
+	pull, stop := iter.Pull(chunks)
+	return func([]In) []In {
+		b, _ := pull()
+		return b
+	}, stop
+}
+
+// fill encodes ins as t's call frame, into buf's memory if it has any.
+func (f *Func[In, Out]) fill(t *task, p *Pool, ins []In, buf []byte) error {
 	c := f.inJ
 	if p.native && f.inOK {
 		c = f.inB
@@ -234,14 +317,15 @@ func (f *Func[In, Out]) newTask(p *Pool, ins []In, reply chan *task, buf []byte)
 	}
 	buf, err := wire.AppendFrame(buf[:0], &hdr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	buf, err = c.Append(buf, ins)
 	if err != nil {
-		return nil, fmt.Errorf("proc: %s: encode input: %w", f.name, err)
+		return fmt.Errorf("proc: %s: encode input: %w", f.name, err)
 	}
 	wire.FixLength(buf)
-	return &task{id: id, msg: buf, n: len(ins), reply: reply}, nil
+	t.id, t.msg, t.n = id, buf, len(ins)
+	return nil
 }
 
 // result decodes the outputs of a finished task. errs is nil when every
@@ -349,16 +433,19 @@ func (f *Func[In, Out]) callFrom(ctx context.Context, ins []In, outs []Out, i in
 }
 
 // run drives a batch source through p: it keeps up to p's in-flight limit of
-// batches outstanding and hands every finished task to done, which decodes
-// it with result. It stops sending when *stopped is set, and returns early,
-// cancelling what is in flight, when done returns false, ctx is done or p
-// fails.
-func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
-	done func(t *task) bool, stopped *bool) error {
+// batches outstanding, fewer while hold says so, and hands every finished
+// task to done, which decodes it with result, after reporting progress
+// (out of total inputs) if cfg asks for it. It stops sending when *stopped
+// is set, and returns early, cancelling what is in flight, when done
+// returns false, ctx is done or p fails. hold must not hold back a batch
+// while none is in flight.
+func (f *Func[In, Out]) run(ctx context.Context, p *Pool, cfg *callConfig, total int,
+	next func([]In) []In, hold func() bool, done func(t *task) bool, stopped *bool) error {
 	if p == nil {
 		return ErrClosed
 	}
 	limit := p.batchLimit()
+	timeout := cfg.timeoutFor(p)
 	reply := make(chan *task, limit)
 	inflight := make([]*task, 0, limit)
 	abandon := func(err error) error {
@@ -368,13 +455,14 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 		return err
 	}
 	var (
-		buf   []In
-		idx   int
-		eof   bool
-		spare [][]byte // call frames of answered batches, for the next ones
+		buf      []In
+		idx      int
+		eof      bool
+		finished int
+		spare    [][]byte // call frames of answered batches, for the next ones
 	)
 	for {
-		for !eof && !*stopped && len(inflight) < limit {
+		for !eof && !*stopped && len(inflight) < limit && (hold == nil || !hold()) {
 			buf = next(buf)
 			if len(buf) == 0 {
 				eof = true
@@ -384,11 +472,10 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 			if k := len(spare); k > 0 {
 				msg, spare = spare[k-1], spare[:k-1]
 			}
-			t, err := f.newTask(p, buf, reply, msg)
-			if err != nil {
+			t := &task{reply: reply, idx: idx, timeout: timeout}
+			if err := f.fill(t, p, buf, msg); err != nil {
 				return abandon(err)
 			}
-			t.idx = idx
 			idx += len(buf)
 			if err := p.submit(ctx, t); err != nil {
 				return abandon(err)
@@ -411,12 +498,16 @@ func (f *Func[In, Out]) run(ctx context.Context, p *Pool, next func([]In) []In,
 				break
 			}
 		}
+		if cfg.progress != nil {
+			finished += t.n
+			cfg.progress(finished, total)
+		}
 		ok := done(t)
 		t.release()
 		// A batch that was answered was sent whole, so no sender still
 		// reads its call frame: a dead worker's sender lets go of the
 		// frames it held before they are sent again (die takes wmu).
-		if t.err == nil && cap(t.msg) <= maxReuse {
+		if t.err == nil && t.written.Load() && cap(t.msg) <= maxReuse {
 			spare = append(spare, t.msg)
 		}
 		t.msg = nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"crew/proc/internal/wire"
 )
@@ -43,8 +44,10 @@ type Pool struct {
 	cfg    config
 	native bool // workers are this program: binary codec allowed
 	argv   []string
-	queue  chan *task
-	nextID atomic.Uint64
+	// initFrame is the initializer's call, sent to every worker first.
+	initFrame []byte
+	queue     chan *task
+	nextID    atomic.Uint64
 
 	subMu   sync.RWMutex // orders submissions against closing
 	state   int
@@ -71,18 +74,25 @@ type Pool struct {
 	closeErr     error
 }
 
-// A task is one call frame on its way to a worker and back.
+// A task is one call frame on its way to a worker and back. A map's tasks
+// come back on reply; a Future's task has fut set instead and no reply.
 type task struct {
 	id       uint64
 	msg      []byte
 	n, idx   int
+	timeout  time.Duration // its limit in the worker, 0 for none
 	reply    chan *task
+	fut      *call
 	finished atomic.Bool
 	canceled atomic.Bool
-	w        atomic.Pointer[worker]
-	rep      wire.Message
-	frame    *frame // rep's memory, the reader's buffer
-	err      error
+	// written is set once a sender has written msg out. Its reply cannot
+	// come before, but the race detector does not see through the pipe:
+	// whoever reuses msg loads it first.
+	written atomic.Bool
+	w       atomic.Pointer[worker]
+	rep     wire.Message
+	frame   *frame // rep's memory, the reader's buffer
+	err     error
 }
 
 // A frame is a buffer a reply is read into. Whoever decodes the reply hands
@@ -127,6 +137,16 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 		spawnc:   make(chan spawnReq),
 	}
 	p.queue = make(chan *task, p.batchLimit())
+	if cfg.init != "" {
+		var err error
+		p.initFrame, err = wire.AppendFrame(nil, &wire.Message{Kind: wire.KindCall, Codec: wire.CodecJSON, Name: cfg.init, Payload: cfg.initArg})
+		if err != nil {
+			return nil, fmt.Errorf("proc: initializer: %w", err)
+		}
+	}
+	if !p.native && cfg.init != "" {
+		return nil, errors.New("proc: an initializer runs in Go workers only, not with WithCommand")
+	}
 	if p.native {
 		exe, err := os.Executable()
 		if err != nil {
@@ -302,23 +322,50 @@ func (p *Pool) submit(ctx context.Context, t *task) error {
 	}
 }
 
-// finish hands t back to its caller, once.
-func (p *Pool) finish(t *task, err error) {
-	if !t.finished.CompareAndSwap(false, true) {
-		return
-	}
-	t.err = err
-	t.reply <- t
-	p.pending.Done()
+// finish hands t back to its caller with err, once.
+func (p *Pool) finish(t *task, err error) bool {
+	return p.complete(t, err, wire.Message{}, nil)
 }
 
-// cancel marks t abandoned by its caller and asks its worker, if it has
-// one, to cancel the function's context.
-func (p *Pool) cancel(t *task, err error) {
-	t.canceled.Store(true)
-	if w := t.w.Load(); w != nil && !t.finished.Load() {
-		w.sendCancel(t.id)
+// complete hands t back to its caller with its reply or error, unless it
+// was handed back already (a cancelled call whose reply came anyway), and
+// reports whether it did. The fields are written only by the one that wins.
+func (p *Pool) complete(t *task, err error, rep wire.Message, fr *frame) bool {
+	if !t.finished.CompareAndSwap(false, true) {
+		return false
 	}
+	t.err, t.rep, t.frame = err, rep, fr
+	if t.fut != nil {
+		t.fut.fire()
+	} else {
+		t.reply <- t
+	}
+	p.pending.Done()
+	return true
+}
+
+// cancel ends t with err now, unless it has finished, and stops its call:
+// a call not yet sent to a worker never is; one its worker is running is
+// killed with its worker if the pool kills on cancel; otherwise the worker
+// is asked to cancel the function's context, or to skip the call if it has
+// not reached it. It reports whether t was still unfinished.
+func (p *Pool) cancel(t *task, err error) bool {
+	// Stored before w is loaded, as push stores w before it loads
+	// canceled: either the sender sees the cancel and drops the task, or
+	// we see the worker it went to.
+	t.canceled.Store(true)
+	if !p.finish(t, err) {
+		return false
+	}
+	w := t.w.Load()
+	if w == nil {
+		return true
+	}
+	if p.cfg.killCancel && w.killFor(t, err) {
+		return true
+	}
+	w.sendCancel(t.id)
+	return true
 }
 
 // requeue sends tasks that a dead worker held but never started to others.

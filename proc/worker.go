@@ -38,9 +38,13 @@ type worker struct {
 	fmu      sync.Mutex // guards the fields below
 	fifo     []*task
 	dead     bool
-	deadline time.Time
+	deadline time.Time // zero while the running call has no limit
 	timer    *time.Timer
-	expired  *task // the task whose deadline had the worker killed
+	// victim is the call the pool killed the worker for (its deadline
+	// passed, or it was cancelled with WithKillOnCancel), and why the
+	// error it ends with.
+	victim *task
+	why    error
 
 	retired   atomic.Bool
 	helloOnce sync.Once
@@ -105,10 +109,12 @@ func (w *worker) push(t *task) int {
 	if w.dead {
 		return pushDead
 	}
+	// w is stored before canceled is loaded, as cancel stores canceled
+	// before it loads w.
+	t.w.Store(w)
 	if t.canceled.Load() {
 		return pushCanceled
 	}
-	t.w.Store(w)
 	w.fifo = append(w.fifo, t)
 	if len(w.fifo) == 1 {
 		w.armLocked()
@@ -116,9 +122,12 @@ func (w *worker) push(t *task) int {
 	return pushed
 }
 
+// armLocked starts the clock of the call at the head of the FIFO, the one
+// the worker runs.
 func (w *worker) armLocked() {
-	d := w.p.cfg.timeout
+	d := w.fifo[0].timeout
 	if d <= 0 {
+		w.deadline = time.Time{}
 		return
 	}
 	w.deadline = time.Now().Add(d)
@@ -131,7 +140,7 @@ func (w *worker) armLocked() {
 
 func (w *worker) onTimeout() {
 	w.fmu.Lock()
-	if w.dead || w.expired != nil || len(w.fifo) == 0 {
+	if w.dead || w.victim != nil || len(w.fifo) == 0 || w.deadline.IsZero() {
 		w.fmu.Unlock()
 		return
 	}
@@ -143,9 +152,26 @@ func (w *worker) onTimeout() {
 	// The task is remembered rather than assumed to be the head of the
 	// FIFO when the worker dies: its reply may already be in the pipe, and
 	// the worker, when the kill lands, running the next one.
-	w.expired = w.fifo[0]
+	t := w.fifo[0]
+	w.victim = t
+	w.why = fmt.Errorf("%w after %v (worker %d killed)", ErrTimeout, t.timeout, w.slot+1)
 	w.fmu.Unlock()
 	w.kill()
+}
+
+// killFor kills the worker if t is the call it runs (the head of its
+// FIFO), for WithKillOnCancel, and reports whether it did. A call queued
+// behind the head has not started: the worker is asked to skip it instead.
+func (w *worker) killFor(t *task, why error) bool {
+	w.fmu.Lock()
+	if w.dead || w.victim != nil || len(w.fifo) == 0 || w.fifo[0] != t {
+		w.fmu.Unlock()
+		return false
+	}
+	w.victim, w.why = t, why
+	w.fmu.Unlock()
+	w.kill()
+	return true
 }
 
 // send moves tasks from the pool's queue to the worker, up to its in-flight
@@ -153,6 +179,17 @@ func (w *worker) onTimeout() {
 func (w *worker) send() {
 	defer w.p.wg.Done()
 	p := w.p
+	if p.cfg.init != "" {
+		// The worker reads its initializer's call first and says hello
+		// only once it has run. A worker that died before reading it is
+		// the reader's to report.
+		w.wmu.Lock()
+		_, err := w.reqW.Write(p.initFrame)
+		w.wmu.Unlock()
+		if err != nil {
+			return
+		}
+	}
 	select {
 	case <-w.ready:
 	case <-w.quit:
@@ -185,10 +222,11 @@ func (w *worker) send() {
 			switch w.push(t) {
 			case pushed:
 				_, err = w.bw.Write(t.msg)
+				t.written.Store(true)
 				sent++
 			case pushCanceled:
 				<-w.room
-				p.finish(t, errCanceled)
+				p.finish(t, ErrCanceled)
 			case pushDead:
 				w.wmu.Unlock()
 				p.requeue([]*task{t})
@@ -227,8 +265,6 @@ func (w *worker) send() {
 		}
 	}
 }
-
-var errCanceled = errors.New("proc: call canceled")
 
 // read takes replies off the pipe until it closes, then settles the dead
 // worker's tasks.
@@ -284,9 +320,9 @@ func (w *worker) read() {
 			}
 			w.fmu.Unlock()
 			<-w.room
-			t.rep, t.frame = m, fr
-			fr = nil
-			w.p.finish(t, nil)
+			if w.p.complete(t, nil, m, fr) {
+				fr = nil
+			}
 		default:
 			cause = fmt.Errorf("%w: unexpected message %q", errProtocol, m.Kind)
 		}
@@ -323,7 +359,7 @@ func (w *worker) die(cause error) {
 	w.dead = true
 	fifo := w.fifo
 	w.fifo = nil
-	expired := w.expired
+	victim, why := w.victim, w.why
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -348,12 +384,12 @@ func (w *worker) die(cause error) {
 		for _, t := range fifo {
 			p.finish(t, p.failErr())
 		}
-	case expired == fifo[0]:
-		p.finish(fifo[0], fmt.Errorf("%w after %v (worker %d killed)", ErrTimeout, p.cfg.timeout, w.slot+1))
+	case victim == fifo[0]:
+		p.finish(fifo[0], why)
 		p.requeue(fifo[1:])
-	case expired != nil:
-		// The late task answered just before the kill landed: the worker
-		// died under the next one, which had barely started and did
+	case victim != nil:
+		// The victim answered just before the kill landed: the worker
+		// died under the next call, which had barely started and did
 		// nothing wrong. It runs again, from the start, elsewhere.
 		p.requeue(fifo)
 	default:
