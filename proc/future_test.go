@@ -237,7 +237,9 @@ func TestSubmitContext(t *testing.T) {
 // AsCompleted yields calls of different functions in the order they
 // complete, not the order they were submitted.
 func TestAsCompleted(t *testing.T) {
-	p := newPool(t, proc.WithWorkers(2))
+	// No prefetch: a worker holding the gated call must not hold the
+	// fast one queued behind it.
+	p := newPool(t, proc.WithWorkers(2), proc.WithPrefetch(0))
 	ctx := context.Background()
 	gate := filepath.Join(t.TempDir(), "gate")
 	slow, err := gated.Submit(ctx, p, gate)
@@ -280,7 +282,7 @@ func TestAsCompleted(t *testing.T) {
 }
 
 func TestWaitModes(t *testing.T) {
-	p := newPool(t, proc.WithWorkers(2))
+	p := newPool(t, proc.WithWorkers(2), proc.WithPrefetch(0)) // as in TestAsCompleted
 	ctx := context.Background()
 	dir := t.TempDir()
 	submit := func(t *testing.T, what string) proc.Handle {
