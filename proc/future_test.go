@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -532,5 +533,42 @@ func TestProgress(t *testing.T) {
 				t.Fatalf("last progress %d, want %d", last, tt.total)
 			}
 		})
+	}
+}
+
+// Cancels that arrive while the sender is writing to the worker must not
+// be lost: every call here waits for its context, so one lost cancel
+// leaves its worker busy for ever and Close never returns.
+func TestCancelNotLost(t *testing.T) {
+	p, err := proc.New(context.Background(), proc.WithWorkers(2), proc.WithPrefetch(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	dir := t.TempDir()
+	// Submit blocks once the queue is full behind workers that are stuck.
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
+	defer cancel()
+	for range 300 {
+		fu, err := block.Submit(ctx, p, blockIn{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fu.Cancel()
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait.Timeout):
+		// Kill the stuck workers so that Close, and the test, can end.
+		for _, pid := range p.PIDs() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		<-closed
+		t.Fatal("Close did not return: a cancelled call still runs")
 	}
 }

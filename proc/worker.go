@@ -31,9 +31,12 @@ type worker struct {
 	reqW  *os.File
 	repR  *os.File
 
-	wmu  sync.Mutex // guards bw and reqW
+	wmu  sync.Mutex // guards bw and reqW; released by unlockW
 	bw   *bufio.Writer
 	room chan struct{} // one token per call in flight
+
+	cmu     sync.Mutex
+	cancels []uint64 // cancel requests waiting for wmu
 
 	fmu      sync.Mutex // guards the fields below
 	fifo     []*task
@@ -82,17 +85,43 @@ func (w *worker) closeInput() {
 	w.wmu.Unlock()
 }
 
+// sendCancel asks the worker to cancel call id. It never blocks: when the
+// sender holds the pipe (it may be blocked writing to a full one), the
+// request waits in cancels and the sender writes it when it lets go.
 func (w *worker) sendCancel(id uint64) {
-	if !w.wmu.TryLock() {
-		return // the sender is mid-write; cancellation is best effort
+	w.cmu.Lock()
+	w.cancels = append(w.cancels, id)
+	w.cmu.Unlock()
+	if w.wmu.TryLock() {
+		w.unlockW()
 	}
-	defer w.wmu.Unlock()
-	frame, _ := wire.AppendFrame(nil, &wire.Message{Kind: wire.KindCancel, ID: id})
-	if w.bw == nil {
-		return // not ready: it has no call to cancel
-	}
-	if _, err := w.bw.Write(frame); err == nil {
-		w.bw.Flush()
+}
+
+// unlockW writes the cancel requests queued while wmu was held and
+// releases wmu. A request queued after the last look either finds wmu
+// free or is seen by the look after the unlock, so none is left behind.
+func (w *worker) unlockW() {
+	for {
+		w.cmu.Lock()
+		ids := w.cancels
+		w.cancels = nil
+		w.cmu.Unlock()
+		if len(ids) > 0 && w.bw != nil { // no bw: not ready, no call to cancel
+			var frame []byte
+			for _, id := range ids {
+				frame, _ = wire.AppendFrame(frame, &wire.Message{Kind: wire.KindCancel, ID: id})
+			}
+			if _, err := w.bw.Write(frame); err == nil {
+				w.bw.Flush()
+			}
+		}
+		w.wmu.Unlock()
+		w.cmu.Lock()
+		more := len(w.cancels) > 0
+		w.cmu.Unlock()
+		if !more || !w.wmu.TryLock() {
+			return
+		}
 	}
 }
 
@@ -185,7 +214,7 @@ func (w *worker) send() {
 		// the reader's to report.
 		w.wmu.Lock()
 		_, err := w.reqW.Write(p.initFrame)
-		w.wmu.Unlock()
+		w.unlockW()
 		if err != nil {
 			return
 		}
@@ -198,7 +227,7 @@ func (w *worker) send() {
 	// The buffer comes after the hello, off the pool's start-up path.
 	w.wmu.Lock()
 	w.bw = bufio.NewWriterSize(w.reqW, 32<<10)
-	w.wmu.Unlock()
+	w.unlockW()
 	sent := 0
 	for {
 		select {
@@ -228,7 +257,7 @@ func (w *worker) send() {
 				<-w.room
 				p.finish(t, ErrCanceled)
 			case pushDead:
-				w.wmu.Unlock()
+				w.unlockW()
 				p.requeue([]*task{t})
 				return
 			}
@@ -255,7 +284,7 @@ func (w *worker) send() {
 			w.retired.Store(true)
 			w.reqW.Close()
 		}
-		w.wmu.Unlock()
+		w.unlockW()
 		if err != nil {
 			return // the reader sees the death and settles the tasks
 		}
