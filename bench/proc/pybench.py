@@ -1,6 +1,6 @@
 """Python's side of crew's proc benchmarks; prints one JSON object.
 
-usage: pybench.py submit|map1|map1000|startup-fork|startup-spawn|cpu N
+usage: pybench.py submit|submit1|map1|map1000|startup-fork|startup-spawn|cpu N
 """
 import json, multiprocessing as mp, os, statistics, sys, time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +23,24 @@ def main():
             [f.result() for f in [ex.submit(add1, i) for i in range(n)]]
             d = time.perf_counter() - t
         print(json.dumps({"rate": n / d}))
+    elif mode == "submit1":
+        # Round trips: each call's result before the next is submitted;
+        # five rounds of N, the median round's rate, plus N submitted at
+        # once and then waited for (as "submit", in rounds).
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as ex:
+            [ex.submit(add1, i).result() for i in range(100)]
+            trips, batch = [], []
+            for _ in range(5):
+                t = time.perf_counter()
+                for i in range(n):
+                    assert ex.submit(add1, i).result() == i + 1
+                trips.append(n / (time.perf_counter() - t))
+                t = time.perf_counter()
+                fs = [ex.submit(add1, i) for i in range(n)]
+                for f in fs:
+                    f.result()
+                batch.append(n / (time.perf_counter() - t))
+        print(json.dumps({"trip": statistics.median(trips), "batch": statistics.median(batch)}))
     elif mode in ("map1", "map1000"):
         chunk = 1 if mode == "map1" else 1000
         with mp.get_context("fork").Pool(2) as p:
