@@ -114,31 +114,36 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 		return cpuIOTask{A: a, B: a + uint64(items), Rounds: rounds}
 	}
 	meter := NewCeilingMeter(slices.Max(fig.Workers), ceilWork)
+	modes := []string{modeThreads, modeGIL, modeProcs, modeAsync}
 	for _, io := range []bool{false, true} {
 		work := "cpu"
 		if io {
 			work = "io"
 		}
-		for _, mode := range []string{modeThreads, modeGIL, modeProcs, modeAsync} {
-			// Each round runs every worker count once, so a neighbour busy
-			// for a second slows the counts alike rather than one of them,
-			// and each count keeps its fastest round, the one least
-			// disturbed by other work.
-			best := map[int]float64{}
-			// Waiting is not disturbed by a busy neighbour as computing
-			// is, so the I/O-bound modes run one round fewer.
-			runs := reps
-			if io {
-				runs = max(reps-1, 1)
-			}
-			for rep := range runs {
+		// Each round runs every mode at every worker count once, so a
+		// neighbour busy for a second slows the modes alike rather than
+		// all the rounds of one of them (and Go's threads, the control,
+		// see what processes saw); each keeps its fastest round, the one
+		// least disturbed by other work.
+		best := map[string]map[int]float64{}
+		// Waiting is not disturbed by a busy neighbour as computing is, so
+		// the I/O-bound modes run one round fewer.
+		runs := reps
+		if io {
+			runs = max(reps-1, 1)
+		}
+		for rep := range runs {
+			for _, mode := range modes {
 				if !io {
-					// A ceiling sample per round of a CPU-bound mode, so
-					// the ceiling sees the machine as those rounds did.
+					// A ceiling sample before each CPU-bound mode, so the
+					// ceiling sees the machine as the modes did.
 					progress(cfg, "lab: cpu-vs-io: ceiling")
 					if err := meter.Sample(ctx); err != nil {
 						return nil, err
 					}
+				}
+				if best[mode] == nil {
+					best[mode] = map[int]float64{}
 				}
 				for _, w := range fig.Workers {
 					if err := ctx.Err(); err != nil {
@@ -155,15 +160,17 @@ func runCPUIO(ctx context.Context, cfg Config) (*Result, error) {
 					if err != nil {
 						return nil, err
 					}
-					if rep == 0 || s < best[w] {
-						best[w] = s
+					if rep == 0 || s < best[mode][w] {
+						best[mode][w] = s
 					}
 				}
 			}
+		}
+		for _, mode := range modes {
 			for _, w := range fig.Workers {
-				fig.set(work, mode, w, best[w])
-				res.Rows = append(res.Rows, Row{"workload": work, "mode": mode, "workers": w, "seconds": best[w],
-					"speedup": speedup(best[1], best[w]), "series": work + ", " + mode})
+				fig.set(work, mode, w, best[mode][w])
+				res.Rows = append(res.Rows, Row{"workload": work, "mode": mode, "workers": w, "seconds": best[mode][w],
+					"speedup": speedup(best[mode][1], best[mode][w]), "series": work + ", " + mode})
 			}
 		}
 	}
