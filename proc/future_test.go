@@ -572,3 +572,52 @@ func TestCancelNotLost(t *testing.T) {
 		t.Fatal("Close did not return: a cancelled call still runs")
 	}
 }
+
+// WithKillOnCancel applies to every cancel, not only Future.Cancel: a
+// Call or a map whose context ends kills the worker running what it
+// abandons.
+func TestKillOnCancelEverywhere(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, p *proc.Pool, in blockIn) error
+	}{
+		{"Call", func(ctx context.Context, p *proc.Pool, in blockIn) error {
+			_, err := block.Call(ctx, p, in)
+			return err
+		}},
+		{"Map", func(ctx context.Context, p *proc.Pool, in blockIn) error {
+			_, err := block.Map(ctx, p, []blockIn{in})
+			return err
+		}},
+		{"MapUnordered", func(ctx context.Context, p *proc.Pool, in blockIn) error {
+			var err error
+			for r := range block.MapUnordered(ctx, p, slices.Values([]blockIn{in})) {
+				err = r.Err
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(t, proc.WithWorkers(1), proc.WithKillOnCancel(), proc.WithStderr(nil))
+			pid := p.PIDs()[0]
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for !exists(filepath.Join(dir, "started")) && ctx.Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			if err := tt.run(ctx, p, blockIn{Dir: dir, IgnoreCtx: true}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			wait.For(t, "the worker to be killed", func() bool { return !testproc.Alive(pid) })
+			wait.For(t, "a replacement", func() bool {
+				pids := p.PIDs()
+				return len(pids) == 1 && pids[0] != pid
+			})
+		})
+	}
+}
