@@ -301,7 +301,12 @@ func (p *Pool) failErr() error {
 	return ErrClosed
 }
 
+// submit queues t, blocking while the queue is full. An ended ctx is
+// refused first: select would otherwise pick the queue or ctx at random.
 func (p *Pool) submit(ctx context.Context, t *task) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	p.subMu.RLock()
 	if p.state != stateOpen {
 		p.subMu.RUnlock()
