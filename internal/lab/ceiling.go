@@ -50,7 +50,8 @@ const CeilingMode = "ceiling: pure loop"
 type Ceiling struct {
 	// Threads is the number of OS threads the loop was split over.
 	Threads int `json:"threads"`
-	// One is the fastest time, in seconds, of the loop on one thread.
+	// One is the fastest time, in seconds, of the loop on one thread
+	// (samples compare per item; the time is for the loop's last length).
 	One float64 `json:"one_s"`
 	// Many is the fastest time of the same work split over Threads
 	// threads running at once.
