@@ -125,7 +125,7 @@
 //
 // # Costs
 //
-// A call costs one allocation, its encoding and a pipe round trip: a few
+// A call costs a few allocations, its encoding and a pipe round trip: a few
 // microseconds of CPU, and tens of microseconds of latency on a busy
 // machine, where each hand-off between goroutines and processes waits for
 // a wake-up (bench/proc: Submit+Wait 54-72 µs against 180 µs for Python's

@@ -82,9 +82,10 @@ func (f *Func[In, Out]) Name() string { return f.name }
 // Call runs f(in) in one of p's workers and returns its result. It blocks
 // until the result arrives, the worker dies (*CrashError), the task times
 // out (ErrTimeout) or ctx is done; then it returns ctx.Err() at once and
-// cancels the call as Future.Cancel does. It is Submit and Wait in one,
-// without watching ctx once the call is done, and costs one allocation of
-// the call and a round trip through a pipe, a few microseconds.
+// cancels the call as Future.Cancel does. It is Submit and Wait on the
+// same path, minus Submit's watch on ctx (Call watches it while it waits),
+// and costs a few allocations (the call, its channel, its frame) and a
+// round trip through a pipe.
 func (f *Func[In, Out]) Call(ctx context.Context, p *Pool, in In, opts ...CallOption) (Out, error) {
 	var zero Out
 	fu, err := f.submit(ctx, p, in, opts)

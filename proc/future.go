@@ -17,8 +17,8 @@ import (
 // Its methods are safe for concurrent use and may be called any number of
 // times: every Wait after completion returns the same result. A Future must
 // not be copied. A nil *Future is done, and its Wait and Err return an
-// error. It costs one allocation beside its call frame; its result is
-// decoded once, by the first Wait or Err.
+// error. It costs the Future, its channel and its call frame; its result
+// is decoded once, by the first Wait or Err.
 type Future[Out any] struct {
 	c    call
 	dec  decoder[Out]
