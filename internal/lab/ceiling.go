@@ -267,15 +267,23 @@ func calibrateLoop(d time.Duration) uint64 {
 // ceilingSink keeps the loop's result alive so the compiler cannot drop it.
 var ceilingSink atomic.Uint64
 
+// startLead is how far ahead runLoop sets the moment its threads start:
+// long enough for every locked thread to be woken and spinning on its
+// CPU by then. Woken by a channel instead, a parked thread of a VM took
+// 2-20 ms to run, and that wait, not the CPUs, set a low ceiling on a
+// quiet machine (1.09x where goroutines reached 1.60x in the same second).
+const startLead = 5 * time.Millisecond
+
 // runLoop splits items of the pure loop over threads goroutines, each locked
-// to its own OS thread and released together, and returns the wall time
-// from their release until the last one is done.
+// to its own OS thread, spinning until a common start time and timing its
+// own end, and returns the wall time from that start until the last one
+// ended.
 func runLoop(items uint64, threads int) float64 {
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
+	var done sync.WaitGroup
+	start := time.Now().Add(startLead)
 	totals := make([]uint64, threads)
+	ends := make([]time.Time, threads)
 	for i, part := range split(items, threads) {
-		ready.Add(1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
@@ -284,20 +292,24 @@ func runLoop(items uint64, threads int) float64 {
 			// afterwards, so the thread is reused rather than destroyed.
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			ready.Done()
-			<-start
+			for time.Now().Before(start) {
+				// Spin: a thread that sleeps until the start has to be
+				// woken again, which is the delay the lead is there to
+				// absorb.
+			}
 			totals[i] = sumRange(part[0], part[1], ceilingRounds)
+			ends[i] = time.Now()
 		}()
 	}
-	ready.Wait()
-	t0 := time.Now()
-	close(start)
 	done.Wait()
-	el := time.Since(t0).Seconds()
 	var t uint64
-	for _, v := range totals {
+	last := start
+	for i, v := range totals {
 		t += v
+		if ends[i].After(last) {
+			last = ends[i]
+		}
 	}
 	ceilingSink.Add(t)
-	return el
+	return last.Sub(start).Seconds()
 }
