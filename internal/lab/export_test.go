@@ -23,6 +23,7 @@ type (
 
 var (
 	RaceVerdict       = raceVerdict
+	RaceInconclusive  = raceInconclusive
 	LockVerdict       = lockVerdict
 	QueueVerdict      = queueVerdict
 	ShareVerdict      = shareVerdict

@@ -54,6 +54,24 @@ func TestRaceVerdict(t *testing.T) {
 	})
 }
 
+// TestRaceInconclusive: trials that lost nothing do not refute the race,
+// they did not show it; no trials at all is a failure, not a draw.
+func TestRaceInconclusive(t *testing.T) {
+	for _, c := range []struct {
+		lost []int64
+		want bool
+	}{
+		{[]int64{0, 0, 0}, true},
+		{[]int64{0, 7, 0}, false},
+		{[]int64{3}, false},
+		{nil, false},
+	} {
+		if got := lab.RaceInconclusive(lab.RaceFigures{Expected: 100, Lost: c.lost}); got != c.want {
+			t.Errorf("RaceInconclusive(lost %v) = %v, want %v", c.lost, got, c.want)
+		}
+	}
+}
+
 func TestLockVerdict(t *testing.T) {
 	kinds := []string{"mutex", "atomic"}
 	checkVerdicts(t, []verdictCase{
