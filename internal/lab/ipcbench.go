@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -313,13 +314,28 @@ func ipcVerdict(f ipcFigures) (bool, string) {
 	if len(f.Sizes) == 0 {
 		return false, "no sizes ran"
 	}
+	// Judged size by size, by majority: one size where a neighbour's burst
+	// slowed the shared-memory run must not decide the claim alone.
+	fastest := 0
+	var not []string
+	for _, n := range f.Sizes {
+		shm := f.MBps["shm"][n]
+		if shm > f.MBps["pipe"][n] && shm > f.MBps["unix"][n] {
+			fastest++
+		} else {
+			not = append(not, fmt.Sprintf("%d B", n))
+		}
+	}
+	holds := 2*fastest > len(f.Sizes)
 	big, small := f.Sizes[len(f.Sizes)-1], f.Sizes[0]
-	shm, pipe, unix := f.MBps["shm"][big], f.MBps["pipe"][big], f.MBps["unix"][big]
-	holds := shm > pipe && shm > unix
-	v := fmt.Sprintf("at %d B: shared memory %.0f MB/s, pipe %.0f MB/s, unix socket %.0f MB/s; at %d B: %.0f / %.0f / %.0f MB/s",
-		big, shm, pipe, unix, small, f.MBps["shm"][small], f.MBps["pipe"][small], f.MBps["unix"][small])
+	v := fmt.Sprintf("shared memory was the fastest at %d of %d message sizes; at %d B: shared memory %.0f MB/s, pipe %.0f MB/s, unix socket %.0f MB/s; at %d B: %.0f / %.0f / %.0f MB/s",
+		fastest, len(f.Sizes), big, f.MBps["shm"][big], f.MBps["pipe"][big], f.MBps["unix"][big],
+		small, f.MBps["shm"][small], f.MBps["pipe"][small], f.MBps["unix"][small])
+	if len(not) > 0 {
+		v += " (not at " + strings.Join(not, ", ") + ")"
+	}
 	if !holds {
-		v = "shared memory was not the fastest for large messages: " + v
+		v = "shared memory was not the fastest at most sizes: " + v
 	}
 	return holds, v
 }
