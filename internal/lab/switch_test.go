@@ -2,7 +2,6 @@ package lab_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"crew/internal/lab"
@@ -50,15 +49,7 @@ func TestSwitchVerdict(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			holds, inc, v := lab.SwitchVerdict(c.fig)
-			if holds != c.holds || inc != c.inconclusive {
-				t.Errorf("holds, inconclusive = %v, %v; want %v, %v (verdict %q)", holds, inc, c.holds, c.inconclusive, v)
-			}
-			if !strings.Contains(v, c.text) {
-				t.Errorf("verdict %q does not contain %q", v, c.text)
-			}
-			if strings.ContainsAny(v, "[]") {
-				t.Errorf("verdict %q prints a raw Go slice; write a sentence", v)
-			}
+			checkJudged(t, judged{c.name, c.holds, c.inconclusive, c.text}, holds, inc, v)
 		})
 	}
 }

@@ -24,13 +24,20 @@ func checkVerdicts(t *testing.T, cases []verdictCase) {
 			if holds != c.holds {
 				t.Errorf("holds = %v, want %v (verdict %q)", holds, c.holds, v)
 			}
-			if !strings.Contains(v, c.want) {
-				t.Errorf("verdict %q does not contain %q", v, c.want)
-			}
-			if strings.ContainsAny(v, "[]") {
-				t.Errorf("verdict %q prints a raw Go slice; write a sentence", v)
-			}
+			checkVerdictText(t, v, c.want)
 		})
+	}
+}
+
+// checkVerdictText checks that verdict v contains want and reads as a
+// sentence.
+func checkVerdictText(t *testing.T, v, want string) {
+	t.Helper()
+	if !strings.Contains(v, want) {
+		t.Errorf("verdict %q does not contain %q", v, want)
+	}
+	if strings.ContainsAny(v, "[]") {
+		t.Errorf("verdict %q prints a raw Go slice; write a sentence", v)
 	}
 }
 
@@ -151,9 +158,7 @@ func checkJudged(t *testing.T, c judged, holds, inconclusive bool, v string) {
 	if holds != c.holds || inconclusive != c.inconclusive {
 		t.Errorf("%s: holds %v, inconclusive %v, want %v, %v (verdict %q)", c.name, holds, inconclusive, c.holds, c.inconclusive, v)
 	}
-	if !strings.Contains(v, c.want) {
-		t.Errorf("%s: verdict %q does not contain %q", c.name, v, c.want)
-	}
+	checkVerdictText(t, v, c.want)
 	if c.holds && c.inconclusive {
 		t.Errorf("%s: a case cannot both hold and be inconclusive", c.name)
 	}
