@@ -18,17 +18,20 @@ import (
 )
 
 var (
-	record      = flag.Bool("record", false, "record GNU parallel's answers into testdata/compat/cases.json")
+	record      = flag.String("record", "", "record GNU parallel's answers into the cases files whose names match this glob (e.g. '*' or 'pipe.json')")
 	parallelAll = flag.Bool("parallel-all", false, "check every recorded answer against the installed GNU parallel, not a sample")
 )
 
-const casesFile = "testdata/compat/cases.json"
+// The cases live in testdata/compat/*.json, one file per family of
+// flags, so that work on different flags touches different files.
+const casesDir = "testdata/compat"
 
 // A compatCase is one command line with its input, and what GNU parallel
 // answered: standard output and exit status. Standard error is not
 // compared; its wording is the tool's own.
 type compatCase struct {
-	Name     string            `json:"name"`
+	Name     string `json:"name"`
+	file     string
 	Args     []string          `json:"args"`
 	Stdin    string            `json:"stdin,omitempty"`
 	StdinHex string            `json:"stdin_hex,omitempty"`
@@ -90,15 +93,64 @@ func (c *compatCase) args(t testing.TB, dir string) []string {
 }
 
 func loadCases(t testing.TB) []*compatCase {
-	b, err := os.ReadFile(casesFile)
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join(casesDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no compatibility cases in %s: %v", casesDir, err)
 	}
-	var cases []*compatCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
+	var all []*compatCase
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cases []*compatCase
+		if err := json.Unmarshal(b, &cases); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range cases {
+			c.file = f
+		}
+		all = append(all, cases...)
 	}
-	return cases
+	return all
+}
+
+// recordCases asks GNU parallel for the answers of the cases in the files
+// matching glob and rewrites those files.
+func recordCases(t *testing.T, cases []*compatCase, glob string) {
+	if _, err := exec.LookPath("parallel"); err != nil {
+		t.Fatal("-record needs GNU parallel")
+	}
+	byFile := map[string][]*compatCase{}
+	var order []string
+	for _, c := range cases {
+		if ok, err := filepath.Match(glob, filepath.Base(c.file)); err != nil {
+			t.Fatalf("-record %q: %v", glob, err)
+		} else if !ok {
+			continue
+		}
+		if byFile[c.file] == nil {
+			order = append(order, c.file)
+		}
+		byFile[c.file] = append(byFile[c.file], c)
+		out, code := runParallel(t, c)
+		c.Stdout, c.StdoutHex, c.Exit = out, "", code
+		if !utf8.ValidString(out) {
+			c.Stdout, c.StdoutHex = "", hex.EncodeToString([]byte(out))
+		}
+	}
+	if len(order) == 0 {
+		t.Fatalf("-record %q matches no file in %s", glob, casesDir)
+	}
+	for _, f := range order {
+		b, err := json.MarshalIndent(byFile[f], "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func runParallel(t testing.TB, c *compatCase) (string, int) {
@@ -131,30 +183,14 @@ func runCrew(t testing.TB, c *compatCase) (string, int) {
 // that the recorded answers still hold; with -record it rewrites them.
 func TestCompat(t *testing.T) {
 	cases := loadCases(t)
-	if *record {
-		if _, err := exec.LookPath("parallel"); err != nil {
-			t.Fatal("-record needs GNU parallel")
-		}
-		for _, c := range cases {
-			out, code := runParallel(t, c)
-			c.Stdout, c.StdoutHex, c.Exit = out, "", code
-			if !utf8.ValidString(out) {
-				c.Stdout, c.StdoutHex = "", hex.EncodeToString([]byte(out))
-			}
-		}
-		b, err := json.MarshalIndent(cases, "", " ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(casesFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *record != "" {
+		recordCases(t, cases, *record)
 	}
 	if len(cases) < 40 {
 		t.Errorf("only %d compatibility cases; want at least 40", len(cases))
 	}
 	_, perr := exec.LookPath("parallel")
-	haveParallel := perr == nil && !*record
+	haveParallel := perr == nil && *record == ""
 	for i, c := range cases {
 		// GNU parallel takes most of a second to start on a loaded machine,
 		// so by default a rotating sample of cases is checked against it.
