@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 )
 
 // An Input is one input source of a run, as GNU parallel has them: the
@@ -251,4 +252,85 @@ func (it *argIter) advance() bool {
 		it.idx[i] = 0
 	}
 	return true
+}
+
+// ErrBadDelimiter is wrapped by the error Unescape returns.
+var ErrBadDelimiter = errors.New("runner: bad delimiter")
+
+// Unescape resolves the backslash escapes of a -d delimiter as GNU
+// parallel and printf do: \n, \t, \r, \a, \b, \f, \v, \\, octal \0 to
+// \377 (one to three digits) and hexadecimal \xHH (one or two digits). A
+// backslash before any other character, or at the end, stays as it is.
+// The result must not be empty: records need something to end them.
+func Unescape(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch c = s[i]; c {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case '\\':
+			b.WriteByte('\\')
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			n, j := 0, i
+			for ; j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7'; j++ {
+				n = n*8 + int(s[j]-'0')
+			}
+			if n > 0xff {
+				return "", badValue(ErrBadDelimiter, "%q: octal escape \\%s is more than one byte", s, s[i:j])
+			}
+			b.WriteByte(byte(n))
+			i = j - 1
+		case 'x':
+			n, j := 0, i+1
+			for ; j < len(s) && j < i+3 && isHex(s[j]); j++ {
+				n = n*16 + hexVal(s[j])
+			}
+			if j == i+1 {
+				// "\x" with no digit stays as it is, as in printf.
+				b.WriteString(`\x`)
+				continue
+			}
+			b.WriteByte(byte(n))
+			i = j - 1
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
+	}
+	if b.Len() == 0 {
+		return "", badValue(ErrBadDelimiter, "it must not be empty")
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= 'a':
+		return int(c-'a') + 10
+	case c >= 'A':
+		return int(c-'A') + 10
+	}
+	return int(c - '0')
 }

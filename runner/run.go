@@ -88,6 +88,49 @@ type Config struct {
 	// Results, when set, is a directory receiving each job's output.
 	Results string
 
+	// Several input records per job, and other input forms (#11 §2, the
+	// "args" helper: runner/group.go, runner/input.go). --pipe reads
+	// MaxArgs as records per block (-N), MaxLines as lines per record (-L)
+	// and Header as the header to repeat in every block.
+
+	// MaxArgs is -n/--max-args or -N/--max-replace-args: the most input
+	// records one job takes. Zero means one record per job, or with
+	// Multiple as many as fit MaxChars.
+	MaxArgs int
+	// ZeroArgs is -n 0, -N 0 or -L 0: each job reads one record but puts
+	// no argument on its command line.
+	ZeroArgs bool
+	// ReplaceArgs is -N rather than -n.
+	ReplaceArgs bool
+	// MaxLines is -L/--max-lines: the most nonblank input lines one job
+	// takes; a line ending in a blank continues on the next.
+	MaxLines int
+	// Multiple is -X, -m or --xargs: jobs take as many records as fit.
+	Multiple Multiple
+	// MaxChars is -s/--max-chars: the longest command line in bytes; zero
+	// means the system's limit (ARG_MAX less the environment).
+	MaxChars int
+	// ExitTooBig is -x: a command line longer than MaxChars stops the run.
+	ExitTooBig bool
+	// Header is --header as given (":", a number of lines or a regular
+	// expression); nil when there is none.
+	Header *string
+	// Delimiter, when set, ends input records instead of newline (-d),
+	// its escapes already resolved (see Unescape).
+	Delimiter *string
+	// NoRunIfEmpty is -r: records that are only blanks make no job.
+	NoRunIfEmpty bool
+	// EOF, when set, is -E: a line equal to it ends the input.
+	EOF string
+	// CSV is --csv: records are CSV lines split into columns.
+	CSV bool
+	// Trim is --trim: blanks removed from the ends of values.
+	Trim Trim
+	// Shuffle is --shuf: all jobs are read first and run in random order.
+	Shuffle bool
+	// Verbose is -t: each job's command goes to Stderr as it starts.
+	Verbose bool
+
 	// Drain, when closed, stops the start of new jobs and lets the
 	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
 	// names the jobs it waits for; the jobs never started are not counted
@@ -185,6 +228,9 @@ func newRun(cfg Config) (*run, error) {
 	}
 	if cfg.Executor == nil {
 		return nil, ErrNoExecutor
+	}
+	if err := cfg.checkInputOptions(); err != nil {
+		return nil, err
 	}
 	var tmpl *template
 	if len(cfg.Command) > 0 {

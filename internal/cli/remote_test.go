@@ -73,6 +73,24 @@ func TestRunFlagsWithServer(t *testing.T) {
 			`exec 2>/dev/null; trap "echo TERM" TERM; echo start; while :; do sleep 0.02; done # {}`, ":::", "x"}},
 		{flag: "arg-file", out: "a\nb\n", prepare: []string{"printf 'a\\nb\\n' > DIR/in # {}", ":::", "x"},
 			args: []string{"-a", "DIR/in", "-k", "echo", "{}"}},
+		// Several arguments per job and the other input forms (#11 §2):
+		// all on the submitting side, so they work with --server as here.
+		{flag: "max-args", args: []string{"-n", "2", "-k", "echo", ":::", "a", "b", "c"}},
+		{flag: "max-replace-args", args: []string{"-N", "2", "-k", "echo", "{2}{1}", ":::", "a", "b", "c"}},
+		{flag: "max-lines", args: []string{"-L", "2", "-k", "echo"}, stdin: "a\nb\nc\n"},
+		{flag: "context-replace", args: []string{"-X", "-j1", "echo", "x{}", ":::", "a", "b"}},
+		{flag: "multiple", args: []string{"-m", "-j1", "echo", "x{}", ":::", "a", "b"}},
+		{flag: "xargs", args: []string{"--xargs", "echo", ":::", "a", "b"}},
+		{flag: "max-chars", args: []string{"-s", "10", "-k", "echo", ":::", "a", "b", "c"}},
+		{flag: "exit", args: []string{"-x", "-s", "10", "-k", "echo", ":::", "a", "b"}},
+		{flag: "delimiter", args: []string{"-d", ",", "-k", "echo", "[{}]"}, stdin: "a,b"},
+		{flag: "no-run-if-empty", args: []string{"-r", "-k", "echo", "[{}]"}, stdin: "a\n \nb\n"},
+		{flag: "eof", args: []string{"-E", "stop", "-k", "echo"}, stdin: "a\nstop\nb\n"},
+		{flag: "header", args: []string{"--header", ":", "-k", "echo", "{x}", ":::", "x", "a", "b"}},
+		{flag: "csv", args: []string{"--csv", "-k", "echo", "{2}"}, stdin: "a,\"b,c\"\n"},
+		{flag: "trim", args: []string{"--trim", "lr", "-k", "echo", "[{}]"}, stdin: " a \n"},
+		{flag: "shuf", args: []string{"--shuf", "echo", ":::", "a"}},
+		{flag: "verbose", args: []string{"-t", "echo", ":::", "a"}},
 		{flag: "server"}, // the flag that makes the difference
 	}
 

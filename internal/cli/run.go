@@ -46,6 +46,9 @@ type runOptions struct {
 	progress, eta bool
 	termSeq       []runner.TermStep
 	server        string
+	// inputOptions: -n, -N, -L, -X, -m, --header and the other input
+	// forms (run_input_flags.go).
+	inputOptions
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -156,7 +159,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 // config is the runner.Config of opts, short of the inputs, the executor
 // and the drain, which runRun adds.
 func (o *runOptions) config() runner.Config {
-	return runner.Config{
+	c := runner.Config{
 		Command:        o.command,
 		Quote:          o.quote,
 		Null:           o.null,
@@ -182,4 +185,6 @@ func (o *runOptions) config() runner.Config {
 		Results:        o.results,
 		Log:            func(line string) { fmt.Fprintf(o.streams.Err, "crew: %s\n", line) },
 	}
+	o.inputOptions.apply(&c)
+	return c
 }

@@ -22,6 +22,7 @@ type runFlags struct {
 	lineBuffer, ungroup, group           bool
 	bar, eta, progress                   bool
 	argFiles                             []string
+	input                                inputFlags
 }
 
 // define binds crew run's flags: the typed ones straight into o, the
@@ -58,6 +59,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&fl.termSeq, "term-seq", "TERM,200,TERM,100,TERM,50,KILL,25", "signals and waits (ms) used to stop jobs")
 	f.StringVar(&o.server, "server", "", "run the jobs on crew workers through the NATS server at this URL")
 	f.StringArrayVarP(&fl.argFiles, "arg-file", "a", nil, "read inputs from this file (like :::: FILE)")
+	fl.input.define(f, &o.inputOptions)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -122,6 +124,9 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		}
 	}
 	o.progress, o.eta = fl.bar || fl.eta || fl.progress, fl.eta
+	if err := fl.input.parse(f, &o.inputOptions); err != nil {
+		return err
+	}
 	var err error
 	o.termSeq, err = parseTermSeq(fl.termSeq)
 	return err

@@ -76,6 +76,21 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--term-seq", "INT,10,9,0", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.termSeq = []runner.TermStep{{Signal: syscall.SIGINT, Wait: 10 * time.Millisecond}, {Signal: syscall.SIGKILL}}
 		}},
+		// -n, -N, -L and -s imply -X unless -m or --xargs is given.
+		{[]string{"-n", "2", "echo", ":::", "a", "b"}, func(o *runOptions) { o.maxArgs, o.multiple = 2, runner.MultipleContext }},
+		{[]string{"-N1k", "-m", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.maxArgs, o.replaceArgs, o.multi, o.multiple = 1000, true, true, runner.MultipleSpread
+		}},
+		{[]string{"-L", "0", "--xargs", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.maxLines, o.xargs, o.multiple = 0, true, runner.MultipleXargs
+		}},
+		{[]string{"-s", "1K", "-x", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.maxChars, o.exitTooBig, o.multiple = 1024, true, runner.MultipleContext
+		}},
+		{[]string{"-X", "--header", ":", "-d", `\t`, "-r", "-E", "END", "--csv", "--trim", "rl", "--shuf", "-t", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.context, o.multiple, o.header, o.hasHeader, o.delimiter, o.hasDelimiter = true, runner.MultipleContext, ":", true, "\t", true
+			o.noRunIfEmpty, o.eof, o.csv, o.trim, o.shuf, o.verbose = true, "END", true, runner.TrimBoth, true, true
+		}},
 		// -a files come first, then the groups in order.
 		{[]string{"-a", "f1", "--arg-file", "-", "echo", ":::", "a", "b", "::::+", "f2", "f3", ":::", "c"}, func(o *runOptions) {
 			o.inputs = []runInput{
@@ -87,11 +102,12 @@ func TestRunFlags(t *testing.T) {
 		}},
 	} {
 		want := runOptions{
-			command: []string{"echo"},
-			inputs:  []runInput{{values: []string{"a", "b"}}},
-			jobs:    ncpu,
-			output:  runner.Group,
-			termSeq: termSeq,
+			command:      []string{"echo"},
+			inputs:       []runInput{{values: []string{"a", "b"}}},
+			jobs:         ncpu,
+			output:       runner.Group,
+			termSeq:      termSeq,
+			inputOptions: inputOptions{maxArgs: -1, maxLines: -1},
 		}
 		c.want(&want)
 		got, err := parseCmd(t, newRunCmd, c.args...)
@@ -100,7 +116,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"crew/runner"
+)
+
+// inputFlags holds crew run's flags for several arguments per job and the
+// other input forms (-n, -N, -L, -X, -m, --xargs, -s, -d, -r, -E,
+// --header, --csv, --trim, --shuf, -t) as given.
+type inputFlags struct {
+	maxArgs, maxReplaceArgs, maxLines, maxChars string
+	delimiter, trim                             string
+}
+
+// inputOptions are those flags parsed. --pipe reads maxArgs (records per
+// block with -N), maxLines (lines per record with -L) and header too.
+type inputOptions struct {
+	// maxArgs is -n or -N: the most records one job takes (or with
+	// --pipe, records per block); -1 when neither was given. -N also
+	// sets replaceArgs.
+	maxArgs     int
+	replaceArgs bool
+	// maxLines is -L/--max-lines: the most nonblank input lines one job
+	// takes (with --pipe, lines per record); -1 when not given.
+	maxLines int
+	// multiple is -X, -m or --xargs, or the -X that -n, -N, -L and -s
+	// imply when none of those is given.
+	multiple runner.Multiple
+	// maxChars is -s/--max-chars: the longest command line; 0 when not
+	// given (the system's limit).
+	maxChars int
+	// exitTooBig is -x/--exit.
+	exitTooBig bool
+	// header is --header as given: ":" (the first value of each input
+	// names it), a number of lines, or a regular expression; hasHeader
+	// tells "--header ''" from no --header.
+	header    string
+	hasHeader bool
+	// delimiter is -d with its escapes resolved; hasDelimiter tells -d ''
+	// from no -d.
+	delimiter    string
+	hasDelimiter bool
+	noRunIfEmpty bool
+	eof          string
+	csv          bool
+	trim         runner.Trim
+	shuf         bool
+	verbose      bool
+	// The -X, -m and --xargs flags as given.
+	context, multi, xargs bool
+}
+
+// define binds the input flags.
+func (fl *inputFlags) define(f *pflag.FlagSet, o *inputOptions) {
+	f.StringVarP(&fl.maxArgs, "max-args", "n", "", "each job takes at most `N` inputs (-n 0: reads one, inserts none); implies -X unless -m")
+	f.StringVarP(&fl.maxReplaceArgs, "max-replace-args", "N", "", "like -n, and {1}..{N} are the job's inputs; with --pipe, records per block")
+	f.StringVarP(&fl.maxLines, "max-lines", "L", "", "each job takes at most `N` nonblank input lines (a line ending in a blank continues); with --pipe, lines per record")
+	f.BoolVarP(&o.context, "context-replace", "X", false, "several inputs per job, as many as fit the command line; a word holding {} is repeated for each")
+	f.BoolVarP(&o.multi, "multiple", "m", false, "several inputs per job, as many as fit, spread evenly over the job slots; {} is all of them")
+	f.BoolVar(&o.xargs, "xargs", false, "several inputs per job, as many as fit the command line, filling each job in turn (like xargs)")
+	f.StringVarP(&fl.maxChars, "max-chars", "s", "", "the longest command line, in bytes (default: the system's limit, from ARG_MAX less the environment)")
+	f.BoolVarP(&o.exitTooBig, "exit", "x", false, "stop if a command line would be longer than -s allows")
+	f.StringVarP(&fl.delimiter, "delimiter", "d", "", `input records end with this string, not newline; C escapes (\n, \t, \0, \x41, \101) work`)
+	f.BoolVarP(&o.noRunIfEmpty, "no-run-if-empty", "r", false, "skip input records that are only blanks")
+	f.StringVarP(&o.eof, "eof", "E", "", "stop reading input at a line that is exactly this string")
+	f.StringVar(&o.header, "header", "", "the first record of each input names it, for {name} (--header :); with --pipe, the header lines repeated in every block (N lines or a regexp)")
+	f.BoolVar(&o.csv, "csv", false, "input is CSV: records split into columns {1} {2}... with CSV quoting (the separator is --colsep, default ',')")
+	f.StringVar(&fl.trim, "trim", "", "trim blanks around inputs: n (none), l, r, lr or rl (both)")
+	f.BoolVar(&o.shuf, "shuf", false, "read all inputs first and run the jobs in random order")
+	f.BoolVarP(&o.verbose, "verbose", "t", false, "print each job's command on stderr before it runs")
+}
+
+// parse checks and converts the input flags into o.
+func (fl *inputFlags) parse(f *pflag.FlagSet, o *inputOptions) error {
+	o.maxArgs, o.maxLines = -1, -1
+	var err error
+	if f.Changed("max-args") {
+		if o.maxArgs, err = runner.ParseCount(fl.maxArgs); err != nil {
+			return plain("-n/--max-args", err)
+		}
+	}
+	if f.Changed("max-replace-args") {
+		if o.maxArgs, err = runner.ParseCount(fl.maxReplaceArgs); err != nil {
+			return plain("-N/--max-replace-args", err)
+		}
+		o.replaceArgs = true
+	}
+	if f.Changed("max-lines") {
+		if o.maxLines, err = runner.ParseCount(fl.maxLines); err != nil {
+			return plain("-L/--max-lines", err)
+		}
+	}
+	if f.Changed("max-chars") {
+		n, err := runner.ParseCount(fl.maxChars)
+		if err == nil && n < 1 {
+			err = fmt.Errorf("must be at least 1, got %d", n)
+		}
+		if err != nil {
+			return plain("-s/--max-chars", err)
+		}
+		o.maxChars = n
+	}
+	o.hasHeader = f.Changed("header")
+	if f.Changed("delimiter") {
+		if o.delimiter, err = runner.Unescape(fl.delimiter); err != nil {
+			return plain("-d/--delimiter", err)
+		}
+		o.hasDelimiter = true
+	}
+	if o.trim, err = runner.ParseTrim(fl.trim); err != nil {
+		return plain("", err)
+	}
+	switch {
+	case o.context:
+		o.multiple = runner.MultipleContext
+	case o.multi:
+		o.multiple = runner.MultipleSpread
+	case o.xargs:
+		o.multiple = runner.MultipleXargs
+	case o.maxArgs >= 0 || o.maxLines >= 0 || o.maxChars > 0:
+		// GNU parallel: -n, -N, -L and -s imply -X unless -m is given.
+		o.multiple = runner.MultipleContext
+	}
+	return nil
+}
+
+// apply sets the input side of c from o.
+func (o *inputOptions) apply(c *runner.Config) {
+	c.MaxArgs = max(o.maxArgs, 0)
+	c.ZeroArgs = o.maxArgs == 0 || o.maxLines == 0
+	c.ReplaceArgs = o.replaceArgs
+	c.MaxLines = max(o.maxLines, 0)
+	c.Multiple = o.multiple
+	c.MaxChars = o.maxChars
+	c.ExitTooBig = o.exitTooBig
+	if o.hasHeader {
+		c.Header = &o.header
+	}
+	if o.hasDelimiter {
+		c.Delimiter = &o.delimiter
+	}
+	c.NoRunIfEmpty = o.noRunIfEmpty
+	c.EOF = o.eof
+	c.CSV = o.csv
+	c.Trim = o.trim
+	c.Shuffle = o.shuf
+	c.Verbose = o.verbose
+}
