@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +35,18 @@ type BrokerConfig struct {
 	Token, User, Password string
 	// TLSCert and TLSKey, given together, make the broker speak TLS.
 	TLSCert, TLSKey string
+	// MetricsAddr, when set, is the host:port where the broker serves its
+	// Prometheus metrics (/metrics), under the rules of HTTPConfig with the
+	// broker's credentials and TLS: beyond loopback only with a token or
+	// user; the same credentials are then asked of every scrape.
+	MetricsAddr string
+}
+
+// httpConfig is where and how the broker serves HTTP at addr: with its
+// own credentials and TLS.
+func (cfg BrokerConfig) httpConfig(addr string) HTTPConfig {
+	return HTTPConfig{Addr: addr, Token: cfg.Token, User: cfg.User, Password: cfg.Password,
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey}
 }
 
 // A Broker is an embedded NATS server with JetStream on disk: everything
@@ -44,6 +57,8 @@ type Broker struct {
 	srv         *server.Server
 	tempDir     string
 	unspecified bool // listening on 0.0.0.0 or ::
+	metrics     *brokerMetrics
+	metricsSrv  *httpServer
 }
 
 // StartBroker starts a broker and returns once it accepts connections.
@@ -77,6 +92,11 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("cluster: TLS needs both a certificate and a key")
+	}
+	if cfg.MetricsAddr != "" {
+		if err := cfg.httpConfig(cfg.MetricsAddr).check("metrics"); err != nil {
+			return nil, err
+		}
 	}
 	opts := &server.Options{
 		Host:          host,
@@ -118,7 +138,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		probe.Close()
 		os.Remove(probe.Name())
 	}
-	b := &Broker{}
+	b := &Broker{metrics: newBrokerMetrics()}
 	if opts.StoreDir == "" {
 		if b.tempDir, err = os.MkdirTemp("", "crew-broker-"); err != nil {
 			return nil, fmt.Errorf("cluster: broker: %w", err)
@@ -142,7 +162,35 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		}
 	}
 	b.unspecified = net.ParseIP(host).IsUnspecified()
+	if err := b.serve(cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
+}
+
+// serve starts what the broker serves over HTTP besides NATS.
+func (b *Broker) serve(cfg BrokerConfig) error {
+	if cfg.MetricsAddr == "" {
+		return nil
+	}
+	if err := b.observe(cfg); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", b.MetricsHandler())
+	var err error
+	b.metricsSrv, err = serveHTTP(cfg.httpConfig(cfg.MetricsAddr), "metrics", mux)
+	return err
+}
+
+// MetricsURL returns the URL of the broker's metrics, e.g.
+// http://127.0.0.1:9100/metrics; empty when it serves none.
+func (b *Broker) MetricsURL() string {
+	if b.metricsSrv == nil {
+		return ""
+	}
+	return b.metricsSrv.URL() + "/metrics"
 }
 
 // startLog keeps the server's first error, so a failed start can say why.
@@ -194,6 +242,9 @@ func (b *Broker) ListensEverywhere() bool { return b.unspecified }
 // Close shuts the broker down and waits until it has stopped; JetStream
 // flushes its store first. Close is idempotent.
 func (b *Broker) Close() {
+	b.metricsSrv.Close()
+	b.metricsSrv = nil
+	b.metrics.close()
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
 	b.removeTemp()

@@ -98,5 +98,6 @@ func (w *Worker) deadLetter(ctx context.Context, data []byte, why string, remove
 		return fmt.Errorf("cluster: record dead job: %w", err)
 	}
 	w.log.Warn("cluster: job dead-lettered", "job", key, "why", why)
+	w.metrics.jobs.dead.Add(float64(len(jobs)))
 	return remove()
 }

@@ -41,8 +41,10 @@ func workerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, _ := strconv.Atoi(os.Getenv("CREW_CLUSTER_TEST_J"))
+	cr := cluster.CredentialsFromEnv()
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
-		ConnConfig:  cluster.ConnConfig{URL: os.Getenv("CREW_CLUSTER_TEST_URL"), Credentials: cluster.CredentialsFromEnv()},
+		ConnConfig:  cluster.ConnConfig{URL: os.Getenv("CREW_CLUSTER_TEST_URL"), Credentials: cr},
+		Metrics:     cluster.HTTPConfig{Addr: os.Getenv("CREW_CLUSTER_TEST_METRICS"), Token: cr.Token, User: cr.User, Password: cr.Password},
 		AckWait:     durationOr(os.Getenv("CREW_CLUSTER_TEST_ACKWAIT"), testAckWait),
 		MaxRuns:     atoiOr(os.Getenv("CREW_CLUSTER_TEST_MAXDELIVER"), 5),
 		Executor:    crashExecutor{},

@@ -293,7 +293,9 @@ func (w *Worker) handle(t task) {
 	if w.prefetch > 0 {
 		long = time.AfterFunc(PrefetchBelow, w.handBack)
 	}
+	w.metrics.jobStarted(e, t.i)
 	res := w.run(e.ctxs[t.i], e.jobs[t.i])
+	w.metrics.jobEnded(res)
 	if long != nil {
 		long.Stop()
 	}

@@ -42,6 +42,10 @@ type WorkerConfig struct {
 	// Insecure lets the worker take jobs from a server on another machine
 	// without credentials.
 	Insecure bool
+	// Metrics, when its Addr is set, is where Run serves the worker's
+	// Prometheus metrics (/metrics); see HTTPConfig for who may read
+	// them. MetricsHandler serves the same without an address.
+	Metrics HTTPConfig
 
 	// AckWait and MaxRuns are settings of the consumer all workers
 	// share, and only the worker that creates it sets them; later workers
@@ -157,6 +161,8 @@ type Worker struct {
 	runLimit         atomic.Int64 // the workers' limit on runs; 0 when the server's rules
 	warnedSettings   atomic.Bool
 
+	metrics *workerMetrics
+
 	mu      sync.Mutex
 	entries map[*entry]struct{}  // every held job, heartbeated
 	storing map[*nats.Msg]*entry // results awaiting the server's ack
@@ -167,7 +173,8 @@ type Worker struct {
 // or MaxRuns, and (ErrInsecure) a server that is not on this machine
 // when no credentials are configured and Insecure is unset: anyone who
 // can publish to such a server would run commands as this worker's user.
-// It does not connect.
+// A Metrics config that HTTPConfig's rules refuse is an error too. It
+// does not connect or listen.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Executor == nil {
 		return nil, errors.New("cluster: worker has no executor")
@@ -184,6 +191,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if !loopbackOnly(cfg.URL) && !cfg.hasCredentials() && !cfg.Insecure {
 		return nil, fmt.Errorf("%w: %s", ErrInsecure, Redact(cfg.URL))
 	}
+	if cfg.Metrics.Addr != "" {
+		if err := cfg.Metrics.check("metrics"); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -197,6 +209,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	case cfg.Prefetch > 0:
 		w.prefetch = cfg.Prefetch
 	}
+	w.metrics = newWorkerMetrics(w)
 	return w, nil
 }
 
@@ -221,6 +234,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.storing = map[*nats.Msg]*entry{}
 	w.ready = make(chan task, n+prefetch)
 	w.wake = make(chan struct{}, 1)
+
+	if w.cfg.Metrics.Addr != "" {
+		srv, err := serveHTTP(w.cfg.Metrics, "metrics", w.metricsMux())
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		w.log.Info("cluster: serving metrics", "url", srv.URL()+"/metrics")
+	}
 
 	nc, err := w.dial(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -29,6 +30,7 @@ type brokerOptions struct {
 	tlsCert      string
 	tlsKey       string
 	urlFile      string
+	metricsAddr  string
 }
 
 func newBrokerCmd(s Streams, runF func(context.Context, *brokerOptions) error) *cobra.Command {
@@ -49,6 +51,13 @@ workers' user.
 Give secrets in CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD,
 rather than --token and --password: flags are visible to every user in the
 process list (ps), the environment is not. Flags win over the environment.
+
+--metrics-addr serves Prometheus metrics at /metrics: the cluster's jobs
+started, succeeded, failed, retried and dead-lettered, their run times, the
+queue's depth. A host-less address (:9100) listens on loopback; another host
+needs the broker's token or user and password, which every scrape must then
+present (bearer token or basic auth), and is served over TLS with
+--tls-cert/--tls-key.
 
 JetStream syncs its store to disk every 2 minutes by default: a killed broker
 loses nothing, a power loss may lose jobs accepted since the last sync.
@@ -78,6 +87,7 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS key file (with --tls-cert)")
 	f.StringVar(&opts.urlFile, "url-file", "", "also write the URL to this file once listening (for scripts)")
+	f.StringVar(&opts.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9100 is loopback's)")
 	return cmd
 }
 
@@ -95,13 +105,17 @@ func runBroker(ctx context.Context, opts *brokerOptions) error {
 		Token: opts.token, User: opts.user, Password: opts.password,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
 		SyncAlways: opts.syncAlways, SyncInterval: opts.syncInterval,
+		MetricsAddr: opts.metricsAddr,
 	}
 	b, err := cluster.StartBroker(cfg)
 	if err != nil {
-		return fmt.Errorf("broker: %w", err)
+		return fmt.Errorf("broker: %w", httpError(err))
 	}
 	defer b.Close()
 	fmt.Fprintln(s.Out, b.URL())
+	if u := b.MetricsURL(); u != "" {
+		fmt.Fprintf(s.Err, "crew broker: metrics at %s\n", u)
+	}
 	if b.ListensEverywhere() {
 		host, _ := os.Hostname()
 		if u, err := url.Parse(b.URL()); err == nil {
@@ -130,4 +144,14 @@ func brokerURLHint(url string) string {
 		return url[:i] + ",..."
 	}
 	return url
+}
+
+// httpError words the HTTP servers' (metrics, dashboard) start failures
+// for the user: which flag's address, and what to do.
+func httpError(err error) error {
+	switch {
+	case errors.Is(err, cluster.ErrAddrInUse):
+		return &userError{err: err, msg: err.Error() + "; another program listens there: pick another port"}
+	}
+	return err
 }

@@ -21,6 +21,7 @@ type workerOptions struct {
 	insecure bool
 	ackWait  time.Duration
 	maxRuns  int
+	metrics  cluster.HTTPConfig // Addr and TLS from flags; credentials the worker's own
 }
 
 func newWorkerCmd(s Streams, runF func(context.Context, *workerOptions) error) *cobra.Command {
@@ -49,6 +50,13 @@ A job that ran --max-runs times without a result (it kills its worker, say)
 is moved to the dead letters and reported failed; a job that was only held,
 not started, by a worker that died does not count a run.
 
+--metrics-addr serves this worker's Prometheus metrics at /metrics: its jobs
+started, succeeded, failed, retried and dead-lettered, their run times, its
+busy slots. A host-less address (:9101) listens on loopback; another host
+needs the worker's credentials (CREW_NATS_TOKEN, or CREW_NATS_USER and
+CREW_NATS_PASSWORD), which every scrape must then present, and may be served
+over TLS with --metrics-tls-cert/--metrics-tls-key.
+
 All workers share one queue consumer, whose settings (--ack-wait,
 --max-runs) are those of the worker that created it: a worker started with
 other values uses the existing ones and says so.`,
@@ -76,6 +84,9 @@ other values uses the existing ones and says so.`,
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
 	durationVarP(f, &opts.ackWait, "ack-wait", "", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long (seconds, or a duration like 1m); only the first worker's value counts")
 	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxRuns, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
+	f.StringVar(&opts.metrics.Addr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9101 is loopback's)")
+	f.StringVar(&opts.metrics.TLSCert, "metrics-tls-cert", "", "TLS certificate for the metrics address (with --metrics-tls-key)")
+	f.StringVar(&opts.metrics.TLSKey, "metrics-tls-key", "", "TLS key for the metrics address (with --metrics-tls-cert)")
 	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -100,8 +111,12 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 	// not see the terminal's Ctrl-C, so they are left to finish; a second
 	// signal is the user's way to stop waiting for them.
 	defer killOnSecondSignal()()
+	cr := cluster.CredentialsFromEnv()
+	metrics := opts.metrics
+	metrics.Token, metrics.User, metrics.Password = cr.Token, cr.User, cr.Password
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
-		ConnConfig: cluster.ConnConfig{URL: opts.server, Credentials: cluster.CredentialsFromEnv(), Name: "crew worker"},
+		ConnConfig: cluster.ConnConfig{URL: opts.server, Credentials: cr, Name: "crew worker"},
+		Metrics:    metrics,
 		Insecure:   opts.insecure, AckWait: opts.ackWait, MaxRuns: opts.maxRuns,
 		Executor:    runner.Local{},
 		Concurrency: opts.jobs,
@@ -112,11 +127,11 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 			return &userError{err: err, msg: fmt.Sprintf("worker: refusing %s without credentials: it is not on this machine, and whoever can publish jobs to it would run commands here; set CREW_NATS_TOKEN, or CREW_NATS_USER and CREW_NATS_PASSWORD, or pass --insecure",
 				cluster.Redact(brokerURLHint(opts.server)))}
 		}
-		return fmt.Errorf("worker: %w", err)
+		return fmt.Errorf("worker: %w", httpError(err))
 	}
 	fmt.Fprintf(s.Err, "crew worker: taking jobs from %s, %d at a time\n", cluster.Redact(brokerURLHint(opts.server)), opts.jobs)
 	if err := w.Run(ctx); err != nil {
-		return fmt.Errorf("worker: %w", err)
+		return fmt.Errorf("worker: %w", httpError(err))
 	}
 	fmt.Fprintln(s.Err, "crew worker: drained, exiting")
 	return nil

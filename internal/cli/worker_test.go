@@ -21,6 +21,9 @@ func TestWorkerFlags(t *testing.T) {
 		{[]string{"--server", url, "-j", "4", "--insecure", "--ack-wait", "90", "--max-runs", "2"},
 			workerOptions{server: url, jobs: 4, insecure: true, ackWait: 90 * time.Second, maxRuns: 2}},
 		{[]string{"--server=" + url, "--ack-wait=1m"}, workerOptions{server: url, jobs: 1, ackWait: time.Minute, maxRuns: cluster.DefaultMaxRuns}},
+		{[]string{"--server", url, "--metrics-addr", ":9101", "--metrics-tls-cert", "c", "--metrics-tls-key", "k"},
+			workerOptions{server: url, jobs: 1, ackWait: cluster.DefaultAckWait, maxRuns: cluster.DefaultMaxRuns,
+				metrics: cluster.HTTPConfig{Addr: ":9101", TLSCert: "c", TLSKey: "k"}}},
 	} {
 		got, err := parseCmd(t, newWorkerCmd, c.args...)
 		if err != nil {

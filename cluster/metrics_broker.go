@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// scrapeTimeout bounds what one scrape asks the server.
+const scrapeTimeout = 2 * time.Second
+
+// brokerMetrics are a Broker's series: the cluster's jobs as the broker
+// sees their results stored, and its queue.
+type brokerMetrics struct {
+	reg  *prometheus.Registry
+	jobs *jobCounters
+	nc   *nats.Conn
+	sp   *space
+	kw   jetstream.KeyWatcher
+	done chan struct{}
+}
+
+// observe connects to the broker's own server in-process and starts
+// counting the results stored there. It is started by StartBroker when
+// the broker serves metrics or the dashboard.
+func (b *Broker) observe(cfg BrokerConfig) error {
+	opts := []nats.Option{nats.InProcessServer(b.srv), nats.Name("crew broker metrics"), quiet}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return fmt.Errorf("cluster: broker metrics: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	sp, err := setup(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	// Only results stored from now on: a restarted broker's counters
+	// start at zero, as Prometheus expects of a restarted target.
+	kw, err := sp.results.WatchAll(context.Background(), jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("cluster: broker metrics: watch results: %w", err)
+	}
+	m := b.metrics
+	m.nc, m.sp, m.kw = nc, sp, kw
+	m.done = make(chan struct{})
+	go func() {
+		defer close(m.done)
+		for e := range kw.Updates() {
+			if e != nil {
+				m.stored(e.Key(), e.Value())
+			}
+		}
+	}()
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "crew_queue_depth",
+		Help: "Messages in the job queue that no worker holds yet (a batch of short jobs is one message).",
+	}, m.queueDepth))
+	return nil
+}
+
+func newBrokerMetrics() *brokerMetrics {
+	reg := newRegistry()
+	return &brokerMetrics{reg: reg, jobs: newJobCounters(reg, "crew_", " in the cluster, counted as their results are stored.")}
+}
+
+// stored counts one value written to the results bucket: a job's
+// result, a batch's results, or (under runsPrefix) a redelivered job
+// about to run again.
+func (m *brokerMetrics) stored(key string, value []byte) {
+	if strings.HasPrefix(key, runsPrefix) {
+		m.jobs.retried.Inc()
+		return
+	}
+	var v struct {
+		resultMsg
+		Results []resultMsg `json:"results"`
+		Split   bool        `json:"split"`
+	}
+	if json.Unmarshal(value, &v) != nil || v.Split {
+		return
+	}
+	if v.Results == nil {
+		if isRetry(key, 1) {
+			m.jobs.retried.Inc()
+		}
+		v.Results = []resultMsg{v.resultMsg}
+	}
+	for i := range v.Results {
+		r := &v.Results[i]
+		if r.Moved {
+			continue // its result comes under its own key
+		}
+		m.jobs.ended(r)
+		if r.Dead {
+			m.jobs.dead.Inc()
+		}
+	}
+}
+
+// queueDepth asks the server how many messages wait for a worker.
+func (m *brokerMetrics) queueDepth() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	c, err := m.sp.js.Consumer(ctx, JobsStream, WorkersConsumer)
+	if err == nil {
+		return float64(c.CachedInfo().NumPending)
+	}
+	// No worker has come yet: everything queued waits.
+	info, err := m.sp.jobs.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return float64(info.State.Msgs)
+}
+
+// close stops counting and closes the in-process connection.
+func (m *brokerMetrics) close() {
+	if m.kw == nil {
+		return
+	}
+	_ = m.kw.Stop()
+	m.nc.Close()
+	<-m.done
+	m.kw = nil
+}
+
+// MetricsHandler serves the broker's Prometheus metrics, for a program
+// that mounts them on an HTTP server of its own. The job counters count
+// only while the broker observes its results, which it does when
+// BrokerConfig.MetricsAddr or HTTPAddr is set.
+func (b *Broker) MetricsHandler() http.Handler { return metricsHandler(b.metrics.reg) }
