@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -76,8 +77,15 @@ func (c *compatCase) want() (string, int) {
 
 // args writes the case's files into dir and returns its arguments with
 // file names made absolute.
+//
+// An argument holding @DIR@ has it replaced by dir, so a case can name
+// files its run creates (--results, say); runParallel and runCrew write
+// dir back as @DIR@ in the output.
 func (c *compatCase) args(t testing.TB, dir string) []string {
 	args := append([]string(nil), c.Args...)
+	for i, a := range args {
+		args[i] = strings.ReplaceAll(a, "@DIR@", dir)
+	}
 	for name, content := range c.Files {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -168,14 +176,15 @@ func runParallel(t testing.TB, c *compatCase) (string, int) {
 	} else if err != nil {
 		t.Fatalf("parallel: %v", err)
 	}
-	return string(out), code
+	return strings.ReplaceAll(string(out), dir, "@DIR@"), code
 }
 
 func runCrew(t testing.TB, c *compatCase) (string, int) {
 	var out, errb bytes.Buffer
-	args := append([]string{"run"}, c.args(t, t.TempDir())...)
+	dir := t.TempDir()
+	args := append([]string{"run"}, c.args(t, dir)...)
 	code := cli.MainArgs(args, cli.Streams{In: bytes.NewReader(c.stdin()), Out: &out, Err: &errb})
-	return out.String(), code
+	return strings.ReplaceAll(out.String(), dir, "@DIR@"), code
 }
 
 // TestCompat runs every recorded case through crew run and compares with

@@ -1,5 +1,7 @@
 package runner
 
+import "io"
+
 // GuardEnv marks the guard process in its environment, so tests can find it.
 const GuardEnv = guardEnv + "=1"
 
@@ -18,3 +20,14 @@ var (
 )
 
 const MaxJobs = jobsLimit
+
+// RetryCommands and JoblogLine expose the joblog's --retry-failed reader
+// and its line writer to the fuzz test.
+func RetryCommands(r io.Reader) (map[int64]string, error) {
+	l, err := parseRetryList(r)
+	return l.commands, err
+}
+
+func JoblogLine(seq int64, exit int, command string) string {
+	return formatJoblogLine(Result{Seq: seq, Host: ":", Exit: exit}, command)
+}

@@ -130,6 +130,16 @@ type Config struct {
 	Shuffle bool
 	// Verbose is -t: each job's command goes to Stderr as it starts.
 	Verbose bool
+	// Records (GNU parallel's --joblog +FILE, --retry-failed).
+	//
+	// JobLogAppend adds to JobLog after what it holds, with no header
+	// (--joblog +FILE); otherwise a run without Resume starts it afresh.
+	JobLogAppend bool
+	// RetryFailed reruns the jobs JobLog records as failed, each under its
+	// own job number with the command line the joblog records, ignoring
+	// Command and Inputs; when JobLog does not exist yet, the run is an
+	// ordinary one.
+	RetryFailed bool
 
 	// Drain, when closed, stops the start of new jobs and lets the
 	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
@@ -283,8 +293,17 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	var next func() ([]string, error) = it.Next
+	retry, err := r.retrySource()
+	if err != nil {
+		return Summary{}, err
+	}
+	if retry != nil {
+		next = retry.next()
+	}
 	var total int64 = -1
-	if r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
+	if retry != nil {
+		total = int64(len(retry.commands))
+	} else if r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
 		// Percentages need the number of jobs, so the input is read first.
 		all, err := collect(it)
 		if err != nil {
@@ -305,12 +324,20 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		r.cfg.Progress.Total(total)
 	}
 	if r.cfg.JobLog != "" && !r.cfg.DryRun {
-		f, done, err := openJoblog(r.cfg.JobLog, r.cfg.Resume, r.cfg.ResumeFailed)
+		f, done, err := openJoblog(r.cfg.JobLog, joblogMode{
+			appendOnly:    r.cfg.JobLogAppend,
+			keep:          r.cfg.Resume || r.cfg.ResumeFailed || r.cfg.RetryFailed,
+			readDone:      r.cfg.Resume || r.cfg.ResumeFailed,
+			succeededOnly: r.cfg.ResumeFailed,
+		})
 		if err != nil {
 			return Summary{}, err
 		}
 		r.joblog, r.done = f, done
 		defer f.Close()
+	}
+	if retry != nil {
+		r.done = retry.done
 	}
 	r.order.init(r.cfg.KeepOrder && r.cfg.Output != Ungroup)
 

@@ -49,6 +49,8 @@ type runOptions struct {
 	// inputOptions: -n, -N, -L, -X, -m, --header and the other input
 	// forms (run_input_flags.go).
 	inputOptions
+	// records holds --retry-failed, --files, --report and --joblog's +.
+	records recordFlags
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -186,5 +188,6 @@ func (o *runOptions) config() runner.Config {
 		Log:            func(line string) { fmt.Fprintf(o.streams.Err, "crew: %s\n", line) },
 	}
 	o.inputOptions.apply(&c)
+	o.records.apply(&c)
 	return c
 }

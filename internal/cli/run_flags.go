@@ -23,6 +23,7 @@ type runFlags struct {
 	bar, eta, progress                   bool
 	argFiles                             []string
 	input                                inputFlags
+	records                              *recordFlags
 }
 
 // define binds crew run's flags: the typed ones straight into o, the
@@ -60,6 +61,8 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&o.server, "server", "", "run the jobs on crew workers through the NATS server at this URL")
 	f.StringArrayVarP(&fl.argFiles, "arg-file", "a", nil, "read inputs from this file (like :::: FILE)")
 	fl.input.define(f, &o.inputOptions)
+	fl.records = &o.records
+	fl.records.define(f)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -125,6 +128,9 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 	}
 	o.progress, o.eta = fl.bar || fl.eta || fl.progress, fl.eta
 	if err := fl.input.parse(f, &o.inputOptions); err != nil {
+		return err
+	}
+	if err := fl.records.parse(o); err != nil {
 		return err
 	}
 	var err error

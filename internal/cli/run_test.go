@@ -116,7 +116,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
