@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,134 @@ func (e *InputError) Unwrap() error { return e.Err }
 // input.
 var ErrNulByte = errors.New("contains a NUL byte (use -0 for NUL-separated input)")
 
+// ErrCSV is wrapped by the InputError for a record that is not valid CSV
+// (--csv), such as one with an unclosed quote.
+var ErrCSV = errors.New("not valid CSV")
+
+// readOpts say how the records of every input are read and cleaned: the
+// separator (newline, -0 or -d), -L's continued lines, -E, -r, the split
+// into columns (--colsep, --csv) and --trim.
+type readOpts struct {
+	sep       []byte
+	colsep    *regexp.Regexp
+	csv       bool
+	comma     rune
+	trim      Trim
+	eof       string
+	skip      bool // -r: records that are only blanks make no job
+	contLines bool // -L: a line ending in a blank goes on on the next
+	header    bool // the first record of each input names its columns
+}
+
+// readOpts returns how c's inputs are read, or an error for options that
+// do not go together.
+func (c *Config) readOpts() (readOpts, error) {
+	o := readOpts{sep: []byte{'\n'}, colsep: c.ColSep, csv: c.CSV, comma: ',', trim: c.Trim,
+		eof: c.EOF, skip: c.NoRunIfEmpty, contLines: c.MaxLines > 0,
+		header: c.Header != nil && *c.Header != "0"}
+	switch {
+	case c.Delimiter != nil:
+		o.sep = []byte(*c.Delimiter)
+	case c.Null:
+		o.sep = []byte{0}
+	}
+	if c.CSV && c.ColSep != nil {
+		src := []rune(c.ColSep.String())
+		if len(src) != 1 || src[0] == '"' || src[0] == '\r' || src[0] == '\n' {
+			return o, badValue(ErrBadTemplate, "--csv needs --colsep to be one character other than a quote or a line break, got %q", c.ColSep.String())
+		}
+		o.comma, o.colsep = src[0], nil
+	}
+	if o.header && !o.csv && o.colsep == nil {
+		// GNU parallel splits a --header's names, and so the records, at
+		// tabs when no --colsep says otherwise.
+		o.colsep = tabSep
+	}
+	return o, nil
+}
+
+var tabSep = regexp.MustCompile("\t")
+
+// record turns one raw record into its columns. It reports false for a
+// record -r skips.
+func (o *readOpts) record(raw string, name string, n int64) ([]string, bool, error) {
+	if o.skip && strings.TrimSpace(raw) == "" {
+		return nil, false, nil
+	}
+	var cols []string
+	switch {
+	case o.csv:
+		var err error
+		if cols, err = parseCSV(raw, o.comma); err != nil {
+			return nil, false, &InputError{Name: name, Line: n, Err: err}
+		}
+	case o.colsep != nil:
+		cols = o.colsep.Split(raw, -1)
+	default:
+		cols = []string{raw}
+	}
+	if o.trim != TrimNone {
+		for i, c := range cols {
+			cols[i] = trim(c, o.trim)
+		}
+	}
+	return cols, true, nil
+}
+
+// parseCSV reads one CSV record with encoding/csv. An empty line is one
+// empty field, as in GNU parallel.
+func parseCSV(raw string, comma rune) ([]string, error) {
+	if raw == "" {
+		return []string{""}, nil
+	}
+	r := csv.NewReader(strings.NewReader(raw))
+	r.Comma = comma
+	r.FieldsPerRecord = -1
+	rec, err := r.Read()
+	if err == nil {
+		// A record is one line unless a quoted field holds line breaks.
+		if _, err2 := r.Read(); err2 != io.EOF {
+			err = errors.New("more than one record")
+		}
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrCSV, err)
+	}
+	return rec, nil
+}
+
+// csvOpen reports whether raw ends inside a quoted CSV field, so the
+// record goes on after the separator.
+func csvOpen(raw string) bool {
+	return strings.Count(raw, `"`)%2 == 1
+}
+
+// endsBlank reports whether a line ends in a blank, which -L reads as
+// going on on the next line.
+func endsBlank(s string) bool {
+	return strings.HasSuffix(s, " ") || strings.HasSuffix(s, "\t")
+}
+
+// trim removes white space from the ends of v as --trim says.
+func trim(v string, t Trim) string {
+	switch t {
+	case TrimLeft:
+		return strings.TrimLeft(v, blanks)
+	case TrimRight:
+		return strings.TrimRight(v, blanks)
+	case TrimBoth:
+		return strings.Trim(v, blanks)
+	}
+	return v
+}
+
+// blanks are the white space --trim removes (Perl's \s).
+const blanks = " \t\n\r\f\v"
+
 // source yields the records of one Input.
 type source interface {
 	next() ([]string, error) // io.EOF at the end
@@ -60,53 +189,103 @@ type source interface {
 type valueSource struct {
 	vals []string
 	i    int
+	opts *readOpts
 }
 
 func (s *valueSource) next() ([]string, error) {
-	if s.i >= len(s.vals) {
-		return nil, io.EOF
+	for s.i < len(s.vals) {
+		v := s.vals[s.i]
+		s.i++
+		if s.opts.eof != "" && v == s.opts.eof {
+			s.i = len(s.vals)
+			break
+		}
+		cols, ok, err := s.opts.record(v, ":::", int64(s.i))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return cols, nil
+		}
 	}
-	s.i++
-	return []string{s.vals[s.i-1]}, nil
+	return nil, io.EOF
 }
 
 type lineSource struct {
-	r      *bufio.Reader
-	sep    byte
-	colsep *regexp.Regexp
-	name   string
-	n      int64
-	buf    []byte
+	r    *bufio.Reader
+	opts *readOpts
+	name string
+	n    int64
+	buf  []byte
+	done bool // -E was seen
 }
 
-func (s *lineSource) next() ([]string, error) {
+// readRaw reads one record without its separator; io.EOF at the end.
+func (s *lineSource) readRaw() (string, error) {
+	sep := s.opts.sep
+	last := sep[len(sep)-1]
 	s.buf = s.buf[:0]
 	for {
-		chunk, err := s.r.ReadSlice(s.sep)
+		chunk, err := s.r.ReadSlice(last)
 		s.buf = append(s.buf, chunk...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if err == io.EOF && len(s.buf) == 0 {
-			return nil, io.EOF
+		if err == io.EOF {
+			if len(s.buf) == 0 {
+				return "", io.EOF
+			}
+			break
 		}
-		if err != nil && err != io.EOF {
-			return nil, usageErr("reading "+s.name, err)
+		if err != nil {
+			return "", usageErr("reading "+s.name, err)
 		}
-		break
+		if bytes.HasSuffix(s.buf, sep) {
+			s.buf = s.buf[:len(s.buf)-len(sep)]
+			break
+		}
 	}
 	s.n++
-	rec := s.buf
-	if rec[len(rec)-1] == s.sep {
-		rec = rec[:len(rec)-1]
+	return string(s.buf), nil
+}
+
+func (s *lineSource) next() ([]string, error) {
+	for !s.done {
+		raw, err := s.readRaw()
+		if err != nil {
+			return nil, err
+		}
+		for s.opts.contLines && endsBlank(raw) || s.opts.csv && csvOpen(raw) {
+			more, err := s.readRaw()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if s.opts.csv {
+				raw += string(s.opts.sep)
+			}
+			raw += more
+		}
+		if s.opts.eof != "" && raw == s.opts.eof {
+			s.done = true
+			break
+		}
+		if len(s.opts.sep) != 1 || s.opts.sep[0] != 0 {
+			if strings.IndexByte(raw, 0) >= 0 {
+				return nil, &InputError{Name: s.name, Line: s.n, Err: ErrNulByte}
+			}
+		}
+		cols, ok, err := s.opts.record(raw, s.name, s.n)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return cols, nil
+		}
 	}
-	if s.sep != 0 && bytes.IndexByte(rec, 0) >= 0 {
-		return nil, &InputError{Name: s.name, Line: s.n, Err: ErrNulByte}
-	}
-	if s.colsep != nil {
-		return s.colsep.Split(string(rec), -1), nil
-	}
-	return []string{string(rec)}, nil
+	return nil, io.EOF
 }
 
 // linked pairs sources element by element; it ends with the shortest.
@@ -131,6 +310,9 @@ type argIter struct {
 	idx   []int
 	cur   []string // current row of the first group
 	done  bool
+	// names are the column names --header read, in the order of the
+	// columns of a record; nil without --header.
+	names []string
 }
 
 // blankIfEmpty yields the records of a source whose first record (or
@@ -164,9 +346,11 @@ func (b *blankIfEmpty) next() ([]string, error) {
 	return b.src.next()
 }
 
-func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, error) {
+func newArgIter(inputs []Input, opts readOpts) (*argIter, error) {
 	var groups []linked
 	allEmpty := true
+	it := &argIter{}
+	headerOnly := false
 	for _, in := range inputs {
 		var s source
 		if in.Reader != nil {
@@ -174,15 +358,28 @@ func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, erro
 			if name == "" {
 				name = "input"
 			}
-			s = &lineSource{r: bufio.NewReaderSize(in.Reader, 64<<10), sep: sep, colsep: colsep, name: name}
+			s = &lineSource{r: bufio.NewReaderSize(in.Reader, 64<<10), opts: &opts, name: name}
 		} else {
-			s = &valueSource{vals: in.Values}
+			s = &valueSource{vals: in.Values, opts: &opts}
+		}
+		if opts.header {
+			names, err := s.next()
+			if err == io.EOF {
+				// An input with no header at all has nothing to run.
+				headerOnly = true
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			it.names = append(it.names, names...)
 		}
 		b, err := peek(s)
 		if err != nil {
 			return nil, err
 		}
 		allEmpty = allEmpty && b.eof
+		headerOnly = headerOnly || opts.header && b.eof
 		s = b
 		if in.Linked && len(groups) > 0 {
 			groups[len(groups)-1] = append(groups[len(groups)-1], s)
@@ -190,8 +387,9 @@ func newArgIter(inputs []Input, sep byte, colsep *regexp.Regexp) (*argIter, erro
 			groups = append(groups, linked{s})
 		}
 	}
-	it := &argIter{}
-	if len(groups) == 0 || allEmpty {
+	if len(groups) == 0 || allEmpty || headerOnly {
+		// With --header, an input that holds only its header leaves no
+		// job to run, as in GNU parallel.
 		it.done = true
 		return it, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -105,12 +106,17 @@ type Config struct {
 	// MaxLines is -L/--max-lines: the most nonblank input lines one job
 	// takes; a line ending in a blank continues on the next.
 	MaxLines int
-	// Multiple is -X, -m or --xargs: jobs take as many records as fit.
+	// Multiple is -X, -m or --xargs (or the -X that -n, -N and -L
+	// imply): jobs take as many records as fit, at most MaxArgs.
 	Multiple Multiple
-	// MaxChars is -s/--max-chars: the longest command line in bytes; zero
-	// means the system's limit (ARG_MAX less the environment).
+	// Spread is -X or -m given: when a job's records reach the end of the
+	// input, they are spread evenly over the job slots instead.
+	Spread bool
+	// MaxChars is -s/--max-chars: command lines must be shorter than
+	// this many bytes; zero means the system's limit (MaxCommandLine).
 	MaxChars int
-	// ExitTooBig is -x: a command line longer than MaxChars stops the run.
+	// ExitTooBig is -x. A command line that cannot fit stops the run
+	// (CommandTooLongError) with or without it, as in GNU parallel.
 	ExitTooBig bool
 	// Header is --header as given (":", a number of lines or a regular
 	// expression); nil when there is none.
@@ -203,10 +209,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 type run struct {
 	cfg   Config
+	ropts readOpts
+	limit int // command lines must be shorter
 	tmpl  *template
 	tagT  *template
 	exec  Executor
-	sep   byte
 	done  seqSet
 	inter bool
 
@@ -230,6 +237,9 @@ type run struct {
 	haltNow  context.CancelFunc
 	firstErr error
 	running  map[int64]string // command lines of the jobs running, by seq
+	// names are the column names --header read (wired to {name} by the
+	// template).
+	names []string
 }
 
 func newRun(cfg Config) (*run, error) {
@@ -239,9 +249,6 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Executor == nil {
 		return nil, ErrNoExecutor
 	}
-	if err := cfg.checkInputOptions(); err != nil {
-		return nil, err
-	}
 	var tmpl *template
 	if len(cfg.Command) > 0 {
 		var err error
@@ -249,12 +256,21 @@ func newRun(cfg Config) (*run, error) {
 			return nil, err
 		}
 	}
-	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, sep: '\n', running: map[int64]string{}}
+	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, running: map[int64]string{}}
 	if cfg.TagString != "" {
 		r.tagT, _ = parseTemplate([]string{cfg.TagString}, false)
 	}
-	if cfg.Null {
-		r.sep = 0
+	var err error
+	if r.ropts, err = cfg.readOpts(); err != nil {
+		return nil, err
+	}
+	r.limit = MaxCommandLine() + 1
+	if cfg.MaxChars > 0 {
+		if cfg.MaxChars <= r.limit {
+			r.limit = cfg.MaxChars
+		} else {
+			r.warnf("warning: -s %d is more than this system allows; using %d", cfg.MaxChars, r.limit-1)
+		}
 	}
 	if r.cfg.Stdout == nil {
 		r.cfg.Stdout = io.Discard
@@ -288,11 +304,15 @@ func (r *run) warnf(format string, args ...any) {
 }
 
 func (r *run) run(ctx context.Context) (Summary, error) {
-	it, err := newArgIter(r.cfg.Inputs, r.sep, r.cfg.ColSep)
+	it, err := newArgIter(r.cfg.Inputs, r.ropts)
 	if err != nil {
 		return Summary{}, err
 	}
-	var next func() ([]string, error) = it.Next
+	r.names = it.names
+	grp := r.cfg.newGrouper(it.Next, func(seq int64, args []string) string {
+		return r.command(seq, r.cfg.Jobs, args)
+	}, r.limit)
+	var next func() ([]string, error) = grp.Next
 	retry, err := r.retrySource()
 	if err != nil {
 		return Summary{}, err
@@ -303,11 +323,14 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 	var total int64 = -1
 	if retry != nil {
 		total = int64(len(retry.commands))
-	} else if r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
+	} else if r.cfg.Shuffle || r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
 		// Percentages need the number of jobs, so the input is read first.
-		all, err := collect(it)
+		all, err := collect(next)
 		if err != nil {
 			return Summary{}, err
+		}
+		if r.cfg.Shuffle {
+			rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		}
 		total = int64(len(all))
 		next = func() ([]string, error) {
@@ -397,7 +420,12 @@ loop:
 		}
 		if r.cfg.DryRun {
 			slot := int((seq-1)%int64(r.cfg.Jobs)) + 1
-			fmt.Fprintln(r.cfg.Stdout, r.command(seq, slot, args))
+			command := r.command(seq, slot, args)
+			if len(command) >= r.limit {
+				loopErr = tooLong(seq, command, r.limit-1)
+				break
+			}
+			fmt.Fprintln(r.cfg.Stdout, command)
 			continue
 		}
 		select {
@@ -474,8 +502,19 @@ func (r *run) next(ctx context.Context, g *gate, slot int) (ready, string, bool)
 		g.stop()
 		return ready{}, "", false
 	}
-	g.lastStart = time.Now()
 	command := r.command(j.seq, slot, j.args)
+	if len(command) >= r.limit {
+		// Never left to exec to fail with "argument list too long".
+		r.setErr(tooLong(j.seq, command, r.limit-1))
+		g.stop()
+		return ready{}, "", false
+	}
+	if r.cfg.Verbose {
+		r.outMu.Lock()
+		fmt.Fprintln(r.cfg.Stderr, command)
+		r.outMu.Unlock()
+	}
+	g.lastStart = time.Now()
 	r.mu.Lock()
 	r.sum.Started++
 	r.running[j.seq] = command
@@ -501,10 +540,10 @@ func knownSize(ins []Input) bool {
 	return true
 }
 
-func collect(it *argIter) ([][]string, error) {
+func collect(next func() ([]string, error)) ([][]string, error) {
 	var all [][]string
 	for {
-		a, err := it.Next()
+		a, err := next()
 		if err == io.EOF {
 			return all, nil
 		}

@@ -20,7 +20,8 @@ func (e *userError) Error() string { return e.msg }
 func (e *userError) Unwrap() error { return e.err }
 
 // plain drops the "runner: " prefix from the runner's errors about what it
-// was given (*runner.UsageError, *runner.InputError), since the user reads
+// was given (*runner.UsageError, *runner.InputError,
+// *runner.CommandTooLongError), since the user reads
 // "crew: " in front already; flag, when set, names the flag at fault.
 // Other errors, which may be crew's own failures, keep saying where they
 // came from.
@@ -28,11 +29,14 @@ func plain(flag string, err error) error {
 	msg := err.Error()
 	var ue *runner.UsageError
 	var ie *runner.InputError
+	var tl *runner.CommandTooLongError
 	switch {
 	case errors.As(err, &ue):
 		msg = strings.Replace(msg, ue.Error(), ue.Msg, 1)
 	case errors.As(err, &ie):
 		msg = strings.Replace(msg, ie.Error(), fmt.Sprintf("%s: record %d: %v", ie.Name, ie.Line, ie.Err), 1)
+	case errors.As(err, &tl):
+		msg = strings.Replace(msg, tl.Error(), strings.TrimPrefix(tl.Error(), "runner: "), 1)
 	}
 	if flag != "" {
 		msg = flag + ": " + msg

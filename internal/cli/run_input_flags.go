@@ -27,9 +27,10 @@ type inputOptions struct {
 	// maxLines is -L/--max-lines: the most nonblank input lines one job
 	// takes (with --pipe, lines per record); -1 when not given.
 	maxLines int
-	// multiple is -X, -m or --xargs, or the -X that -n, -N, -L and -s
-	// imply when none of those is given.
+	// multiple is -X, -m or --xargs, or the -X that -n, -N and -L imply
+	// when none of those is given; spread is -X or -m given.
 	multiple runner.Multiple
+	spread   bool
 	// maxChars is -s/--max-chars: the longest command line; 0 when not
 	// given (the system's limit).
 	maxChars int
@@ -114,15 +115,20 @@ func (fl *inputFlags) parse(f *pflag.FlagSet, o *inputOptions) error {
 	if o.trim, err = runner.ParseTrim(fl.trim); err != nil {
 		return plain("", err)
 	}
+	if !f.Changed("trim") && f.Changed("colsep") && !o.csv {
+		// GNU parallel trims columns by default.
+		o.trim = runner.TrimBoth
+	}
 	switch {
 	case o.context:
-		o.multiple = runner.MultipleContext
+		o.multiple, o.spread = runner.MultipleContext, true
 	case o.multi:
-		o.multiple = runner.MultipleSpread
+		o.multiple, o.spread = runner.MultipleReplace, true
 	case o.xargs:
-		o.multiple = runner.MultipleXargs
-	case o.maxArgs >= 0 || o.maxLines >= 0 || o.maxChars > 0:
-		// GNU parallel: -n, -N, -L and -s imply -X unless -m is given.
+		o.multiple = runner.MultipleReplace
+	case o.maxArgs >= 0 || o.maxLines >= 0:
+		// GNU parallel: -n, -N and -L imply -X unless -m or --xargs is
+		// given (-s does not, whatever its man page says).
 		o.multiple = runner.MultipleContext
 	}
 	return nil
@@ -135,6 +141,7 @@ func (o *inputOptions) apply(c *runner.Config) {
 	c.ReplaceArgs = o.replaceArgs
 	c.MaxLines = max(o.maxLines, 0)
 	c.Multiple = o.multiple
+	c.Spread = o.spread
 	c.MaxChars = o.maxChars
 	c.ExitTooBig = o.exitTooBig
 	if o.hasHeader {

@@ -44,8 +44,9 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--server", "nats://h:4222", "-j", "4", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.server, o.jobs = "nats://h:4222", 4
 		}},
+		// --colsep trims the columns unless --trim says otherwise.
 		{[]string{"-0", "-q", "--colsep", ",+", "--load", "2.5", "--memfree", "1G", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.null, o.quote, o.colSep, o.load, o.memFree = true, true, regexp.MustCompile(",+"), 2.5, 1<<30
+			o.null, o.quote, o.colSep, o.load, o.memFree, o.trim = true, true, regexp.MustCompile(",+"), 2.5, 1<<30, runner.TrimBoth
 		}},
 		{[]string{"-u", "echo", ":::", "a", "b"}, func(o *runOptions) { o.output = runner.Ungroup }},
 		{[]string{"--line-buffer", "echo", ":::", "a", "b"}, func(o *runOptions) { o.output = runner.LineBuffer }},
@@ -76,19 +77,19 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--term-seq", "INT,10,9,0", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.termSeq = []runner.TermStep{{Signal: syscall.SIGINT, Wait: 10 * time.Millisecond}, {Signal: syscall.SIGKILL}}
 		}},
-		// -n, -N, -L and -s imply -X unless -m or --xargs is given.
+		// -n, -N and -L imply -X unless -m or --xargs is given; -s does not.
 		{[]string{"-n", "2", "echo", ":::", "a", "b"}, func(o *runOptions) { o.maxArgs, o.multiple = 2, runner.MultipleContext }},
 		{[]string{"-N1k", "-m", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.maxArgs, o.replaceArgs, o.multi, o.multiple = 1000, true, true, runner.MultipleSpread
+			o.maxArgs, o.replaceArgs, o.multi, o.multiple, o.spread = 1000, true, true, runner.MultipleReplace, true
 		}},
 		{[]string{"-L", "0", "--xargs", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.maxLines, o.xargs, o.multiple = 0, true, runner.MultipleXargs
+			o.maxLines, o.xargs, o.multiple = 0, true, runner.MultipleReplace
 		}},
 		{[]string{"-s", "1K", "-x", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.maxChars, o.exitTooBig, o.multiple = 1024, true, runner.MultipleContext
+			o.maxChars, o.exitTooBig = 1024, true
 		}},
 		{[]string{"-X", "--header", ":", "-d", `\t`, "-r", "-E", "END", "--csv", "--trim", "rl", "--shuf", "-t", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.context, o.multiple, o.header, o.hasHeader, o.delimiter, o.hasDelimiter = true, runner.MultipleContext, ":", true, "\t", true
+			o.context, o.spread, o.multiple, o.header, o.hasHeader, o.delimiter, o.hasDelimiter = true, true, runner.MultipleContext, ":", true, "\t", true
 			o.noRunIfEmpty, o.eof, o.csv, o.trim, o.shuf, o.verbose = true, "END", true, runner.TrimBoth, true, true
 		}},
 		// -a files come first, then the groups in order.
