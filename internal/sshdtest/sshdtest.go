@@ -1,0 +1,322 @@
+// Package sshdtest starts a real OpenSSH server on 127.0.0.1 for tests:
+// the -S (--sshlogin) tests of package cluster and of the crew command run
+// against it rather than against a mock, so they see what users see.
+//
+//	srv := sshdtest.Start(t, sshdtest.Options{})
+//	cfg := sshdtest.ClientConfig(t, map[string]*sshdtest.Server{"host1": srv})
+//	// ssh -F cfg host1 true   now logs in as the current user
+//
+// Each Server has its own directory with its own host key, sshd_config and
+// authorized_keys, listens on a free port of 127.0.0.1 and stops when the
+// test ends. One client key per test binary (Key) is authorized on every
+// Server unless Options.RefuseKey. ClientConfig writes an ssh_config that
+// names the servers as hosts (with the port, the key and a known_hosts
+// file holding their host keys), so `ssh -F FILE NAME` needs no flags.
+//
+// sshd needs /usr/sbin/sshd (Debian's openssh-server) and ssh-keygen;
+// without them Start skips the test, saying which is missing. Run as root,
+// sshd wants its privilege separation directory /run/sshd, which Start
+// creates when missing; run as another user, sshd runs unprivileged and
+// can log in only that user, which is all the tests need.
+package sshdtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"crew/internal/wait"
+)
+
+// SSHD is where Debian's openssh-server installs the server.
+const SSHD = "/usr/sbin/sshd"
+
+// Options configure a Server. The zero value authorizes Key.
+type Options struct {
+	// RefuseKey leaves Key out of authorized_keys, so every login fails
+	// (a host that refuses the key).
+	RefuseKey bool
+	// SetEnv is given to sshd's SetEnv: variables every session gets,
+	// e.g. PATH=/some/dir:/usr/bin:/bin to put fake tools first.
+	SetEnv []string
+}
+
+// A Server is a running sshd.
+type Server struct {
+	// Port is the port it listens on, on 127.0.0.1.
+	Port int
+	// Dir holds its config, keys and log.
+	Dir string
+	// HostKey is its public host key, as in a known_hosts line after the
+	// host name ("ssh-ed25519 AAAA...").
+	HostKey string
+
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+var (
+	keyOnce sync.Once
+	keyDir  string
+	keyErr  error
+)
+
+// Key returns the path of the client's private key, made once per test
+// binary (its public half is Key()+".pub"). Start skips the test when it
+// cannot be made.
+func Key(t testing.TB) string {
+	t.Helper()
+	need(t)
+	keyOnce.Do(func() {
+		keyDir, keyErr = os.MkdirTemp("", "crew-sshdtest-key-")
+		if keyErr == nil {
+			keyErr = keygen(filepath.Join(keyDir, "id_ed25519"))
+		}
+	})
+	if keyErr != nil {
+		t.Skipf("sshdtest: cannot make a client key: %v", keyErr)
+	}
+	return filepath.Join(keyDir, "id_ed25519")
+}
+
+func keygen(path string) error {
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "crew-test", "-f", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	return nil
+}
+
+func need(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(SSHD); err != nil {
+		t.Skipf("sshdtest: no OpenSSH server at %s (apt-get install openssh-server): %v", SSHD, err)
+	}
+	for _, tool := range []string{"ssh", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("sshdtest: no %s on PATH (apt-get install openssh-client)", tool)
+		}
+	}
+}
+
+// Start starts an sshd on a free port of 127.0.0.1 and returns once it
+// accepts connections; the test's cleanup stops it.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	key := Key(t)
+	if os.Geteuid() == 0 {
+		// sshd refuses to start as root without it.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Skipf("sshdtest: sshd as root needs /run/sshd: %v", err)
+		}
+	}
+	dir := t.TempDir()
+	s := &Server{Dir: dir}
+	hostKey := filepath.Join(dir, "host_ed25519")
+	if err := keygen(hostKey); err != nil {
+		t.Skipf("sshdtest: %v", err)
+	}
+	pub, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(pub))
+	s.HostKey = f[0] + " " + f[1]
+	auth := filepath.Join(dir, "authorized_keys")
+	authText := ""
+	if !opts.RefuseKey {
+		b, err := os.ReadFile(key + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		authText = string(b)
+	}
+	if err := os.WriteFile(auth, []byte(authText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastErr string
+	for range 5 {
+		s.Port = freePort(t)
+		conf := filepath.Join(dir, "sshd_config")
+		lines := []string{
+			fmt.Sprintf("Port %d", s.Port),
+			"ListenAddress 127.0.0.1",
+			"HostKey " + hostKey,
+			"PidFile none",
+			"AuthorizedKeysFile " + auth,
+			// The temp dir's modes are not sshd's business here.
+			"StrictModes no",
+			"PubkeyAuthentication yes",
+			"PasswordAuthentication no",
+			"KbdInteractiveAuthentication no",
+			"UsePAM no",
+			"PermitRootLogin prohibit-password",
+			"AllowUsers " + u.Username,
+			"AllowTcpForwarding yes",
+			"GatewayPorts no",
+			"X11Forwarding no",
+			"PrintMotd no",
+			"PermitUserEnvironment no",
+			// Benchmarks open many sessions (GNU parallel opens one per
+			// job); the defaults would drop connections under load.
+			"MaxStartups 200",
+			"MaxSessions 200",
+			"LogLevel ERROR",
+		}
+		if len(opts.SetEnv) > 0 {
+			lines = append(lines, "SetEnv "+strings.Join(opts.SetEnv, " "))
+		}
+		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logf, err := os.Create(filepath.Join(dir, "sshd.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(SSHD, "-D", "-e", "-f", conf)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		// Its own group, so Stop takes its session children with it; and
+		// it dies with the test binary.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			t.Skipf("sshdtest: cannot start sshd: %v", err)
+		}
+		logf.Close()
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		up := wait.Until(10*time.Second, func() bool {
+			select {
+			case <-exited:
+				return true
+			default:
+			}
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port))
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
+			lastErr = strings.TrimSpace(string(b))
+			continue // the port was taken meanwhile, or sshd cannot run here
+		default:
+		}
+		if !up {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+			t.Fatalf("sshdtest: sshd not listening on port %d after 10s", s.Port)
+		}
+		s.cmd = cmd
+		t.Cleanup(func() {
+			s.Stop()
+			<-exited
+		})
+		return s
+	}
+	t.Skipf("sshdtest: sshd does not run here: %s", lastErr)
+	return nil
+}
+
+// Stop kills the server and every session it serves (a host that goes
+// away). It is idempotent.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		// Session processes run in their own sessions, not sshd's group:
+		// kill the listener, then the children it forked for sessions.
+		for _, pid := range descendants(s.cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	})
+}
+
+// descendants lists pid's descendants by walking /proc.
+func descendants(pid int) []int {
+	parent := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var p int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		var state string
+		var ppid int
+		fmt.Sscanf(s[i+2:], "%s %d", &state, &ppid)
+		parent[ppid] = append(parent[ppid], p)
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for _, c := range parent[p] {
+			out = append(out, c)
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ClientConfig writes an ssh_config naming each server under its key in
+// hosts, logging in as the current user with Key and checking host keys
+// against a known_hosts file of their own, and returns its path: give it
+// to ssh as -F. Connection sharing is off unless the caller's ssh options
+// turn it on.
+func ClientConfig(t testing.TB, hosts map[string]*Server) string {
+	t.Helper()
+	key := Key(t)
+	dir := t.TempDir()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	var kh, cfg strings.Builder
+	for name, s := range hosts {
+		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s\n", s.Port, s.HostKey)
+		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  HostKeyAlias [127.0.0.1]:%d\n", name, s.Port, s.Port)
+	}
+	fmt.Fprintf(&cfg, "Host *\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n"+
+		"  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n"+
+		"  ConnectTimeout 5\n", u.Username, key, known)
+	if err := os.WriteFile(known, []byte(kh.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
