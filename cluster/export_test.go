@@ -9,6 +9,7 @@ var (
 	UnpackOutput = unpackOutput
 	PackOutput   = packOutput
 	LoopbackOnly = loopbackOnly
+	FileHash     = fileHash
 )
 
 // Unfinished is how many jobs e has sent and still expects a result for.

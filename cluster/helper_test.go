@@ -31,6 +31,9 @@ import (
 func TestMain(m *testing.M) {
 	testproc.Register("worker", func([]string) int { return workerMain() })
 	testproc.Register("broker", func([]string) int { return brokerMain() })
+	testproc.Register("sshworker", func([]string) int { return sshWorkerMain() })
+	testproc.Register("sshrun", sshRunMain)
+	testproc.Register("submit", submitMain)
 	testproc.Main()
 	goleak.VerifyTestMain(m)
 }

@@ -445,6 +445,8 @@ func (w *Worker) executorFor(m *jobMsg) runner.Executor {
 		c := *l
 		c.TermSeq = seq
 		return c
+	case *abortable: // an SSH run's worker (ServeSSHWorker)
+		return l.withTermSeq(seq)
 	}
 	return w.cfg.Executor
 }

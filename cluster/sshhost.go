@@ -1,0 +1,434 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"crew/internal/child"
+)
+
+// Timings of a host's SSH sessions.
+const (
+	// masterTimeout bounds the first connection (the control master, or
+	// the probe without one): key exchange and login.
+	masterTimeout = 30 * time.Second
+	// drainTimeout is how long Close waits for a host's worker to stop
+	// its jobs and exit once its input has ended, before it kills the
+	// session's ssh process (abortGrace, and then some).
+	drainTimeout = 4 * time.Second
+	// forwardTries is how many remote ports are tried for the reverse
+	// forward before the host counts as failed.
+	forwardTries = 5
+)
+
+// sshHost is one host of an SSHCluster and the ssh processes that serve
+// it: a control master (when the ssh command is OpenSSH's), a probe, the
+// binary copy when needed, and the worker's session.
+type sshHost struct {
+	c     *SSHCluster
+	login Login
+	ctl   string // control socket path
+}
+
+// sshWords returns the ssh command and the options crew adds, without
+// the destination.
+func (h *sshHost) sshWords(master bool) []string {
+	words := h.c.cfg.SSH
+	if h.login.SSH != nil {
+		words = h.login.SSH
+	}
+	out := append([]string(nil), words...)
+	if h.login.Port != 0 {
+		out = append(out, "-p", strconv.Itoa(h.login.Port))
+	}
+	if h.openSSH() {
+		// No password or host-key prompt can reach a user here: fail
+		// with ssh's own message instead of hanging.
+		out = append(out, "-o", "BatchMode=yes", "-T", "-x",
+			"-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3")
+		if master {
+			out = append(out, "-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-o", "ControlPath="+h.ctl, "-N")
+		} else {
+			out = append(out, "-o", "ControlMaster=no", "-o", "ControlPath="+h.ctl)
+		}
+	}
+	return out
+}
+
+// openSSH reports whether the ssh command is OpenSSH's, which takes -o
+// options and shares one connection among sessions (ControlMaster); a
+// login that names another program (GNU parallel's "myssh -p 2222 host")
+// gets no options added, as GNU parallel adds none.
+func (h *sshHost) openSSH() bool {
+	words := h.c.cfg.SSH
+	if h.login.SSH != nil {
+		words = h.login.SSH
+	}
+	return filepath.Base(words[0]) == "ssh"
+}
+
+// run brings the host up and serves it until ctx ends (nil) or the host
+// fails (its error).
+func (h *sshHost) run(ctx context.Context) error {
+	if h.login.Local() {
+		return h.runLocal(ctx)
+	}
+	// The goroutine's thread is the parent of every ssh process started
+	// here, whose parent-death signal follows it (see internal/child).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if h.openSSH() {
+		stop, err := h.startMaster(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	hash, err := h.c.binary()
+	if err != nil {
+		return err
+	}
+	out, err := h.output(ctx, probeScript(hash), nil)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		return fmt.Errorf("cannot read what the host says about itself: %q", out)
+	}
+	if p := platformOf(lines[0]); p != thisPlatform() {
+		return fmt.Errorf("%w: it is %s and this crew is %s, so crew cannot run its worker there; leave the host out",
+			ErrArch, p, thisPlatform())
+	}
+	cpus, _ := strconv.Atoi(strings.TrimSpace(lines[1]))
+	if strings.TrimSpace(lines[2]) != "have" {
+		if err := h.copyBinary(ctx, hash); err != nil {
+			return err
+		}
+	}
+	slots := h.c.slotsFor(h.login, cpus)
+	for try := 1; ; try++ {
+		lost, err := h.serve(ctx, hash, slots)
+		if err == nil || !lost || try == forwardTries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// startMaster starts the control master and waits until its socket is
+// there; stop ends it.
+func (h *sshHost) startMaster(ctx context.Context) (stop func(), err error) {
+	cmd := exec.Command(h.sshWords(true)[0], append(h.sshWords(true)[1:], h.login.Host)...)
+	var errBuf tailBuffer
+	cmd.Stderr = &errBuf
+	mctx, cancel := context.WithCancel(context.Background())
+	ch, err := child.Start(mctx, cmd, nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("cannot start %s: %w", cmd.Path, err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	// Reaped by a goroutine of its own; the parent-death signal follows
+	// this goroutine's thread, which lives until stop.
+	go func() { _, waitErr = ch.Wait(); close(exited) }()
+	stop = func() {
+		cancel()
+		<-exited
+	}
+	deadline := time.NewTimer(masterTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(h.ctl); err == nil {
+			return stop, nil
+		}
+		select {
+		case <-exited:
+			return nil, sshError(waitErr, errBuf.String())
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-deadline.C:
+			stop()
+			return nil, fmt.Errorf("no SSH connection after %v", masterTimeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// output runs a remote shell script over a session and returns its
+// standard output.
+func (h *sshHost) output(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
+	words := h.sshWords(false)
+	cmd := exec.Command(words[0], append(words[1:], h.login.Host, remoteSh(script))...)
+	var out bytes.Buffer
+	var errBuf tailBuffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errBuf
+	sctx, cancel := context.WithTimeout(ctx, masterTimeout+time.Minute)
+	defer cancel()
+	ch, err := child.Start(sctx, cmd, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", cmd.Path, err)
+	}
+	if _, err := ch.Wait(); err != nil {
+		return nil, sshError(err, errBuf.String())
+	}
+	return out.Bytes(), nil
+}
+
+// copyBinary copies the crew binary into the host's cache, where a
+// partial copy is never seen: it lands under a temporary name and is
+// renamed only once its sha256 matches.
+func (h *sshHost) copyBinary(ctx context.Context, hash string) error {
+	f, err := os.Open(h.c.cfg.Binary)
+	if err != nil {
+		return fmt.Errorf("cannot read crew's own binary to copy it: %w", err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	start := time.Now()
+	if _, err := h.output(ctx, copyScript(hash), f); err != nil {
+		return fmt.Errorf("copying crew there: %w", err)
+	}
+	h.c.news(h.login, fmt.Sprintf("copied crew (%.1f MB) in %.2fs", float64(st.Size())/1e6, time.Since(start).Seconds()), nil)
+	return nil
+}
+
+// sshHello is what crew writes first to a host's worker (ServeSSHWorker):
+// where the broker is from there, and the token, which so travels inside
+// the SSH channel and never on a command line.
+type sshHello struct {
+	URL     string        `json:"url"`
+	Token   string        `json:"token"`
+	Slots   int           `json:"slots"`
+	Host    string        `json:"host"`
+	Tags    []string      `json:"tags,omitempty"`
+	AckWait time.Duration `json:"ack_wait"`
+}
+
+// serve runs the worker's session until ctx ends or the session does.
+// lost reports a session that ended because the remote port was taken,
+// which another port may fix.
+func (h *sshHost) serve(ctx context.Context, hash string, slots int) (lost bool, err error) {
+	_, bport, err := net.SplitHostPort(strings.TrimPrefix(h.c.broker.URL(), "nats://"))
+	if err != nil {
+		return false, err
+	}
+	// A port the user's kernel is unlikely to hand out to others soon.
+	rport := 20000 + rand.IntN(12000)
+	words := h.sshWords(false)
+	args := append(words[1:], "-o", "ExitOnForwardFailure=yes",
+		"-R", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%s", rport, bport),
+		h.login.Host, remoteSh(workerScript(hash, h.c.cfg.WorkerArgs)))
+	cmd := exec.Command(words[0], args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return false, err
+	}
+	var errBuf tailBuffer
+	cmd.Stderr = &errBuf
+	sctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	ch, err := child.Start(sctx, cmd, nil)
+	if err != nil {
+		return false, fmt.Errorf("cannot start %s: %w", cmd.Path, err)
+	}
+	hello, _ := json.Marshal(sshHello{
+		URL: fmt.Sprintf("nats://127.0.0.1:%d", rport), Token: h.c.token,
+		Slots: slots, Host: h.login.Spec, Tags: h.login.Tags, AckWait: h.c.cfg.AckWait,
+	})
+	// A write error means the session is gone: Wait says why.
+	_, _ = stdin.Write(append(hello, '\n'))
+	h.c.news(h.login, fmt.Sprintf("%d slots", slots), nil)
+
+	ended := make(chan struct{})
+	var closing sync.WaitGroup
+	closing.Go(func() {
+		select {
+		case <-ended:
+			return
+		case <-ctx.Done():
+		}
+		// The run is over, or crew is going: the end of its input tells
+		// the worker to stop its jobs (it has none left after a run) and
+		// exit, which ends the session; if it does not, kill ssh.
+		stdin.Close()
+		select {
+		case <-ended:
+		case <-time.After(drainTimeout):
+			kill()
+		}
+	})
+	_, werr := ch.Wait()
+	close(ended)
+	closing.Wait()
+	stdin.Close()
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	msg := errBuf.String()
+	if strings.Contains(msg, "remote port forwarding failed") {
+		return true, fmt.Errorf("the reverse forward to port %d failed", rport)
+	}
+	return false, fmt.Errorf("went away: %w", sshError(werr, msg))
+}
+
+// runLocal serves ":" with a worker in this process.
+func (h *sshHost) runLocal(ctx context.Context) error {
+	cfg := h.c.ConnConfig()
+	w, err := NewWorker(WorkerConfig{
+		ConnConfig:  cfg,
+		Executor:    h.c.cfg.LocalExecutor,
+		Concurrency: h.c.slotsFor(h.login, runtime.NumCPU()),
+		Host:        ":",
+		AckWait:     h.c.cfg.AckWait,
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// sshError words a failed ssh: its own last message when it left one
+// ("Permission denied (publickey).", "Could not resolve hostname ..."),
+// else the exit status.
+func sshError(err error, stderr string) error {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last != "" {
+		return errors.New(last)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 255 {
+		return errors.New("ssh failed with status 255 and no message")
+	}
+	if err == nil {
+		return errors.New("the session ended")
+	}
+	return err
+}
+
+// remoteSh wraps a script for the login shell on the far side, whatever
+// it is (sh, bash, zsh, csh, fish all take this): the script itself then
+// runs under /bin/sh. Scripts here never hold a single quote.
+func remoteSh(script string) string {
+	return "exec /bin/sh -c '" + script + "'"
+}
+
+// cacheDir is the per-user directory of crew binaries on a host.
+const cacheDir = `"${XDG_CACHE_HOME:-$HOME/.cache}/crew"`
+
+// probeScript prints uname -sm, the CPU count, and "have" or "missing"
+// for the binary with this hash.
+func probeScript(hash string) string {
+	return `uname -sm; (nproc || getconf _NPROCESSORS_ONLN || echo 0) 2>/dev/null; ` +
+		`if test -x ` + cacheDir + `/` + hash + `/crew; then echo have; else echo missing; fi`
+}
+
+// copyScript receives the binary on stdin.
+func copyScript(hash string) string {
+	return `set -e; umask 077; d=` + cacheDir + `/` + hash + `; mkdir -p "$d"; t="$d/crew.$$"; ` +
+		`cat >"$t"; chmod 700 "$t"; ` +
+		`if command -v sha256sum >/dev/null; then h=$(sha256sum <"$t"); ` +
+		`case "$h" in ` + hash + `*) ;; *) rm -f "$t"; echo "crew: the copy of crew arrived damaged (sha256 differs)" >&2; exit 3;; esac; fi; ` +
+		`mv -f "$t" "$d/crew"`
+}
+
+// workerScript starts the cached binary as the host's worker.
+func workerScript(hash string, args []string) string {
+	return `exec ` + cacheDir + `/` + hash + `/crew ` + strings.Join(args, " ")
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_=./:-]+$`)
+
+// checkWorkerArgs refuses arguments the scripts above could not carry.
+func checkWorkerArgs(args []string) error {
+	for _, a := range args {
+		if !plainWord.MatchString(a) {
+			return fmt.Errorf("cluster: worker argument %q: only letters, digits and _=./:- are carried to hosts", a)
+		}
+	}
+	return nil
+}
+
+// hashes remembers the hashes of binaries by path, size and time of
+// change, so a program that starts SSH runs one after another reads its
+// binary once.
+var hashes sync.Map // hashKey → string
+
+type hashKey struct {
+	path        string
+	size, ctime int64
+}
+
+// fileHash returns the hex sha256 of the file at path.
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("cluster: crew's own binary: %w", err)
+	}
+	defer f.Close()
+	var key hashKey
+	if st, err := f.Stat(); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			key = hashKey{path, st.Size(), sys.Ctim.Nano()}
+			if h, ok := hashes.Load(key); ok {
+				return h.(string), nil
+			}
+		}
+	}
+	hh := sha256.New()
+	if _, err := io.Copy(hh, f); err != nil {
+		return "", fmt.Errorf("cluster: crew's own binary: %w", err)
+	}
+	h := hex.EncodeToString(hh.Sum(nil))
+	if key.path != "" {
+		hashes.Store(key, h)
+	}
+	return h, nil
+}
+
+// tailBuffer keeps the last 4 KiB written to it: enough for ssh's last
+// messages, bounded however chatty a remote process is.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 4096 {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
