@@ -52,6 +52,41 @@
 // protocol.go, for anyone writing a worker or a submitter in another
 // language.
 //
+// # Runs over SSH (crew run -S)
+//
+// StartSSH gives a run a cluster of its own with nothing installed on the
+// hosts but sshd, as GNU parallel's -S does, with the queue's guarantees
+// below. It starts a Broker on this machine's loopback (a free port) with
+// a fresh random token, and for every host (a Login: GNU parallel's
+// [@tags/][N/][user@]host, ":" for this machine) opens one SSH connection:
+// a control master (OpenSSH's ControlMaster, with its socket in a private
+// directory; other ssh commands get plain sessions), through which run a
+// probe (uname -sm, the CPU count, whether crew's binary is in the host's
+// cache), the binary copy when it is not, and the worker's session. The
+// copy lands in ${XDG_CACHE_HOME:-~/.cache}/crew/<sha256>/crew, mode
+// 0700, renamed into place only once the host's sha256sum agrees, so a
+// host keeps one binary per crew build and never runs a partial copy. A
+// host of another OS or architecture is refused (ErrArch) rather than
+// sent a binary it cannot run.
+//
+// The worker's session carries a reverse port forward, bound to the
+// host's loopback, to the broker, and runs `crew worker --ssh` there
+// (ServeSSHWorker), which reads the forwarded address and the token from
+// the session's standard input: the token never appears on a command line,
+// in an environment or in a log, and the broker, on loopback, refuses
+// anyone without it. ":" runs a Worker in this process. Jobs then travel
+// as they do for any cluster. A host that fails to come up, or goes away
+// mid-run, is reported (SSHConfig.OnHost); its jobs are redelivered to the
+// others after SSHConfig.AckWait; if no host is left, the run's jobs fail
+// with ErrNoHosts rather than wait.
+//
+// No worker outlives its session: every ssh process is started with
+// SIGKILL as its parent-death signal (internal/child), so it dies with
+// crew even on kill -9, the session then closes, and a worker whose
+// standard input ends stops its jobs and exits. Close does the same on
+// purpose once the run is over: it ends the workers' input, waits for
+// their sessions to close, and stops the broker.
+//
 // # Guarantees
 //
 // A submitter that loses the server reconnects and tells

@@ -91,6 +91,13 @@
 // "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.CREW_JOBS.crew-workers"
 // starts the same, handled by one worker of the queue group
 // "crew-dead-letter", which deletes the message instead of acking it.
+//
+// An SSH run's worker (crew worker --ssh, ServeSSHWorker) learns its
+// server from its standard input, the SSH session's: the first line is
+// JSON, {"url": "nats://127.0.0.1:<forwarded port>", "token": "<hex>",
+// "slots": 4, "host": "<the login as written>", "tags": ["gpu"],
+// "ack_wait": 5000000000}, and the end of the input (the session closed)
+// tells it to stop its jobs and exit. Everything else is as above.
 
 package cluster
 

@@ -73,8 +73,8 @@ var ErrArch = errors.New("cluster: the host's architecture differs from this cre
 // StartSSH returns as soon as the broker listens; hosts come up in the
 // background, each on its own goroutine (and one locked OS thread per
 // ssh process, see internal/child), and jobs submitted meanwhile wait in
-// the broker for the first worker. Close drains the workers, ends the
-// SSH connections and stops the broker.
+// the broker for the first worker. Close ends the workers, the SSH
+// connections and the broker. The package doc says how it all works.
 type SSHCluster struct {
 	cfg    SSHConfig
 	broker *Broker
@@ -215,10 +215,12 @@ func (x *sshExecutor) Exec(ctx context.Context, job *runner.Job, stdout, stderr 
 	return res
 }
 
-// Close ends the run's cluster: every worker drains (they hold no jobs
-// once the run has ended) and exits, the SSH connections close and the
-// broker stops. It waits for all of it, about a second at most once the
-// workers are idle, and is idempotent.
+// Close ends the run's cluster: it ends every worker's input, so the
+// workers (which hold no jobs once the run has ended) stop what still
+// runs and exit, the SSH connections close, the local worker drains and
+// the broker stops. It waits for all of it (about a second when the
+// workers are idle, at most a few seconds however their jobs behave)
+// and is idempotent. Close the Executor on ConnConfig first.
 func (c *SSHCluster) Close() error {
 	c.cancel()
 	c.wg.Wait()

@@ -65,6 +65,32 @@ func ParseLogins(spec string) ([]Login, error) {
 	return out, nil
 }
 
+// ExpandLogins is ParseLogins for crew run -S: the entries ".." (the
+// default sshloginfile, see ReadLoginFile) and "-" (stdin) stand for the
+// hosts their file lists.
+func ExpandLogins(spec string, stdin io.Reader) ([]Login, error) {
+	var out []Login
+	for _, e := range splitLogins(spec) {
+		switch e = strings.TrimSpace(e); e {
+		case "":
+			continue
+		case "..", "-":
+			ls, err := ReadLoginFile(e, stdin)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ls...)
+			continue
+		}
+		l, err := ParseLogin(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 // splitLogins splits at commas and newlines, keeping ",," and "\," as a
 // comma.
 func splitLogins(s string) []string {
@@ -151,8 +177,12 @@ func ParseLogin(entry string) (Login, error) {
 	if host == "" {
 		return bad("no host")
 	}
-	if strings.HasPrefix(host, "-") || strings.ContainsAny(host, "/\\'\"`$;&|<>(){}*?!") {
+	const unsafe = "/\\'\"`$;&|<>(){}*?!~#"
+	if strings.HasPrefix(host, "-") || strings.ContainsAny(host, unsafe) {
 		return bad(fmt.Sprintf("host %q is not a host name or address", host))
+	}
+	if strings.HasPrefix(user, "-") || strings.ContainsAny(user, unsafe) {
+		return bad(fmt.Sprintf("user %q is not a user name", user))
 	}
 	l.Port = port
 	l.Host = host

@@ -33,7 +33,7 @@ const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
 // CREW_NATS_CA, so they stay out of the process list. Connection trouble
 // (lost, regained) is reported on errOut.
 func newClusterExecutor(ctx context.Context, url string, run *runner.Config, termSeq []runner.TermStep, errOut io.Writer) (runner.Executor, func() error, error) {
-	if err := checkRemote(run); err != nil {
+	if err := checkRemote(run, "--server"); err != nil {
 		return nil, nil, err
 	}
 	window := cluster.DefaultReconnectWindow
@@ -68,9 +68,10 @@ func newClusterExecutor(ctx context.Context, url string, run *runner.Config, ter
 // (the jobs do not run here), space the jobs' starts (a worker starts a
 // job when it has a slot free), or write output while a job runs (a
 // worker sends a job's output when the job ends).
-func checkRemote(c *runner.Config) error {
+// mode is "--server" or "-S", for the message.
+func checkRemote(c *runner.Config, mode string) error {
 	refuse := func(flag, why string) error {
-		return &userError{msg: fmt.Sprintf("%s cannot be used with --server: %s", flag, why)}
+		return &userError{msg: fmt.Sprintf("%s cannot be used with %s: %s", flag, mode, why)}
 	}
 	switch {
 	case c.MaxLoad > 0:

@@ -96,6 +96,14 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "shuf", out: "1\n2\n", args: []string{"--shuf", "-k", "echo", "{#}", ":::", "a", "b"}},
 		{flag: "verbose", out: "a\n", args: []string{"-t", "echo", ":::", "a"}},
 		{flag: "server"}, // the flag that makes the difference
+		// -S starts a cluster of its own (run_ssh_test.go runs them).
+		{flag: "sshlogin", args: []string{"-S", "host1", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "sshloginfile", args: []string{"--sshloginfile", "DIR/hosts", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "slf", args: []string{"--slf", "DIR/hosts", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "ssh", args: []string{"--ssh", "ssh -p 2222", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "controlmaster", args: []string{"-M", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		{flag: "nonall", args: []string{"--nonall", "touch DIR/ran"}, refused: true},
+		{flag: "onall", args: []string{"--onall", "touch", "DIR/ran", ":::", "x"}, refused: true},
 	}
 
 	// Every flag of crew run has its row.

@@ -51,6 +51,8 @@ type runOptions struct {
 	inputOptions
 	// records holds --retry-failed, --files, --report and --joblog's +.
 	records recordFlags
+	// ssh is -S and its company (run_ssh.go).
+	ssh sshOptions
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -127,6 +129,17 @@ func runRun(ctx context.Context, opts *runOptions) error {
 
 	// The runner has no executor of its own: crew says where jobs run.
 	cfg.Executor = runner.Local{TermSeq: opts.termSeq}
+	if opts.ssh.nonall || opts.ssh.onall {
+		return runOnAll(ctx, opts, cfg)
+	}
+	if opts.ssh.active() {
+		ex, release, err := newSSHExecutor(ctx, opts, &cfg)
+		if err != nil {
+			return err
+		}
+		defer release()
+		cfg.Executor = ex
+	}
 	if opts.server != "" {
 		ex, release, err := newClusterExecutor(ctx, opts.server, &cfg, opts.termSeq, opts.streams.Err)
 		if err != nil {

@@ -24,6 +24,7 @@ type runFlags struct {
 	argFiles                             []string
 	input                                inputFlags
 	records                              *recordFlags
+	ssh                                  sshFlags
 }
 
 // define binds crew run's flags: the typed ones straight into o, the
@@ -63,6 +64,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	fl.input.define(f, &o.inputOptions)
 	fl.records = &o.records
 	fl.records.define(f)
+	fl.ssh.define(f)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -134,8 +136,14 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		return err
 	}
 	var err error
-	o.termSeq, err = parseTermSeq(fl.termSeq)
-	return err
+	if o.termSeq, err = parseTermSeq(fl.termSeq); err != nil {
+		return err
+	}
+	jobs := ""
+	if f.Changed("jobs") {
+		jobs = fl.jobs
+	}
+	return fl.ssh.parse(f, o, jobs)
 }
 
 // parseTermSeq reads --term-seq: SIGNAL,MS,SIGNAL,MS,...

@@ -22,6 +22,9 @@ type workerOptions struct {
 	ackWait  time.Duration
 	maxRuns  int
 	metrics  cluster.HTTPConfig // Addr and TLS from flags; credentials the worker's own
+	// ssh is --ssh: serve crew run -S's session on stdin (hidden; crew
+	// run -S starts it on each host).
+	ssh bool
 }
 
 func newWorkerCmd(s Streams, runF func(context.Context, *workerOptions) error) *cobra.Command {
@@ -69,6 +72,9 @@ other values uses the existing ones and says so.`,
   CREW_NATS_TOKEN=s3cret crew worker --server nats://buildhost:4222 -j 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.ssh {
+				return runSSHWorker(cmd.Context(), opts)
+			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -87,11 +93,15 @@ other values uses the existing ones and says so.`,
 	f.StringVar(&opts.metrics.Addr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9101 is loopback's)")
 	f.StringVar(&opts.metrics.TLSCert, "metrics-tls-cert", "", "TLS certificate for the metrics address (with --metrics-tls-key)")
 	f.StringVar(&opts.metrics.TLSKey, "metrics-tls-key", "", "TLS key for the metrics address (with --metrics-tls-cert)")
-	_ = cmd.MarkFlagRequired("server")
+	f.BoolVar(&opts.ssh, "ssh", false, "serve an SSH session of crew run -S (started by crew run itself)")
+	_ = f.MarkHidden("ssh")
 	return cmd
 }
 
 func (o *workerOptions) validate() error {
+	if o.server == "" {
+		return errors.New(`required flag(s) "server" not set`)
+	}
 	if o.jobs < 1 {
 		return fmt.Errorf("worker: -j must be at least 1, not %d", o.jobs)
 	}
@@ -134,5 +144,17 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 		return fmt.Errorf("worker: %w", httpError(err))
 	}
 	fmt.Fprintln(s.Err, "crew worker: drained, exiting")
+	return nil
+}
+
+// runSSHWorker is the far side of crew run -S: the session's stdin
+// carries the run's settings and token, and its end stops the worker and
+// its jobs (cluster.ServeSSHWorker). Warnings go to stderr, which crew run
+// keeps for its messages about the host.
+func runSSHWorker(ctx context.Context, opts *workerOptions) error {
+	log := slog.New(slog.NewTextHandler(opts.streams.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := cluster.ServeSSHWorker(ctx, opts.streams.In, log, runner.Local{}); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +59,9 @@ type Server struct {
 	// HostKey is its public host key, as in a known_hosts line after the
 	// host name ("ssh-ed25519 AAAA...").
 	HostKey string
+	// Cache is its sessions' XDG_CACHE_HOME (unless Options.SetEnv sets
+	// one): a host of its own has a cache of its own.
+	Cache string
 
 	cmd  *exec.Cmd
 	once sync.Once
@@ -120,6 +124,13 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	dir := t.TempDir()
 	s := &Server{Dir: dir}
+	if !slices.ContainsFunc(opts.SetEnv, func(kv string) bool { return strings.HasPrefix(kv, "XDG_CACHE_HOME=") }) {
+		s.Cache = filepath.Join(dir, "cache")
+		if err := os.Mkdir(s.Cache, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		opts.SetEnv = append(opts.SetEnv, "XDG_CACHE_HOME="+s.Cache)
+	}
 	hostKey := filepath.Join(dir, "host_ed25519")
 	if err := keygen(hostKey); err != nil {
 		t.Skipf("sshdtest: %v", err)
