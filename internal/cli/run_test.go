@@ -117,7 +117,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
