@@ -31,3 +31,26 @@ func RetryCommands(r io.Reader) (map[int64]string, error) {
 func JoblogLine(seq int64, exit int, command string) string {
 	return formatJoblogLine(Result{Seq: seq, Host: ":", Exit: exit}, command)
 }
+
+// ReadRecords exposes the input reader (-d, --csv, --header, --trim, -E,
+// -r) to the fuzz tests: the names --header read and every record.
+func ReadRecords(c Config) (names []string, recs [][]string, err error) {
+	o, err := c.readOpts()
+	if err != nil {
+		return nil, nil, err
+	}
+	it, err := newArgIter(c.Inputs, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	for {
+		rec, err := it.Next()
+		if err == io.EOF {
+			return it.names, recs, nil
+		}
+		if err != nil {
+			return it.names, recs, err
+		}
+		recs = append(recs, rec)
+	}
+}

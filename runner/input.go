@@ -86,6 +86,9 @@ func (c *Config) readOpts() (readOpts, error) {
 	}
 	if c.CSV && c.ColSep != nil {
 		src := []rune(c.ColSep.String())
+		if len(src) == 2 && src[0] == '\\' {
+			src = src[1:] // a quoted punctuation character
+		}
 		if len(src) != 1 || src[0] == '"' || src[0] == '\r' || src[0] == '\n' {
 			return o, badValue(ErrBadTemplate, "--csv needs --colsep to be one character other than a quote or a line break, got %q", c.ColSep.String())
 		}

@@ -80,7 +80,12 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		o.inputs = append(pre, o.inputs...)
 	}
 	if fl.colsep != "" {
-		re, err := regexp.Compile(fl.colsep)
+		src := fl.colsep
+		if o.csv {
+			// --csv takes its separator literally.
+			src = regexp.QuoteMeta(src)
+		}
+		re, err := regexp.Compile(src)
 		if err != nil {
 			return fmt.Errorf("--colsep: %w", err)
 		}
