@@ -240,8 +240,13 @@ func (l *lineWriter) flush() error {
 	return err
 }
 
-// emit writes one job's buffered output; r.outMu is held.
+// emit writes one job's buffered output, or with --results and --files
+// stores it; r.outMu is held.
 func (r *run) emit(p *pending) {
+	if r.res != nil {
+		r.store(p)
+		return
+	}
 	if err := p.out.writeTo(r.cfg.Stdout, p.tag); err != nil {
 		r.firstErrLocked(err)
 	}
@@ -260,6 +265,7 @@ func (r *run) firstErrLocked(err error) {
 type pending struct {
 	out, err *spillBuffer
 	tag      string
+	rec      *record // for --results; nil for a job the run stopped
 }
 
 // orderQueue writes output as jobs finish, or with keep in input order,
@@ -301,4 +307,14 @@ func (q *orderQueue) done(seq int64, p *pending, r *run) {
 			r.emit(h)
 		}
 	}
+}
+
+// bytes returns everything the buffer holds.
+func (b *spillBuffer) bytes() ([]byte, error) {
+	if b.f == nil {
+		return b.mem, nil
+	}
+	var w bytes.Buffer
+	err := b.writeTo(&w, "")
+	return w.Bytes(), err
 }

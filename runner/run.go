@@ -86,7 +86,13 @@ type Config struct {
 	Halt Halt
 	// DryRun prints the commands instead of running them.
 	DryRun bool
-	// Results, when set, is a directory receiving each job's output.
+	// Results, when set, stores each job's output instead of writing it
+	// to Stdout and Stderr, as GNU parallel's --results NAME does: a name
+	// ending in .csv, .tsv or .json is a table with one record per job in
+	// job order (-.csv, -.tsv, -.json: on Stdout); a name holding
+	// replacement strings names each job's files (NAME, NAME.err,
+	// NAME.seq; with a trailing / a directory holding seq, stdout and
+	// stderr); any other name is a directory tree NAME/1/<arg1>/2/...
 	Results string
 
 	// Several input records per job, and other input forms (#11 §2, the
@@ -146,6 +152,10 @@ type Config struct {
 	// Command and Inputs; when JobLog does not exist yet, the run is an
 	// ordinary one.
 	RetryFailed bool
+	// Files writes each job's standard output to a file (under Results
+	// when set, else in the temporary directory) and prints the file's
+	// name on Stdout in place of the output (--files).
+	Files bool
 
 	// Drain, when closed, stops the start of new jobs and lets the
 	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
@@ -225,6 +235,7 @@ type run struct {
 	}
 
 	outMu  sync.Mutex
+	res    *results // --results and --files; nil without them
 	budget atomic.Int64
 	order  orderQueue
 
@@ -280,6 +291,11 @@ func newRun(cfg Config) (*run, error) {
 	}
 	if cfg.Retries < 1 {
 		r.cfg.Retries = 1
+	}
+	if cfg.Results != "" || cfg.Files {
+		// The output is stored per job, not written, so how it would be
+		// written does not matter; only grouping keeps it per job.
+		r.cfg.Output = Group
 	}
 	if err := cfg.Halt.validate(); err != nil {
 		return nil, err
@@ -361,6 +377,12 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 	}
 	if retry != nil {
 		r.done = retry.done
+	}
+	if !r.cfg.DryRun {
+		if r.res, err = newResults(&r.cfg); err != nil {
+			return Summary{}, err
+		}
+		defer r.res.close()
 	}
 	r.order.init(r.cfg.KeepOrder && r.cfg.Output != Ungroup)
 
@@ -703,11 +725,6 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 			r.setErr(fmt.Errorf("runner: joblog: %w", err))
 		}
 	}
-	if r.cfg.Results != "" && out != nil {
-		if err := writeResults(r.cfg.Results, job.Seq, args, out, errb); err != nil {
-			r.setErr(err)
-		}
-	}
 	failed := res.Err != nil || res.Exit != 0 || res.Signal != 0
 	r.mu.Lock()
 	r.finished++
@@ -743,7 +760,11 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.Finished(job, res)
 	}
-	r.order.done(job.Seq, r.pendingOf(out, errb, tag), r)
+	p := r.pendingOf(out, errb, tag)
+	if p != nil && r.res != nil {
+		p.rec = &record{job: job, res: res, args: args}
+	}
+	r.order.done(job.Seq, p, r)
 }
 
 func (r *run) pendingOf(out, errb *spillBuffer, tag string) *pending {

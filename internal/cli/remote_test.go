@@ -66,7 +66,10 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "timeout", out: "0\n5\n", args: []string{"--timeout", "0.3", "-k", "echo {}; sleep {}", ":::", "0", "5"}},
 		{flag: "halt", out: "0\n4\n", args: []string{"--halt", "now,fail=1", "-j1", "-k", job, ":::", "0", "4", "0"}},
 		{flag: "dry-run", out: "echo a\necho b\n", args: []string{"--dry-run", "-k", "echo", "{}", ":::", "a", "b"}},
-		{flag: "results", out: "a\nb\n", args: []string{"--results", "DIR/res", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"res"}},
+		{flag: "results", out: "", args: []string{"--results", "DIR/res", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"res"}},
+		{flag: "results", out: "", args: []string{"--results", "DIR/o_{}/", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"o_a", "o_b"}},
+		{flag: "results", out: "", args: []string{"--results", "DIR/r.tsv", "-k", "printf '%s' {}; printf e >&2", ":::", "a", "b"}, files: []string{"r.tsv"}},
+		{flag: "files", out: "DIR/res/1/a/stdout\nDIR/res/1/b/stdout\n", args: []string{"--files", "--results", "DIR/res", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"res"}},
 		{flag: "bar", out: "a\n", args: []string{"--bar", "-k", "echo", "{}", ":::", "a"}},
 		{flag: "eta", out: "a\n", args: []string{"--eta", "-k", "echo", "{}", ":::", "a"}},
 		{flag: "progress", out: "a\n", args: []string{"--progress", "-k", "echo", "{}", ":::", "a"}},
@@ -211,7 +214,8 @@ func crewRun(t *testing.T, dir, stdin string, args []string) (code int, stdout, 
 
 // tree returns the file or directory name under dir as text: each file's
 // path and content; a joblog's rows in order, without the columns that
-// differ between machines and runs (Host, Starttime, JobRuntime).
+// differ between machines and runs (Host, Starttime, JobRuntime); so
+// too a --results table in TSV with one line per job.
 func tree(t *testing.T, dir, name string) string {
 	t.Helper()
 	var b strings.Builder
@@ -224,7 +228,7 @@ func tree(t *testing.T, dir, name string) string {
 			return err
 		}
 		text := string(data)
-		if name == "log" {
+		if name == "log" || strings.HasSuffix(name, ".tsv") {
 			var rows []string
 			for line := range strings.Lines(text) {
 				col := strings.Split(line, "\t")

@@ -27,6 +27,8 @@ type recordFlags struct {
 func (fl *recordFlags) define(f *pflag.FlagSet) {
 	f.BoolVar(&fl.retryFailed, "retry-failed", false,
 		"rerun the jobs the --joblog records as failed, with the command lines it records (the command and inputs given are ignored)")
+	f.BoolVar(&fl.files, "files", false,
+		"save each job's standard output in a file and print the file's name instead of the output (in $TMPDIR, or where --results says)")
 }
 
 // parse checks the record flags against the others in o; o.joblog loses
@@ -48,4 +50,5 @@ func (fl *recordFlags) parse(o *runOptions) error {
 func (fl *recordFlags) apply(cfg *runner.Config) {
 	cfg.JobLogAppend = fl.joblogAppend
 	cfg.RetryFailed = fl.retryFailed
+	cfg.Files = fl.files
 }
