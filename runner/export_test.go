@@ -54,6 +54,7 @@ func ReadRecords(c Config) (names []string, recs [][]string, err error) {
 		recs = append(recs, rec)
 	}
 }
+
 // TableField and JSONString expose --results' CSV/TSV and JSON quoting.
 var (
 	TableField = tableField
