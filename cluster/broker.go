@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // BrokerConfig configures an embedded broker. The zero value listens on
@@ -40,6 +42,12 @@ type BrokerConfig struct {
 	// broker's credentials and TLS: beyond loopback only with a token or
 	// user; the same credentials are then asked of every scrape.
 	MetricsAddr string
+	// Retention is how long the broker keeps runs, their results and
+	// their output after they were written (crew runs, crew attach);
+	// default DefaultRetention. The broker applies it to the buckets at
+	// every start, so a restart with another value changes it for the
+	// runs already kept too. Negative is an error.
+	Retention time.Duration
 }
 
 // httpConfig is where and how the broker serves HTTP at addr: with its
@@ -162,6 +170,10 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		}
 	}
 	b.unspecified = net.ParseIP(host).IsUnspecified()
+	if err := b.retain(cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if err := b.serve(cfg); err != nil {
 		b.Close()
 		return nil, err
@@ -191,6 +203,37 @@ func (b *Broker) MetricsURL() string {
 		return ""
 	}
 	return b.metricsSrv.URL() + "/metrics"
+}
+
+// retain prepares the streams and buckets with the broker's retention,
+// over an in-process connection.
+func (b *Broker) retain(cfg BrokerConfig) error {
+	if cfg.Retention < 0 {
+		return fmt.Errorf("cluster: retention %v: must not be negative", cfg.Retention)
+	}
+	retention := cfg.Retention
+	if retention == 0 {
+		retention = DefaultRetention
+	}
+	opts := []nats.Option{nats.InProcessServer(b.srv), nats.Name("crew broker")}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return fmt.Errorf("cluster: broker: connect: %w", err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	sp, err := setup(ctx, nc)
+	if err == nil {
+		err = sp.buckets(ctx, retention)
+	}
+	return err
 }
 
 // startLog keeps the server's first error, so a failed start can say why.

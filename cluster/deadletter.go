@@ -83,7 +83,7 @@ func (w *Worker) deadLetter(ctx context.Context, data []byte, why string, remove
 	}
 	dead := make([]resultMsg, len(jobs))
 	for i, j := range jobs {
-		dead[i] = resultMsg{Seq: j.Seq, Host: w.cfg.Host, Start: time.Now(), Exit: -1, Dead: true, Err: why}
+		dead[i] = resultMsg{Key: j.Key, Seq: j.Seq, Host: w.cfg.Host, Start: time.Now(), Exit: -1, Dead: true, Err: why}
 	}
 	var res []byte
 	if batch {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"crew/runner"
 )
@@ -41,6 +40,19 @@ type ExecutorConfig struct {
 	// WorkerConfig.Executor). Nil leaves it to the worker's own Executor.
 	// A step with a signal outside 1-64 or a negative wait is an error.
 	TermSeq []runner.TermStep
+
+	// NewRun describes the run for the server to keep (crew runs, crew
+	// status, crew attach); nil records a run with no command, plan or
+	// spec. Ignored with Attach.
+	NewRun *NewRun
+	// Attach, when set, is the id of a run the server keeps: the Executor
+	// serves that run's results instead of starting a new run (crew
+	// attach). See Executor.
+	Attach string
+	// SubmitOnly makes Exec return as soon as the server has stored the
+	// job, with an empty Result and no output: the results stay on the
+	// server for an attach (crew run --detach).
+	SubmitOnly bool
 }
 
 // DefaultReconnectWindow is ExecutorConfig.ReconnectWindow's default.
@@ -105,6 +117,17 @@ const maxPendingPublishes = 1 << 16
 // results come back together, except for jobs its worker moved out of
 // it: when one of a batch's jobs runs a second (PrefetchBelow), the ones
 // still waiting for a slot behind it are queued again each on its own.
+//
+// Every run is kept on the server (RunsBucket) with its results and output
+// until the broker's retention passes, so it can be attached to again.
+// An Executor made with ExecutorConfig.Attach serves an existing run: Exec
+// of a job try that has a result returns it at once, and one that has none
+// publishes the job again (the server stores a repeat within its
+// duplicate window once; a later repeat may run the job twice, and its
+// first result counts) and waits for it. Such an Executor never cancels a
+// job when ctx ends: leaving an attach leaves the run alone. When the run
+// is cancelled (Client.Cancel), waiting and later Execs of any Executor of
+// the run return ErrRunCancelled.
 type Executor struct {
 	cfg     ExecutorConfig
 	termSeq []termStep // cfg.TermSeq as each job carries it
@@ -137,6 +160,8 @@ type Executor struct {
 	avgRuntime atomic.Int64 // jobs' average run time in ns (see observe); -1 before the first
 	runtimes   atomic.Int64 // run times averaged so far
 
+	runState // the run as the server keeps it; see executor_run.go
+
 	mu          sync.Mutex
 	waiters     map[string]*waiter // by results key: jobs' and batches'; see waiter
 	tries       map[int64]int
@@ -159,7 +184,7 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 		return nil, fmt.Errorf("cluster: %v", err)
 	}
 	e := &Executor{
-		cfg: cfg, termSeq: termSeq, run: nuid.Next(), done: make(chan struct{}),
+		cfg: cfg, termSeq: termSeq, run: cfg.Attach, done: make(chan struct{}),
 		waiters: map[string]*waiter{}, tries: map[int64]int{},
 		queueMoved: make(chan struct{}, 1),
 	}
@@ -181,6 +206,10 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 		return nil, err
 	}
 	e.nc, e.sp, e.maxIn = nc, sp, inlineLimit(nc)
+	if err := e.openRun(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	e.subject = JobsSubject + "." + e.run
 	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
 		jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
@@ -198,6 +227,10 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 	e.mu.Unlock()
 	go e.dispatch(w)
 	go e.batcher()
+	if err := e.follow(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -281,6 +314,7 @@ func (e *Executor) dispatch(w jetstream.KeyWatcher) {
 	for {
 		for entry := range w.Updates() {
 			if entry == nil {
+				e.caughtUp()
 				continue
 			}
 			e.resolve(entry.Key(), entry.Value())
@@ -355,9 +389,15 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	if e.broken.Err() != nil {
 		return fail(e.unreachable())
 	}
+	if e.runCancelled.Err() != nil {
+		return fail(fmt.Errorf("%w: %s", ErrRunCancelled, e.run))
+	}
 	k, err := e.key(job.Seq)
 	if err != nil {
 		return fail(err)
+	}
+	if res := e.early(k); res != nil {
+		return e.finish(ctx, job, res, stdout, stderr)
 	}
 	m := jobMsg{
 		Key: k, Seq: job.Seq, Slot: job.Slot, Command: job.Command, Argv: job.Argv,
@@ -374,7 +414,13 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 		return fail(fmt.Errorf("cluster: encode job %d: %w", job.Seq, err))
 	}
 	p := &pending{key: k, data: data, ch: make(chan answer, 1), at: time.Now()}
+	if e.cfg.SubmitOnly {
+		p.sent = make(chan *sentMsg, 1)
+	}
 	e.enqueue(p)
+	if p.sent != nil {
+		return e.submitted(ctx, job, p)
+	}
 	select {
 	case a := <-p.ch:
 		if a.err != nil {
@@ -387,8 +433,14 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 	case <-ctx.Done():
 		p.dropped.Store(true)
 		e.forget(k)
-		e.cancel(p)
+		if e.cfg.Attach == "" {
+			e.cancel(p)
+		}
 		return fail(ctx.Err())
+	case <-e.runCancelled.Done():
+		p.dropped.Store(true)
+		e.forget(k)
+		return fail(fmt.Errorf("%w: %s", ErrRunCancelled, e.run))
 	case <-e.broken.Done():
 		e.forget(k)
 		return fail(e.unreachable())
@@ -424,7 +476,8 @@ func (e *Executor) finish(ctx context.Context, job *runner.Job, m *resultMsg, st
 		if err != nil {
 			return runner.Result{Seq: job.Seq, Exit: -1, Err: fmt.Errorf("cluster: output of job %d: %w", job.Seq, err)}
 		}
-		_ = e.sp.output.Delete(ctx, m.Object)
+		// The object stays until the retention passes: an attach reads it
+		// again.
 	}
 	e.observe(m.Runtime)
 	r := m.result()
@@ -456,6 +509,7 @@ func (e *Executor) Close() error {
 	e.kill()
 	err := w.Stop()
 	<-e.done
+	e.unfollow()
 	e.nc.Close()
 	e.giveUp()
 	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

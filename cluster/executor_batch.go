@@ -45,15 +45,19 @@ type pending struct {
 	at      time.Time   // when it was queued
 	msg     atomic.Pointer[sentMsg]
 	dropped atomic.Bool // its Exec gave up before it was sent
+	// sent, with ExecutorConfig.SubmitOnly, receives its message once
+	// sent; the message's acked then closes when the server stored it.
+	sent chan *sentMsg
 }
 
 // A sentMsg is one message of the jobs stream, shared by the jobs it
 // carries: once every one of them is cancelled, the message is deleted
 // from the queue, unless a worker holds it already.
 type sentMsg struct {
-	key  string        // its results' key
-	seq  atomic.Uint64 // its stream sequence, once the server confirmed it
-	live atomic.Int32  // its jobs not cancelled
+	key   string        // its results' key
+	seq   atomic.Uint64 // its stream sequence, once the server confirmed it
+	live  atomic.Int32  // its jobs not cancelled
+	acked chan struct{} // closed once the server confirmed it
 }
 
 // An answer is a job's result, or the error that kept the job from the
@@ -106,6 +110,11 @@ func (e *Executor) take(k string) []chan answer {
 func (e *Executor) resolve(k string, v []byte) {
 	e.mu.Lock()
 	wt, ok := e.waiters[k]
+	if !ok && e.kept != nil {
+		e.keep(k, v)
+		e.mu.Unlock()
+		return
+	}
 	if !ok || wt.keys == nil {
 		chs := e.take(k)
 		e.mu.Unlock()
@@ -201,6 +210,9 @@ func (e *Executor) observe(d time.Duration) {
 // batchSize is how many queued jobs the next message may carry.
 func (e *Executor) batchSize(queued int) int {
 	b := e.cfg.Batch
+	if e.kept != nil {
+		b = 1 // an attach sends only jobs with no result: few
+	}
 	if b == 0 {
 		b = DefaultBatch
 	}
@@ -317,15 +329,27 @@ func (e *Executor) send(ps []*pending) {
 		}
 		return
 	}
+	if len(ps) == 1 && e.kept != nil {
+		// Its result came while it waited here: nothing to publish.
+		if res := e.kept[key]; res != nil {
+			delete(e.kept, key)
+			e.mu.Unlock()
+			ps[0].ch <- answer{res: res}
+			return
+		}
+	}
 	e.waiters[key] = wt
 	for i, k := range wt.keys {
 		e.waiters[k] = &waiter{chs: wt.chs[i : i+1], parent: wt, idx: i}
 	}
 	e.mu.Unlock()
-	sm := &sentMsg{key: key}
+	sm := &sentMsg{key: key, acked: make(chan struct{})}
 	sm.live.Store(int32(len(ps)))
 	for _, p := range ps {
 		p.msg.Store(sm)
+		if p.sent != nil {
+			p.sent <- sm
+		}
 	}
 	e.unfinished.Add(int64(len(ps)))
 	e.sentJobs.Add(int64(len(ps)))
@@ -356,6 +380,7 @@ func (e *Executor) deliver(key string, msg *nats.Msg, sm *sentMsg) {
 			select {
 			case ack := <-paf.Ok():
 				sm.seq.Store(ack.Sequence)
+				close(sm.acked)
 				if sm.live.Load() == 0 {
 					e.unqueue(ack.Sequence) // cancelled while in flight
 				}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -240,11 +241,12 @@ func (w *Worker) heartbeat(done <-chan struct{}) {
 
 func (w *Worker) onCancel(m *nats.Msg) {
 	k := m.Subject[len(CancelSubject)+1:]
+	run := cancelsRun(k)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for e := range w.entries {
 		for i, j := range e.jobs {
-			if j.Key == k {
+			if j.Key == k || run && strings.HasPrefix(j.Key, k+".") {
 				e.stops[i]()
 			}
 		}
@@ -293,9 +295,11 @@ func (w *Worker) handle(t task) {
 	if w.prefetch > 0 {
 		long = time.AfterFunc(PrefetchBelow, w.handBack)
 	}
+	w.reg.jobStarted(e.jobs[t.i].Key)
 	w.metrics.jobStarted(e, t.i)
 	res := w.run(e.ctxs[t.i], e.jobs[t.i])
 	w.metrics.jobEnded(res)
+	w.reg.jobEnded(e.jobs[t.i].Key)
 	if long != nil {
 		long.Stop()
 	}
@@ -306,6 +310,7 @@ func (w *Worker) handle(t task) {
 // settle records the result of an entry's job i and, after its last job,
 // starts storing the entry's results.
 func (w *Worker) settle(e *entry, i int, res *resultMsg) {
+	res.Key = e.jobs[i].Key
 	e.res[i] = res
 	if e.left.Add(-1) != 0 {
 		return

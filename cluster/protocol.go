@@ -12,9 +12,18 @@
 //     metadata "crew-max-starts" holds the run limit (workers count runs,
 //     below); a consumer without that entry has a server-side MaxDeliver.
 //   - ResultsBucket "crew-results": a key-value bucket of results and run
-//     counts, TTL ResultTTL.
+//     counts, TTL the broker's retention (BrokerConfig.Retention, default
+//     DefaultRetention).
 //   - OutputBucket "crew-output": an object store for input and output too
-//     large for a message, TTL ResultTTL.
+//     large for a message, and runs' plans and specs; TTL the retention.
+//   - RunsBucket "crew-runs": a key-value bucket of runs; TTL the
+//     retention.
+//   - WorkersBucket "crew-workers": a key-value bucket of worker
+//     registrations, TTL one minute.
+//
+// The broker creates the buckets with its retention at every start (a
+// create or update); every other side binds to existing buckets and
+// creates a missing one with DefaultRetention, never changing a TTL.
 //   - DeadStream "CREW_DEAD" on subjects "crew.dead.>": dead letters, kept
 //     7 days.
 //
@@ -60,7 +69,9 @@
 // exit is -1 when a signal killed the job or it could not start (err
 // says why). Output that does not fit in the message is in OutputBucket
 // under object, as an 8-byte big-endian length of stdout, stdout, then
-// stderr; the submitter deletes it once read. A batch's result is
+// stderr. Results and output objects stay until the retention passes
+// (nobody deletes them once read: an attach reads them again). key is the
+// job's key (in a batch's result, each job's own). A batch's result is
 // {"results": [<result>, ...]} in the batch's order.
 //
 // The submitter watches ResultsBucket for "<run>.>" and reads each job's
@@ -98,6 +109,37 @@
 // "slots": 4, "host": "<the login as written>", "tags": ["gpu"],
 // "ack_wait": 5000000000}, and the end of the input (the session closed)
 // tells it to stop its jobs and exit. Everything else is as above.
+//
+// Runs. A submitter first stores its run in RunsBucket under the run id,
+// as a create:
+//
+//	{"id": "<run>", "command": "echo {}", "host": "h", "submitted": "<RFC 3339>",
+//	 "total": 3, "state": "running", "spec": true}
+//
+// total is -1 while the number of jobs is unknown. Before that record it
+// may store, in OutputBucket, "run.<run>.jobs", a JSON array of the run's
+// planned jobs [{"seq": 1, "input": "a", "command": "echo a"}, ...], and
+// "run.<run>.spec" (then "spec": true), opaque bytes from which an attach
+// rebuilds the run (crew run keeps its arguments and input there). State
+// goes "running" → "done" or "cancelled", with "ended", the final counts
+// "done" and "failed" and, once a submitter or attach knows it, "exit";
+// every change is an update at the revision read, so two writers never
+// lose each other's. Whoever reads a running run whose results cover its
+// total may record it done. A run is cancelled by updating its state to
+// "cancelled", then purging "crew.jobs.<run>" from JobsStream, then
+// publishing an empty core NATS message to "crew.cancel.<run>" (a run id
+// has no dots), on which a worker stops every job of the run it holds;
+// submitters watch their run's record and stop waiting once cancelled.
+//
+// A worker registers under a NUID of its own in WorkersBucket, rewriting
+// the record every 5 s and within 1 s of a job starting or ending, and
+// deletes it when it stops:
+//
+//	{"id": "<nuid>", "host": "w1", "slots": 4, "busy": 1, "tags": ["gpu"],
+//	 "version": "v1.2.0", "started": "<RFC 3339>", "seen": "<RFC 3339>",
+//	 "running": [{"key": "<job key>", "start": "<RFC 3339>"}]}
+//
+// A record whose "seen" is more than 15 s old is a worker that died.
 
 package cluster
 
@@ -140,8 +182,9 @@ const (
 	CancelSubject = "crew.cancel"
 )
 
-// ResultTTL is how long results and large outputs stay on the server.
-const ResultTTL = 24 * time.Hour
+// ResultTTL is how long results, outputs and runs stay on the server
+// unless the broker says otherwise (BrokerConfig.Retention).
+const ResultTTL = DefaultRetention
 
 // deadLetterTTL is how long DeadStream keeps a dead-lettered job.
 const deadLetterTTL = 7 * 24 * time.Hour
@@ -182,6 +225,8 @@ type space struct {
 	jobs    jetstream.Stream
 	results jetstream.KeyValue
 	output  jetstream.ObjectStore
+	runs    jetstream.KeyValue
+	workers jetstream.KeyValue
 }
 
 // setup creates (or finds) the streams and buckets; every side calls it,
@@ -210,19 +255,11 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
 	}
-	results, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: ResultsBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: results bucket: %w", err)
+	sp := &space{js: js, jobs: jobs}
+	if err := sp.buckets(ctx, 0); err != nil {
+		return nil, err
 	}
-	output, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: OutputBucket, TTL: ResultTTL, Storage: jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: output bucket: %w", err)
-	}
-	return &space{js: js, jobs: jobs, results: results, output: output}, nil
+	return sp, nil
 }
 
 // jobMsg is a job as it travels through the jobs stream (see the
@@ -287,6 +324,7 @@ func (j *jobMsg) termSeq() []runner.TermStep {
 // resultMsg is a job's result as stored in the results bucket. Output
 // too large for one message lives in the object store under Object.
 type resultMsg struct {
+	Key      string        `json:"key,omitempty"`
 	Seq      int64         `json:"seq"`
 	Host     string        `json:"host"`
 	Start    time.Time     `json:"start"`

@@ -46,6 +46,10 @@ type WorkerConfig struct {
 	// Prometheus metrics (/metrics); see HTTPConfig for who may read
 	// them. MetricsHandler serves the same without an address.
 	Metrics HTTPConfig
+	// Version and Tags are shown by crew workers (Client.Workers): the
+	// worker's crew version, and the labels it advertises.
+	Version string
+	Tags    []string
 
 	// AckWait and MaxRuns are settings of the consumer all workers
 	// share, and only the worker that creates it sets them; later workers
@@ -162,6 +166,7 @@ type Worker struct {
 	warnedSettings   atomic.Bool
 
 	metrics *workerMetrics
+	reg     registry // what crew workers shows of this worker
 
 	mu      sync.Mutex
 	entries map[*entry]struct{}  // every held job, heartbeated
@@ -286,6 +291,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	beatDone := make(chan struct{})
 	var beats sync.WaitGroup
 	beats.Go(func() { w.heartbeat(beatDone) })
+	beats.Go(func() { w.register(beatDone) })
 
 	w.pullLoop(ctx, nc, n, prefetch)
 	w.draining.Store(true)

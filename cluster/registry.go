@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nuid"
+)
+
+// registry is a worker's registration in WorkersBucket: who it is and
+// which jobs it runs, refreshed every heartbeatEvery and within
+// registerEvery of a job starting or ending, so crew workers, crew status
+// and the dashboard see it.
+type registry struct {
+	id      string
+	started time.Time
+	mu      sync.Mutex
+	running map[string]time.Time // job key -> start
+	changed bool
+}
+
+// jobStarted and jobEnded keep the registry's running jobs.
+func (r *registry) jobStarted(key string) {
+	r.mu.Lock()
+	if r.running == nil {
+		r.running = map[string]time.Time{}
+	}
+	r.running[key] = time.Now().UTC()
+	r.changed = true
+	r.mu.Unlock()
+}
+
+func (r *registry) jobEnded(key string) {
+	r.mu.Lock()
+	delete(r.running, key)
+	r.changed = true
+	r.mu.Unlock()
+}
+
+// register keeps the worker's registration until done closes, then
+// deletes it.
+func (w *Worker) register(done <-chan struct{}) {
+	r := &w.reg
+	r.id, r.started = nuid.Next(), time.Now().UTC()
+	t := time.NewTicker(registerEvery)
+	defer t.Stop()
+	var last time.Time
+	for {
+		r.mu.Lock()
+		due := r.changed || time.Since(last) >= heartbeatEvery
+		r.changed = false
+		rec := workerRecord{
+			ID: r.id, Host: w.cfg.Host, Slots: w.slots, Busy: len(r.running),
+			Tags: w.cfg.Tags, Version: w.cfg.Version, Started: r.started, Seen: time.Now().UTC(),
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.running)) {
+			rec.Running = append(rec.Running, RunningJob{Key: k, Start: r.running[k]})
+		}
+		r.mu.Unlock()
+		if due {
+			if data, err := json.Marshal(&rec); err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+				if _, err := w.sp.workers.Put(ctx, r.id, data); err == nil {
+					last = time.Now()
+				}
+				cancel()
+			}
+		}
+		select {
+		case <-t.C:
+		case <-done:
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			_ = w.sp.workers.Delete(ctx, r.id)
+			cancel()
+			return
+		}
+	}
+}
+
+// cancelsRun reports whether a cancel message names a whole run (a run
+// id has no dots) rather than one job.
+func cancelsRun(k string) bool { return !strings.Contains(k, ".") }

@@ -1,0 +1,172 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"crew/cluster"
+	"crew/internal/natstest"
+	"crew/internal/wait"
+	"crew/runner"
+)
+
+func dial(t *testing.T, url string) *cluster.Client {
+	t.Helper()
+	c, err := cluster.Dial(context.Background(), cluster.ConnConfig{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func plan(cmds ...string) []cluster.PlannedJob {
+	p := make([]cluster.PlannedJob, len(cmds))
+	for i, c := range cmds {
+		p[i] = cluster.PlannedJob{Seq: int64(i + 1), Input: fmt.Sprint(i + 1), Command: c}
+	}
+	return p
+}
+
+func startRun(t *testing.T, url string, nr *cluster.NewRun) *cluster.Executor {
+	t.Helper()
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: url}, NewRun: nr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// TestRunsReadAPI runs jobs on real worker processes and reads the run
+// back: counts, jobs with their worker and exit status, the workers.
+func TestRunsReadAPI(t *testing.T) {
+	s := natstest.Start(t)
+	w := startWorker(t, s.URL, 2)
+	c := dial(t, s.URL)
+	wait.For(t, "the worker registered", func() bool {
+		ws, err := c.Workers(context.Background())
+		return err == nil && len(ws) == 1
+	})
+
+	cmds := []string{"echo a", "exit 3", "echo c"}
+	e := startRun(t, s.URL, &cluster.NewRun{Command: "echo {}", Jobs: plan(cmds...)})
+	jobs := make([]*runner.Job, len(cmds))
+	for i, cmd := range cmds {
+		jobs[i] = &runner.Job{Seq: int64(i + 1), Command: cmd}
+	}
+	execAll(context.Background(), e, jobs)
+
+	ctx := context.Background()
+	info, err := c.Run(ctx, e.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Total != 3 || info.Done != 2 || info.Failed != 1 || info.Queued != 0 || info.State != cluster.RunDone {
+		t.Errorf("run = %+v, want 3 jobs, 2 done, 1 failed, state done", info)
+	}
+	got, err := c.Jobs(ctx, e.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, j := range got {
+		if !strings.HasPrefix(j.Worker, "w") || j.Start.IsZero() {
+			t.Errorf("job %d: worker %q start %v", j.Seq, j.Worker, j.Start)
+		}
+		lines = append(lines, fmt.Sprintf("%d %s %s %s exit %d", j.Seq, j.Input, j.Command, j.State, j.Exit))
+	}
+	want := "1 1 echo a done exit 0|2 2 exit 3 failed exit 3|3 3 echo c done exit 0"
+	if s := strings.Join(lines, "|"); s != want {
+		t.Errorf("jobs:\n got %s\nwant %s", s, want)
+	}
+	runs, err := c.Runs(ctx)
+	if err != nil || len(runs) != 1 || runs[0].ID != e.RunID() || runs[0].Command != "echo {}" {
+		t.Errorf("Runs = %+v, %v", runs, err)
+	}
+	ws, err := c.Workers(ctx)
+	if err != nil || len(ws) != 1 || ws[0].Slots != 2 || !strings.HasPrefix(ws[0].Host, "w") {
+		t.Errorf("Workers = %+v, %v", ws, err)
+	}
+	if time.Since(ws[0].LastSeen) > 10*time.Second {
+		t.Errorf("last heartbeat %v ago", time.Since(ws[0].LastSeen))
+	}
+	w.signal(syscall.SIGTERM)
+	wait.For(t, "the worker's registration is gone", func() bool {
+		ws, err := c.Workers(ctx)
+		return err == nil && len(ws) == 0
+	})
+}
+
+// TestRunsCancel cancels a run with jobs running and queued: the running
+// ones are stopped, the queued ones deleted, the submitter's Execs return
+// ErrRunCancelled; cancelling again, or an unknown run, changes nothing.
+func TestRunsCancel(t *testing.T) {
+	s := natstest.Start(t)
+	startWorker(t, s.URL, 2)
+	c := dial(t, s.URL)
+	ctx := context.Background()
+
+	cmds := make([]string, 6)
+	for i := range cmds {
+		cmds[i] = "sleep 30"
+	}
+	e := startRun(t, s.URL, &cluster.NewRun{Command: "sleep 30", Jobs: plan(cmds...)})
+	other := startRun(t, s.URL, &cluster.NewRun{Command: "echo other", Jobs: plan("echo other")})
+	jobs := make([]*runner.Job, len(cmds))
+	for i, cmd := range cmds {
+		jobs[i] = &runner.Job{Seq: int64(i + 1), Command: cmd}
+	}
+	done := make(chan []outcome)
+	go func() { done <- execAll(ctx, e, jobs) }()
+	wait.For(t, "two jobs running", func() bool {
+		info, err := c.Run(ctx, e.RunID())
+		return err == nil && info.Running == 2
+	})
+	before, err := c.Cancel(ctx, e.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Running != 2 || before.Queued != 4 {
+		t.Errorf("before cancel: %+v, want 2 running, 4 queued", before)
+	}
+	start := time.Now()
+	for _, o := range <-done {
+		if !errors.Is(o.res.Err, cluster.ErrRunCancelled) && o.res.Signal == 0 {
+			t.Errorf("job %d: %+v, want cancelled", o.res.Seq, o.res)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Execs took %v to return after the cancel", d)
+	}
+	if _, err := c.Cancel(ctx, e.RunID()); !errors.Is(err, cluster.ErrRunCancelled) {
+		t.Errorf("second cancel: %v, want ErrRunCancelled", err)
+	}
+	if _, err := c.Cancel(ctx, "NOSUCHRUN"); !errors.Is(err, cluster.ErrNoRun) {
+		t.Errorf("cancel of an unknown run: %v, want ErrNoRun", err)
+	}
+	got, err := c.Jobs(ctx, e.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range got {
+		if j.State != cluster.JobCancelled && j.State != cluster.JobFailed {
+			t.Errorf("job %d: %s, want cancelled or failed", j.Seq, j.State)
+		}
+	}
+	wait.For(t, "no job of the cancelled run runs", func() bool {
+		info, err := c.Run(ctx, e.RunID())
+		return err == nil && info.Running == 0
+	})
+	// The other run is untouched.
+	var out strings.Builder
+	res := other.Exec(ctx, &runner.Job{Seq: 1, Command: "echo other"}, &out, &out)
+	if res.Exit != 0 || out.String() != "other\n" {
+		t.Errorf("other run: %+v %q", res, out.String())
+	}
+}
