@@ -228,3 +228,13 @@ func (e *Executor) Finish(ctx context.Context, exit int) error {
 		}
 	}
 }
+
+// Cancelled returns a channel closed when the run is cancelled (by
+// Cancel, or by anyone through Client.Cancel), or the Executor closed.
+func (e *Executor) Cancelled() <-chan struct{} { return e.runCancelled.Done() }
+
+// Cancel cancels the Executor's run as Client.Cancel does, with its
+// errors, and returns the run as it was before.
+func (e *Executor) Cancel(ctx context.Context) (RunInfo, error) {
+	return (&Client{nc: e.nc, sp: e.sp}).Cancel(ctx, e.run)
+}

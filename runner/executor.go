@@ -24,6 +24,9 @@ type Job struct {
 	Timeout time.Duration
 	// Env holds extra environment variables (KEY=value) for the job.
 	Env []string
+	// Args are the job's input values, as {} and --tag see them; for
+	// executors that show jobs (crew status), not for running them.
+	Args []string
 }
 
 // A Result is what became of a job.

@@ -620,7 +620,7 @@ func (r *run) sayDraining() {
 
 // runJob runs one job with its retries and hands the outcome on.
 func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string) {
-	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout}
+	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout, Args: args}
 	if argv, ok := simpleArgv(command); ok {
 		job.Argv = argv
 	}

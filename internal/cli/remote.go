@@ -25,27 +25,22 @@ const defaultInFlight = 256
 // waits for a lost server before failing the outstanding jobs.
 const reconnectWindowEnv = "CREW_NATS_RECONNECT_WINDOW"
 
-// newClusterExecutor refuses the flags of run that cannot work with
-// --server (checkRemote), then connects to the NATS server at url and
-// returns an executor that runs jobs on crew workers, stopping them along
-// termSeq (--term-seq), and a function that releases it. Credentials come
-// from CREW_NATS_TOKEN, CREW_NATS_USER, CREW_NATS_PASSWORD and
-// CREW_NATS_CA, so they stay out of the process list. Connection trouble
-// (lost, regained) is reported on errOut.
-func newClusterExecutor(ctx context.Context, url string, run *runner.Config, termSeq []runner.TermStep, errOut io.Writer) (runner.Executor, func() error, error) {
-	if err := checkRemote(run, "--server"); err != nil {
-		return nil, nil, err
-	}
+// openClusterExecutor connects to the NATS server at url and returns an
+// executor for a run there, configured further by tune when set.
+// Credentials come from CREW_NATS_TOKEN, CREW_NATS_USER,
+// CREW_NATS_PASSWORD and CREW_NATS_CA, so they stay out of the process
+// list. Connection trouble (lost, regained) is reported on errOut.
+func openClusterExecutor(ctx context.Context, url string, termSeq []runner.TermStep, errOut io.Writer, tune func(*cluster.ExecutorConfig)) (*cluster.Executor, error) {
 	window := cluster.DefaultReconnectWindow
 	if v := os.Getenv(reconnectWindowEnv); v != "" {
 		// Read as crew's duration flags are: "30" is seconds.
 		d, err := parseDuration(v)
 		if err != nil || d <= 0 {
-			return nil, nil, fmt.Errorf("%s wants a positive duration such as 30s, not %q", reconnectWindowEnv, v)
+			return nil, fmt.Errorf("%s wants a positive duration such as 30s, not %q", reconnectWindowEnv, v)
 		}
 		window = d
 	}
-	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{
+	cfg := cluster.ExecutorConfig{
 		ConnConfig:      cluster.ConnConfig{URL: url, Credentials: cluster.CredentialsFromEnv(), Name: "crew run"},
 		ReconnectWindow: window,
 		TermSeq:         termSeq,
@@ -56,11 +51,11 @@ func newClusterExecutor(ctx context.Context, url string, run *runner.Config, ter
 				fmt.Fprintf(errOut, "crew: reconnected to the server at %s\n", u)
 			}
 		},
-	})
-	if err != nil {
-		return nil, nil, err
 	}
-	return e, e.Close, nil
+	if tune != nil {
+		tune(&cfg)
+	}
+	return cluster.NewExecutor(ctx, cfg)
 }
 
 // checkRemote refuses, naming the flag, what a run whose jobs run on

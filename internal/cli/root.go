@@ -63,7 +63,9 @@ processes, or across many machines on NATS JetStream.
   crew run CMD ::: ARGS run a command for each input, many at once (GNU parallel syntax)
   crew sem -j N -- CMD  run a command holding one of N machine-wide slots
   crew broker           start an embedded NATS JetStream broker for distributed runs
-  crew worker           pull jobs from a broker and run them`,
+  crew worker           pull jobs from a broker and run them
+  crew runs             list the runs a broker keeps; crew status RUN, crew attach RUN,
+                        crew cancel RUN; crew workers lists the workers`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -79,6 +81,11 @@ processes, or across many machines on NATS JetStream.
 		newSemCmd(s, nil),
 		newBrokerCmd(s, nil),
 		newWorkerCmd(s, nil),
+		newAttachCmd(s, nil),
+		newRunsCmd(s, nil),
+		newStatusCmd(s, nil),
+		newCancelCmd(s, nil),
+		newWorkersCmd(s, nil),
 	)
 	return root
 }

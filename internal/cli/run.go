@@ -46,6 +46,7 @@ type runOptions struct {
 	progress, eta bool
 	termSeq       []runner.TermStep
 	server        string
+	serverOptions
 	// inputOptions: -n, -N, -L, -X, -m, --header and the other input
 	// forms (run_input_flags.go).
 	inputOptions
@@ -115,21 +116,22 @@ func newRunCmd(s Streams, runF func(context.Context, *runOptions) error) *cobra.
 
 func runRun(ctx context.Context, opts *runOptions) error {
 	cfg := opts.config()
+	if opts.server != "" && !cfg.DryRun {
+		return runServer(ctx, opts, cfg)
+	}
 	inputs, closeInputs, err := openInputs(opts.inputs, opts.streams.In)
 	if err != nil {
 		return err
 	}
 	defer closeInputs()
 	cfg.Inputs = inputs
-
-	// SIGINT and SIGTERM already cancel ctx (MainArgs); SIGHUP drains.
-	drain, stopDrain := drainOnHangup()
-	defer stopDrain()
-	cfg.Drain = drain
-
 	// The runner has no executor of its own: crew says where jobs run.
 	cfg.Executor = runner.Local{TermSeq: opts.termSeq}
 	if opts.ssh.nonall || opts.ssh.onall {
+		// SIGINT and SIGTERM already cancel ctx (MainArgs); SIGHUP drains.
+		drain, stopDrain := drainOnHangup()
+		defer stopDrain()
+		cfg.Drain = drain
 		return runOnAll(ctx, opts, cfg)
 	}
 	if opts.ssh.active() {
@@ -140,25 +142,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		defer release()
 		cfg.Executor = ex
 	}
-	if opts.server != "" {
-		ex, release, err := newClusterExecutor(ctx, opts.server, &cfg, opts.termSeq, opts.streams.Err)
-		if err != nil {
-			return err
-		}
-		if release != nil {
-			defer release()
-		}
-		cfg.Executor = ex
-	}
-	var bar *barProgress
-	if opts.progress && isTerminal(opts.streams.Err) {
-		bar = newBarProgress(opts.streams.Err, opts.eta)
-		cfg.Progress = bar
-	}
-	sum, err := runner.Run(ctx, cfg)
-	if bar != nil {
-		bar.finish()
-	}
+	sum, err := execute(ctx, opts, cfg)
 	if err != nil {
 		if errors.Is(err, runner.ErrInterrupted) {
 			err = &userError{msg: "interrupted; running jobs were stopped", err: err}
@@ -169,6 +153,24 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		return &exitStatusError{Code: code}
 	}
 	return nil
+}
+
+// execute runs cfg as crew run does: SIGHUP drains, --bar shows progress.
+func execute(ctx context.Context, opts *runOptions, cfg runner.Config) (runner.Summary, error) {
+	// SIGINT and SIGTERM already cancel ctx (MainArgs); SIGHUP drains.
+	drain, stopDrain := drainOnHangup()
+	defer stopDrain()
+	cfg.Drain = drain
+	var bar *barProgress
+	if opts.progress && isTerminal(opts.streams.Err) {
+		bar = newBarProgress(opts.streams.Err, opts.eta)
+		cfg.Progress = bar
+	}
+	sum, err := runner.Run(ctx, cfg)
+	if bar != nil {
+		bar.finish()
+	}
+	return sum, err
 }
 
 // config is the runner.Config of opts, short of the inputs, the executor

@@ -65,6 +65,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	fl.records = &o.records
 	fl.records.define(f)
 	fl.ssh.define(f)
+	defineServerFlags(f, o)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -148,7 +149,11 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 	if f.Changed("jobs") {
 		jobs = fl.jobs
 	}
-	return fl.ssh.parse(f, o, jobs)
+	if err := fl.ssh.parse(f, o, jobs); err != nil {
+		return err
+	}
+
+	return parseServerFlags(f, args, o)
 }
 
 // parseTermSeq reads --term-seq: SIGNAL,MS,SIGNAL,MS,...

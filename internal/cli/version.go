@@ -98,3 +98,9 @@ func versionString(ldVersion, ldCommit string, bi *debug.BuildInfo) string {
 	}
 	return v + " (" + strings.Join(parts, ", ") + ")"
 }
+
+// workerVersion is this build's version as crew workers shows it.
+func workerVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(version, commit, bi)
+}

@@ -129,6 +129,7 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 		Metrics:    metrics,
 		Insecure:   opts.insecure, AckWait: opts.ackWait, MaxRuns: opts.maxRuns,
 		Executor:    runner.Local{},
+		Version:     workerVersion(),
 		Concurrency: opts.jobs,
 		Logger:      slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
