@@ -107,6 +107,8 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "controlmaster", args: []string{"-M", "touch", "DIR/ran", ":::", "x"}, refused: true},
 		{flag: "nonall", args: []string{"--nonall", "touch DIR/ran"}, refused: true},
 		{flag: "onall", args: []string{"--onall", "touch", "DIR/ran", ":::", "x"}, refused: true},
+		// Only with --server: submit and exit (testdata/runs_*.txtar).
+		{flag: "detach"},
 	}
 
 	// Every flag of crew run has its row.
@@ -122,7 +124,7 @@ func TestRunFlagsWithServer(t *testing.T) {
 
 	url := startRemote(t)
 	for _, c := range cases {
-		if c.flag == "server" {
+		if c.flag == "server" || c.flag == "detach" {
 			continue
 		}
 		t.Run(c.flag, func(t *testing.T) {

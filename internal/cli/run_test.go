@@ -118,7 +118,7 @@ func TestRunFlags(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, *got,
 			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}),
-			cmpopts.IgnoreFields(runOptions{}, "streams"),
+			cmpopts.IgnoreFields(runOptions{}, "streams", "serverOptions"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
 				return a == nil && b == nil || a != nil && b != nil && a.String() == b.String()
