@@ -71,6 +71,9 @@ type Broker struct {
 
 // StartBroker starts a broker and returns once it accepts connections.
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("cluster: retention %v: must not be negative", cfg.Retention)
+	}
 	listen := cfg.Listen
 	if listen == "" {
 		listen = "127.0.0.1:4222"
@@ -208,9 +211,6 @@ func (b *Broker) MetricsURL() string {
 // retain prepares the streams and buckets with the broker's retention,
 // over an in-process connection.
 func (b *Broker) retain(cfg BrokerConfig) error {
-	if cfg.Retention < 0 {
-		return fmt.Errorf("cluster: retention %v: must not be negative", cfg.Retention)
-	}
 	retention := cfg.Retention
 	if retention == 0 {
 		retention = DefaultRetention

@@ -242,6 +242,9 @@ func (w *Worker) heartbeat(done <-chan struct{}) {
 func (w *Worker) onCancel(m *nats.Msg) {
 	k := m.Subject[len(CancelSubject)+1:]
 	run := cancelsRun(k)
+	if run {
+		w.reg.cancel(k)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for e := range w.entries {
@@ -260,8 +263,11 @@ func (w *Worker) onCancel(m *nats.Msg) {
 func (w *Worker) handle(t task) {
 	e := t.e
 	w.mu.Lock()
-	skip := e.returned || (!e.started && w.draining.Load())
-	nak := skip && !e.returned
+	// A job of a cancelled run that has not started is dropped: its run
+	// wants no result of it.
+	dropped := !e.started && !e.returned && w.reg.isCancelled(e.key)
+	skip := e.returned || dropped || (!e.started && w.draining.Load())
+	nak := skip && !e.returned && !dropped
 	gone := !skip && e.moved[t.i]
 	switch {
 	case skip:
@@ -281,6 +287,9 @@ func (w *Worker) handle(t task) {
 		// Handed back, or draining before any of its jobs started.
 		if nak {
 			_ = e.msg.Nak()
+		}
+		if dropped {
+			_ = e.msg.Ack()
 		}
 		w.free(false)
 		if e.left.Add(-1) == 0 {

@@ -22,6 +22,27 @@ type registry struct {
 	mu      sync.Mutex
 	running map[string]time.Time // job key -> start
 	changed bool
+	// cancelled are the runs cancelled while this worker ran.
+	cancelled map[string]bool
+}
+
+// cancel notes that run was cancelled.
+func (r *registry) cancel(run string) {
+	r.mu.Lock()
+	if r.cancelled == nil {
+		r.cancelled = map[string]bool{}
+	}
+	r.cancelled[run] = true
+	r.mu.Unlock()
+}
+
+// isCancelled reports whether the run of the job or batch key was
+// cancelled.
+func (r *registry) isCancelled(key string) bool {
+	run, _, _ := strings.Cut(key, ".")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cancelled[run]
 }
 
 // jobStarted and jobEnded keep the registry's running jobs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,5 +169,38 @@ func TestRunsCancel(t *testing.T) {
 	res := other.Exec(ctx, &runner.Job{Seq: 1, Command: "echo other"}, &out, &out)
 	if res.Exit != 0 || out.String() != "other\n" {
 		t.Errorf("other run: %+v %q", res, out.String())
+	}
+}
+
+// TestRetention: a broker keeps finished runs as long as its retention
+// says, then forgets them: their ids are unknown, as a mistyped one is.
+func TestRetention(t *testing.T) {
+	b, err := cluster.StartBroker(cluster.BrokerConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Retention: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close) // last: the worker and the run go first
+	startWorker(t, b.URL(), 1)
+	c := dial(t, b.URL())
+	ctx := context.Background()
+	e := startRun(t, b.URL(), &cluster.NewRun{Command: "true", Jobs: plan("true"), Spec: []byte("x")})
+	if res := e.Exec(ctx, &runner.Job{Seq: 1, Command: "true"}, io.Discard, io.Discard); res.Exit != 0 {
+		t.Fatalf("job: %+v", res)
+	}
+	if err := e.Finish(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.Run(ctx, e.RunID()); err != nil || info.State != cluster.RunDone {
+		t.Fatalf("run right after: %+v, %v", info, err)
+	}
+	wait.For(t, "the run is forgotten", func() bool {
+		_, err := c.Run(ctx, e.RunID())
+		return errors.Is(err, cluster.ErrNoRun)
+	})
+	if _, err := c.Spec(ctx, e.RunID()); !errors.Is(err, cluster.ErrNoRun) {
+		t.Errorf("spec of a forgotten run: %v, want ErrNoRun", err)
+	}
+	if _, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0", Retention: -time.Second}); err == nil {
+		t.Error("a negative retention was accepted")
 	}
 }

@@ -31,6 +31,7 @@ type brokerOptions struct {
 	tlsKey       string
 	urlFile      string
 	metricsAddr  string
+	retention    time.Duration
 }
 
 func newBrokerCmd(s Streams, runF func(context.Context, *brokerOptions) error) *cobra.Command {
@@ -61,7 +62,12 @@ present (bearer token or basic auth), and is served over TLS with
 
 JetStream syncs its store to disk every 2 minutes by default: a killed broker
 loses nothing, a power loss may lose jobs accepted since the last sync.
---sync always syncs every write before accepting it, at a cost in throughput.`,
+--sync always syncs every write before accepting it, at a cost in throughput.
+
+Runs live in the broker: their jobs, results and output stay for --retention
+(default 24h) after they were written, whether or not a submitter reads them,
+so crew attach, crew runs and crew status work after the submitter is gone.
+A restart with another --retention applies it to what is kept already.`,
 		Example: `  # Three terminals on one machine: a broker, a worker, a run.
   crew broker --store ~/.crew/store
   crew worker --server nats://127.0.0.1:4222 -j 4
@@ -71,6 +77,9 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
   CREW_NATS_TOKEN=s3cret crew broker --listen 0.0.0.0:4222 --store ~/.crew/store`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.retention <= 0 {
+				return &userError{msg: fmt.Sprintf("--retention must be positive, not %v", opts.retention)}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -87,6 +96,7 @@ loses nothing, a power loss may lose jobs accepted since the last sync.
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS key file (with --tls-cert)")
 	f.StringVar(&opts.urlFile, "url-file", "", "also write the URL to this file once listening (for scripts)")
+	durationVarP(f, &opts.retention, "retention", "", cluster.DefaultRetention, "keep runs, their results and output this long (crew runs, crew attach); applies to runs already kept too")
 	f.StringVar(&opts.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9100 is loopback's)")
 	return cmd
 }
@@ -106,6 +116,7 @@ func runBroker(ctx context.Context, opts *brokerOptions) error {
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
 		SyncAlways: opts.syncAlways, SyncInterval: opts.syncInterval,
 		MetricsAddr: opts.metricsAddr,
+		Retention:   opts.retention,
 	}
 	b, err := cluster.StartBroker(cfg)
 	if err != nil {
