@@ -48,6 +48,8 @@ func parseServerFlags(f *pflag.FlagSet, args []string, o *runOptions) error {
 		return refuse("--timeout N%", "the jobs' timeouts are fixed when they are submitted, before any job has run")
 	case o.resume || o.resumeFailed:
 		return refuse("--resume", "crew attach writes the joblog, and it would skip what it finds there")
+	case o.shuf:
+		return refuse("--shuf", "crew attach replays the run's input, and a shuffle cannot be replayed")
 	}
 	return nil
 }
@@ -65,9 +67,12 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 		return err
 	}
 	defer closeInputs()
-	ins, kept, err := keepInputs(ins)
-	if err != nil {
-		return fmt.Errorf("input: %w", err)
+	// A shuffled run cannot be replayed: it is not kept for attaching.
+	var kept [][]byte
+	if !opts.shuf {
+		if ins, kept, err = keepInputs(ins); err != nil {
+			return fmt.Errorf("input: %w", err)
+		}
 	}
 	newRun := &cluster.NewRun{Command: displayCommand(opts.command)}
 	if kept != nil {
