@@ -87,6 +87,21 @@
 // purpose once the run is over: it ends the workers' input, waits for
 // their sessions to close, and stops the broker.
 //
+// # Runs live in the server
+//
+// Every Executor records its run in RunsBucket: a command to show, and
+// (ExecutorConfig.NewRun) the run's planned jobs and an opaque spec from
+// which a later attach rebuilds it; results and output stay until the
+// broker's retention (BrokerConfig.Retention, default DefaultRetention)
+// passes, read or not. An Executor made with ExecutorConfig.Attach serves
+// that run's stored results to the runner engine again, and submits what
+// is missing, so a submitter may leave (ExecutorConfig.SubmitOnly) or die
+// without losing a job; crew attach is built on it. Workers register in
+// WorkersBucket with the jobs they run. A Client (Dial) reads all of it:
+// Runs, Run, Jobs and Workers for crew runs, crew status, crew workers and
+// the broker's dashboard, and Cancel, which deletes a run's queued jobs and
+// has the workers stop its running ones from any machine.
+//
 // # Guarantees
 //
 // A submitter that loses the server reconnects and tells
