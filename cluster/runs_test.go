@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,5 +203,68 @@ func TestRetention(t *testing.T) {
 	}
 	if _, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0", Retention: -time.Second}); err == nil {
 		t.Error("a negative retention was accepted")
+	}
+}
+
+// TestAttach: an Executor attached to a run serves the results stored
+// already without running their jobs again, and runs the jobs nobody
+// submitted; each job's output comes once. Attaching to an unknown or a
+// cancelled run fails at once.
+func TestAttach(t *testing.T) {
+	s := natstest.Start(t)
+	startWorker(t, s.URL, 2)
+	ctx := context.Background()
+	dir := t.TempDir()
+	job := func(seq int) *runner.Job {
+		return &runner.Job{Seq: int64(seq), Command: fmt.Sprintf("echo %d >> %s/ran; echo out %d", seq, dir, seq)}
+	}
+	first := startRun(t, s.URL, &cluster.NewRun{Command: "echo"})
+	for seq := 1; seq <= 3; seq++ {
+		if res := first.Exec(ctx, job(seq), io.Discard, io.Discard); res.Exit != 0 {
+			t.Fatalf("job %d: %+v", seq, res)
+		}
+	}
+	first.Close() // the submitter goes away with jobs 4 and 5 never sent
+
+	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: s.URL}, Attach: first.RunID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	jobs := make([]*runner.Job, 5)
+	for i := range jobs {
+		jobs[i] = job(i + 1)
+	}
+	// Bounded: a result the attach failed to find would wait forever.
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for i, o := range execAll(jctx, e, jobs) {
+		if o.res.Exit != 0 || o.stdout != fmt.Sprintf("out %d\n", i+1) {
+			t.Errorf("job %d: %+v, stdout %q", i+1, o.res, o.stdout)
+		}
+	}
+	ran, _ := os.ReadFile(dir + "/ran")
+	if got := strings.Fields(string(ran)); len(got) != 5 {
+		t.Errorf("jobs ran: %v, want each of 1-5 once", got)
+	}
+
+	if err := e.Finish(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Cancel(ctx); !errors.Is(err, cluster.ErrRunFinished) {
+		t.Errorf("cancel of a finished run: %v, want ErrRunFinished", err)
+	}
+	cancelled := startRun(t, s.URL, nil)
+	if _, err := cancelled.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		run  string
+		want error
+	}{{"NOSUCHRUN", cluster.ErrNoRun}, {"bad.id", cluster.ErrNoRun}, {cancelled.RunID(), cluster.ErrRunCancelled}} {
+		_, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{ConnConfig: cluster.ConnConfig{URL: s.URL}, Attach: c.run})
+		if !errors.Is(err, c.want) {
+			t.Errorf("attach %s: %v, want %v", c.run, err, c.want)
+		}
 	}
 }
