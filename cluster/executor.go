@@ -166,6 +166,7 @@ type Executor struct {
 	waiters     map[string]*waiter // by results key: jobs' and batches'; see waiter
 	tries       map[int64]int
 	closed      bool
+	files       uploads     // files sent with jobs (transfer.go)
 	giveUpTimer *time.Timer // runs giveUp unless the server comes back
 }
 
@@ -403,6 +404,9 @@ func (e *Executor) Exec(ctx context.Context, job *runner.Job, stdout, stderr io.
 		Key: k, Seq: job.Seq, Slot: job.Slot, Command: job.Command, Argv: job.Argv,
 		Stdin: job.Stdin, Timeout: job.Timeout, Env: job.Env, TermSeq: e.termSeq,
 	}
+	if m.Files, err = e.encodeFiles(ctx, job.Files); err != nil {
+		return fail(fmt.Errorf("cluster: job %d: %w", job.Seq, err))
+	}
 	if len(job.Stdin) > e.maxIn {
 		m.Stdin, m.StdinOb = nil, "in."+k
 		if _, err := e.sp.output.PutBytes(ctx, m.StdinOb, job.Stdin); err != nil {
@@ -482,6 +486,9 @@ func (e *Executor) finish(ctx context.Context, job *runner.Job, m *resultMsg, st
 	e.observe(m.Runtime)
 	r := m.result()
 	r.Seq = job.Seq
+	if err := e.writeBack(ctx, job.Files, m.Returned); err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("cluster: job %d: %w", job.Seq, err)
+	}
 	if _, err := stdout.Write(out); err != nil && r.Err == nil {
 		r.Err = err
 	}

@@ -63,6 +63,12 @@ func (w *Worker) accept(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	if ctx.Err() != nil {
+		// A pull still open when the worker began to drain brought it:
+		// another worker runs it.
+		_ = msg.Nak()
+		return
+	}
 	e0 := uint64(1)
 	if meta, err := msg.Metadata(); err == nil {
 		e0 = meta.NumDelivered
@@ -393,6 +399,15 @@ func (w *Worker) move(e *entry, i int) {
 
 func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	job, ex := m.job(), w.executorFor(m)
+	var jd *jobDir
+	if m.Files != nil {
+		var err error
+		if jd, err = w.placeFiles(ctx, m); err != nil {
+			return &resultMsg{Seq: m.Seq, Host: w.cfg.Host, Start: time.Now(), Exit: -1, Err: err.Error()}
+		}
+		// runner.Local runs a job with a WorkDir there.
+		job.Files = &runner.Files{WorkDir: jd.dir}
+	}
 	if m.StdinOb != "" {
 		b, err := w.sp.output.GetBytes(ctx, m.StdinOb)
 		if err != nil {
@@ -439,6 +454,16 @@ func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
 	}
 	if r.Err != nil {
 		res.Err = r.Err.Error()
+	}
+	if jd != nil {
+		var err error
+		res.Returned, err = w.collectFiles(ctx, m, jd)
+		if err != nil && res.Err == "" {
+			res.Err = err.Error()
+		}
+		if m.Files.Cleanup {
+			w.cleanFiles(jd)
+		}
 	}
 	return res
 }

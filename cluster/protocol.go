@@ -87,6 +87,26 @@
 // its own key; their places in the batch's result say {"moved": true},
 // and their results come under their own keys.
 //
+// Files (crew run --transferfile, --return, --basefile, --cleanup,
+// --workdir) travel through OutputBucket, never inside messages. A job
+// that names files carries "files": {"transfer": [<ref>, ...], "base":
+// [<ref>, ...], "return": ["<path>", ...], "cleanup": true, "workdir":
+// "<dir>"}, a ref being {"path": "<path>", "object": "file.<sha256 hex>",
+// "mode": 420}. The submitter stores each file under the SHA-256 of its
+// content, unless an object of that name is there already; path is where
+// the file goes on the worker, relative to the job's work dir unless
+// absolute (for "dir/./rest" it is rest). The worker runs the job in
+// workdir ("~/..." under its home, a relative one under its own
+// directory; made if missing) or, with no workdir or "...", in a fresh
+// directory; it fetches the base files, then the transfer files, there.
+// After the job it stores each return path's file as
+// "ret.<job key>.<i>.<nuid>" and lists them in the result as "returned":
+// [<ref>, ...] in the job's order, with no object for a file the job did
+// not create (the result's err then names it); with cleanup it then
+// removes the files it placed and returned (a fresh directory whole). The
+// submitter writes each returned file to the return path here ("dir/./rest"
+// to dir/rest), whole or not at all, and deletes its object.
+//
 // A redelivered message (NumDelivered > 1) whose key holds a result was
 // run to the end: it is acked. A redelivered batch is split: the worker
 // stores {"split": true} under the batch's key, publishes each job alone
@@ -276,6 +296,7 @@ type jobMsg struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Env     []string      `json:"env,omitempty"`
 	TermSeq []termStep    `json:"term_seq,omitempty"`
+	Files   *jobFiles     `json:"files,omitempty"`
 }
 
 // termStep is one step of a job's termination sequence (runner.TermStep).
@@ -342,6 +363,8 @@ type resultMsg struct {
 	Stdout []byte `json:"stdout,omitempty"`
 	Stderr []byte `json:"stderr,omitempty"`
 	Object string `json:"object,omitempty"`
+	// Returned are the files the job sent back (--return), in its order.
+	Returned []fileRef `json:"returned,omitempty"`
 }
 
 // batchMsg is several short jobs travelling as one message (see

@@ -28,6 +28,13 @@ const (
 // outputs together fit in half a message.
 func (w *Worker) store(e *entry) error {
 	room := w.maxIn
+	for _, res := range e.res {
+		for _, ref := range res.Returned {
+			if ref.Object != "" {
+				e.objects = append(e.objects, ref.Object)
+			}
+		}
+	}
 	for i, res := range e.res {
 		n := len(res.Stdout) + len(res.Stderr)
 		if n <= room {

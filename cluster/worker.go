@@ -168,6 +168,8 @@ type Worker struct {
 	metrics *workerMetrics
 	reg     registry // what crew workers shows of this worker
 
+	files fileCache // base files of jobs (transfer.go)
+
 	mu      sync.Mutex
 	entries map[*entry]struct{}  // every held job, heartbeated
 	storing map[*nats.Msg]*entry // results awaiting the server's ack
@@ -249,6 +251,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Info("cluster: serving metrics", "url", srv.URL()+"/metrics")
 	}
 
+	defer w.files.close()
 	nc, err := w.dial(ctx)
 	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {

@@ -27,6 +27,10 @@ type Job struct {
 	// Args are the job's input values, as {} and --tag see them; for
 	// executors that show jobs (crew status), not for running them.
 	Args []string
+	// Files, when set, names the files that travel with the job and the
+	// directory it runs in (--transferfile, --return, --workdir, ...);
+	// see Files.
+	Files *Files
 }
 
 // A Result is what became of a job.

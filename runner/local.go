@@ -88,6 +88,13 @@ func (l Local) Exec(ctx context.Context, job *Job, stdout, stderr io.Writer) Res
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, errJobTimeout)
 		defer cancel()
 	}
+	dir, cleanup, err := workDir(job, l.Dir)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer cleanup()
+	l.Dir = dir
 	res.Start = time.Now()
 	c, err := l.start(ctx, job, out, stderr)
 	if err != nil && len(job.Argv) > 0 && ctx.Err() == nil {

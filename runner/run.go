@@ -157,6 +157,23 @@ type Config struct {
 	// name on Stdout in place of the output (--files).
 	Files bool
 
+	// Retrying with back-off, and files that travel with jobs (#14, the
+	// tags helper). RetryDelay, when positive, is the wait before a
+	// failed job's second try (--retry-delay); each later wait doubles,
+	// with jitter, up to MaxRetryDelay. The others fill each Job's Files:
+	// TransferFiles (--transferfile; --transfer is "{}") and ReturnFiles
+	// (--return) are templates expanded per job, unquoted; BaseFiles
+	// (--basefile) are paths; WorkDir (--workdir) is a template too. Only
+	// an executor that runs jobs elsewhere moves files (package cluster);
+	// Local ignores them, as GNU parallel does without --sshlogin, but
+	// runs each job in its WorkDir.
+	RetryDelay    time.Duration
+	TransferFiles []string
+	ReturnFiles   []string
+	BaseFiles     []string
+	Cleanup       bool
+	WorkDir       string
+
 	// Drain, when closed, stops the start of new jobs and lets the
 	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
 	// names the jobs it waits for; the jobs never started are not counted
@@ -223,6 +240,7 @@ type run struct {
 	limit int // command lines must be shorter
 	tmpl  *template
 	tagT  *template
+	files *fileTemplates // nil when no job carries files
 	exec  Executor
 	done  seqSet
 	inter bool
@@ -296,6 +314,9 @@ func newRun(cfg Config) (*run, error) {
 		// The output is stored per job, not written, so how it would be
 		// written does not matter; only grouping keeps it per job.
 		r.cfg.Output = Group
+	}
+	if err := r.parseFiles(); err != nil {
+		return nil, err
 	}
 	if err := cfg.Halt.validate(); err != nil {
 		return nil, err
@@ -624,6 +645,8 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 	if argv, ok := simpleArgv(command); ok {
 		job.Argv = argv
 	}
+	job.Files = r.files.expand(seq, slot, args)
+	retry := r.retryBackoff()
 	tag := r.tag(seq, slot, args)
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.Started(job)
@@ -675,6 +698,10 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 		if out != nil {
 			out.release()
 			errb.release()
+		}
+		// The slot waits out the delay: a retry is this job's next start.
+		if retry.Min > 0 && (retry.Sleep(ctx) != nil || r.stopping.Load()) {
+			break
 		}
 	}
 	// A job that failed once the run was being stopped (interrupt or

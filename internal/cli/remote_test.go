@@ -29,6 +29,9 @@ type remoteCase struct {
 	prepare []string // a local crew run to set dir up with first, if any
 	files   []string // files under dir that must come out the same
 	refused bool     // --server refuses it, naming the flag
+	// chdir runs crew run in dir, for flags whose relative paths are
+	// relative to crew's directory (--transfer, --return).
+	chdir bool
 }
 
 // TestRunFlagsWithServer: every flag of crew run either works the same
@@ -38,6 +41,7 @@ type remoteCase struct {
 // here fails the test.
 func TestRunFlagsWithServer(t *testing.T) {
 	const job = "echo {}; exit {}"
+	mkFiles := []string{"echo a > DIR/in1; echo b > DIR/in2 # {}", ":::", "x"}
 	cases := []remoteCase{
 		{flag: "jobs", out: "a\nb\nc\nd\n", args: []string{"-j", "3", "-k", "echo", "{}", ":::", "a", "b", "c", "d"}},
 		{flag: "null", out: "a\nb c\n", args: []string{"-0", "-k", "echo", "{}"}, stdin: "a\x00b c\x00"},
@@ -98,6 +102,21 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "trim", out: "[a]\n", args: []string{"--trim", "lr", "-k", "echo", "[{}]"}, stdin: " a \n"},
 		{flag: "shuf", out: "1\n2\n", args: []string{"--shuf", "-k", "echo", "{#}", ":::", "a", "b"}},
 		{flag: "verbose", out: "a\n", args: []string{"-t", "echo", ":::", "a"}},
+		{flag: "retry-delay", out: "try 2\n", args: []string{"--retries", "3", "--retry-delay", "0.05", "n=$(cat DIR/n 2>/dev/null || echo 0); echo $((n+1)) > DIR/n; echo try $n; [ $n -ge 2 ]", ":::", "x"},
+			files: []string{"n"}},
+		// Files: on a worker the job runs in a fresh directory of its own,
+		// where only what is transferred is; locally it runs here.
+		{flag: "transfer", out: "A\nB\n", prepare: mkFiles, chdir: true, args: []string{"--transfer", "-k", "tr a-z A-Z <", ":::", "in1", "in2"}},
+		{flag: "transferfile", out: "A\nB\n", prepare: mkFiles, chdir: true,
+			args: []string{"--transferfile", "in{}", "-k", "tr a-z A-Z < in{} # {}", ":::", "1", "2"}},
+		{flag: "return", out: "", prepare: mkFiles, chdir: true, files: []string{"in1.out", "in2.out"},
+			args: []string{"--transfer", "--return", "{}.out", "-k", "tr a-z A-Z < {} > {}.out", ":::", "in1", "in2"}},
+		{flag: "cleanup", out: "a\n", prepare: mkFiles, chdir: true, files: []string{"in1", "in1.out"},
+			args: []string{"--transfer", "--return", "{}.out", "--cleanup", "-k", "cat {} | tee {}.out", ":::", "in1"}},
+		{flag: "basefile", out: "a\nx\n", prepare: mkFiles, chdir: true, args: []string{"--basefile", "in1", "-k", "cat in1; echo", ":::", "x"}},
+		{flag: "workdir", out: "DIR/wd\n", prepare: []string{"mkdir DIR/wd # {}", ":::", "x"}, args: []string{"--workdir", "DIR/wd", "-k", "pwd # {}", ":::", "x"}},
+		{flag: "trc", out: "", prepare: mkFiles, chdir: true, files: []string{"in1.out"},
+			args: []string{"--trc", "{}.out", "-k", "tr a-z A-Z < {} > {}.out", ":::", "in1"}},
 		{flag: "server"}, // the flag that makes the difference
 		// -S starts a cluster of its own (run_ssh_test.go runs them).
 		{flag: "sshlogin", args: []string{"-S", "host1", "touch", "DIR/ran", ":::", "x"}, refused: true},
@@ -147,7 +166,13 @@ func TestRunFlagsWithServer(t *testing.T) {
 					}
 				}
 			}
+			if c.chdir {
+				t.Chdir(local)
+			}
 			lc, lout, lerr := crewRun(t, local, c.stdin, c.args)
+			if c.chdir {
+				t.Chdir(remote)
+			}
 			rc, rout, rerr := crewRun(t, remote, c.stdin, append([]string{"--server", url}, c.args...))
 			if lout != c.out {
 				t.Errorf("without --server: stdout %q, want %q (stderr %q)", lout, c.out, lerr)

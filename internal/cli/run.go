@@ -54,6 +54,7 @@ type runOptions struct {
 	records recordFlags
 	// ssh is -S and its company (run_ssh.go).
 	ssh sshOptions
+	filesOptions
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -204,5 +205,6 @@ func (o *runOptions) config() runner.Config {
 	}
 	o.inputOptions.apply(&c)
 	o.records.apply(&c)
+	o.filesOptions.apply(&c)
 	return c
 }

@@ -25,6 +25,7 @@ type runFlags struct {
 	input                                inputFlags
 	records                              *recordFlags
 	ssh                                  sshFlags
+	filesFlags
 }
 
 // define binds crew run's flags: the typed ones straight into o, the
@@ -66,6 +67,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	fl.records.define(f)
 	fl.ssh.define(f)
 	defineServerFlags(f, o)
+	fl.filesFlags.define(f, &o.filesOptions)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -139,6 +141,9 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		return err
 	}
 	if err := fl.records.parse(o); err != nil {
+		return err
+	}
+	if err := fl.filesFlags.parse(&o.filesOptions, o.server != ""); err != nil {
 		return err
 	}
 	var err error

@@ -92,6 +92,14 @@ func TestRunFlags(t *testing.T) {
 			o.context, o.spread, o.multiple, o.header, o.hasHeader, o.delimiter, o.hasDelimiter = true, true, runner.MultipleContext, ":", true, "\t", true
 			o.noRunIfEmpty, o.eof, o.csv, o.trim, o.shuf, o.verbose = true, "END", true, runner.TrimBoth, true, true
 		}},
+		// Files and retries (#14): --transfer is --transferfile {} first;
+		// --trc adds --transfer, its --return and --cleanup.
+		{[]string{"--retry-delay", "1.5", "--transferfile", "x/./{}", "--transfer", "--return", "{}.out", "--trc", "{}.z",
+			"--basefile", "b", "--workdir", "...", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.retryDelay = 1500 * time.Millisecond
+			o.transferFiles, o.returnFiles = []string{"{}", "x/./{}"}, []string{"{}.out", "{}.z"}
+			o.baseFiles, o.workDir, o.cleanup = []string{"b"}, "...", true
+		}},
 		// -a files come first, then the groups in order.
 		{[]string{"-a", "f1", "--arg-file", "-", "echo", ":::", "a", "b", "::::+", "f2", "f3", ":::", "c"}, func(o *runOptions) {
 			o.inputs = []runInput{
@@ -117,7 +125,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}, filesOptions{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams", "serverOptions"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
@@ -153,6 +161,11 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"--term-seq", "TERM", "echo"}, "want SIGNAL,MS pairs"},
 		{[]string{"--term-seq", "NOPE,10", "echo"}, "bad step NOPE,10"},
 		{[]string{"--term-seq", "TERM,-1", "echo"}, "bad step TERM,-1"},
+		{[]string{"--retry-delay", "-1", "echo"}, "--retry-delay must not be negative"},
+		{[]string{"--retry-delay", "soon", "echo"}, `bad duration "soon"`},
+		{[]string{"--transferfile", "", "echo"}, "--transferfile wants a file name"},
+		{[]string{"--return", "", "echo"}, "--return wants a file name"},
+		{[]string{"--basefile", "", "echo"}, "--basefile wants a file name"},
 	} {
 		_, err := parseCmd(t, newRunCmd, c.args...)
 		wantErr(t, c.args, err, c.want)
