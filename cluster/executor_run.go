@@ -170,6 +170,9 @@ func (e *Executor) submitted(ctx context.Context, job *runner.Job, p *pending) r
 	select {
 	case sm = <-p.sent:
 	case a := <-p.ch:
+		if a.err == nil {
+			return runner.Result{Seq: job.Seq} // its result came first
+		}
 		return fail(fmt.Errorf("cluster: job %d: %w", job.Seq, a.err))
 	case <-ctx.Done():
 		p.dropped.Store(true)
@@ -179,12 +182,12 @@ func (e *Executor) submitted(ctx context.Context, job *runner.Job, p *pending) r
 	}
 	select {
 	case <-sm.acked:
-		return runner.Result{Seq: job.Seq, Host: "submitted"}
+		return runner.Result{Seq: job.Seq}
 	case a := <-p.ch:
 		if a.err != nil {
 			return fail(fmt.Errorf("cluster: job %d: %w", job.Seq, a.err))
 		}
-		return runner.Result{Seq: job.Seq, Host: "submitted"} // its result came first
+		return runner.Result{Seq: job.Seq} // its result came first
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	case <-e.broken.Done():

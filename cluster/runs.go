@@ -266,8 +266,16 @@ func Dial(ctx context.Context, cfg ConnConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	sp, err := setup(ctx, nc)
+	// Only the buckets: a reader need not set up the job streams (Cancel
+	// finds the jobs stream when it needs it), and every round trip
+	// counts in crew runs' time.
+	js, err := jetstream.New(nc)
 	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	sp := &space{js: js}
+	if err := sp.buckets(ctx, 0); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -454,7 +462,11 @@ func (c *Client) Cancel(ctx context.Context, id string) (RunInfo, error) {
 		} else if err != nil {
 			return RunInfo{}, err
 		}
-		if err := c.sp.jobs.Purge(ctx, jetstream.WithPurgeSubject(JobsSubject+"."+id)); err != nil {
+		jobs, err := c.sp.js.Stream(ctx, JobsStream)
+		if err == nil {
+			err = jobs.Purge(ctx, jetstream.WithPurgeSubject(JobsSubject+"."+id))
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return before, fmt.Errorf("cluster: cancel %s: unqueue jobs: %w", id, err)
 		}
 		if err := c.nc.Publish(CancelSubject+"."+id, nil); err != nil {
