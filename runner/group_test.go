@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,6 +212,25 @@ func TestParsers(t *testing.T) {
 	for _, in := range []string{"", `\777`, `\400`} {
 		if _, err := runner.Unescape(in); !errors.Is(err, runner.ErrBadDelimiter) {
 			t.Errorf("Unescape(%q): %v, want ErrBadDelimiter", in, err)
+		}
+	}
+}
+
+// BenchmarkFill measures filling command lines with --xargs: 100,000
+// short records into lines of the system's length, as `seq 100000 |
+// crew run --xargs echo` does (printed with --dry-run, run nowhere).
+func BenchmarkFill(b *testing.B) {
+	vals := make([]string, 100_000)
+	for i := range vals {
+		vals[i] = strconv.Itoa(i)
+	}
+	for b.Loop() {
+		_, err := runner.Run(context.Background(), runner.Config{
+			Command: []string{"echo"}, Inputs: values(vals...), Jobs: 1, Multiple: runner.MultipleReplace,
+			DryRun: true, Stdout: io.Discard, Executor: runner.Local{},
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 }
