@@ -154,6 +154,8 @@ func TestReading(t *testing.T) {
 			[]string{"x", "y"}, [][]string{{"1", "2"}, {"1", "3"}}, nil},
 		{"--header tabs", runner.Config{Inputs: stdin("x\ty\n1\t2\n"), Header: ptr(":")}, []string{"x", "y"}, [][]string{{"1", "2"}}, nil},
 		{"--header csv", runner.Config{Inputs: stdin("x,\"y,z\"\n1,2\n"), Header: ptr(":"), CSV: true}, []string{"x", "y,z"}, [][]string{{"1", "2"}}, nil},
+		{"--header 0", runner.Config{Inputs: []runner.Input{{Reader: strings.NewReader("1\n"), Name: "f/g"}, {Values: []string{"a"}}}, Header: ptr("0")},
+			[]string{"f/g", ""}, [][]string{{"1", "a"}}, nil},
 		{"--header only", runner.Config{Inputs: stdin("x\n"), Header: ptr(":")}, []string{"x"}, nil, nil},
 		{"NUL", runner.Config{Inputs: stdin("a\x00b\n")}, nil, nil, runner.ErrNulByte},
 	} {

@@ -70,6 +70,7 @@ type readOpts struct {
 	skip      bool // -r: records that are only blanks make no job
 	contLines bool // -L: a line ending in a blank goes on on the next
 	header    bool // the first record of each input names its columns
+	fileNames bool // --header 0: files are named by their names
 }
 
 // readOpts returns how c's inputs are read, or an error for options that
@@ -77,7 +78,7 @@ type readOpts struct {
 func (c *Config) readOpts() (readOpts, error) {
 	o := readOpts{sep: []byte{'\n'}, colsep: c.ColSep, csv: c.CSV, comma: ',', trim: c.Trim,
 		eof: c.EOF, skip: c.NoRunIfEmpty, contLines: c.MaxLines > 0,
-		header: c.Header != nil && *c.Header != "0"}
+		header: c.Header != nil && *c.Header != "0", fileNames: c.Header != nil && *c.Header == "0"}
 	switch {
 	case c.Delimiter != nil:
 		o.sep = []byte(*c.Delimiter)
@@ -380,6 +381,14 @@ func newArgIter(inputs []Input, opts readOpts) (*argIter, error) {
 		b, err := peek(s)
 		if err != nil {
 			return nil, err
+		}
+		if opts.fileNames {
+			// --header 0: a file's name stands for its first column.
+			cols := make([]string, len(b.first))
+			if in.Reader != nil && len(cols) > 0 {
+				cols[0] = in.Name
+			}
+			it.names = append(it.names, cols...)
 		}
 		allEmpty = allEmpty && b.eof
 		headerOnly = headerOnly || opts.header && b.eof

@@ -124,8 +124,9 @@ type Config struct {
 	// ExitTooBig is -x. A command line that cannot fit stops the run
 	// (CommandTooLongError) with or without it, as in GNU parallel.
 	ExitTooBig bool
-	// Header is --header as given (":", a number of lines or a regular
-	// expression); nil when there is none.
+	// Header is --header as given; nil when there is none. Without
+	// --pipe, any value but "0" makes the first record of each input name
+	// its columns ({name}); "0" names a file's column by the file's name.
 	Header *string
 	// Delimiter, when set, ends input records instead of newline (-d),
 	// its escapes already resolved (see Unescape).

@@ -117,6 +117,11 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "workdir", out: "DIR/wd\n", prepare: []string{"mkdir DIR/wd # {}", ":::", "x"}, args: []string{"--workdir", "DIR/wd", "-k", "pwd # {}", ":::", "x"}},
 		{flag: "trc", out: "", prepare: mkFiles, chdir: true, files: []string{"in1.out"},
 			args: []string{"--trc", "{}.out", "-k", "tr a-z A-Z < {} > {}.out", ":::", "in1"}},
+		{flag: "maxargs", out: "a b\nc\n", args: []string{"--maxargs", "2", "-k", "echo", ":::", "a", "b", "c"}},
+		{flag: "maxreplaceargs", out: "ba\nc\n", args: []string{"--maxreplaceargs", "2", "-k", "echo", "{2}{1}", ":::", "a", "b", "c"}},
+		{flag: "maxlines", out: "a b\nc\n", args: []string{"--maxlines", "2", "-k", "echo"}, stdin: "a\nb\nc\n"},
+		{flag: "maxchars", out: "a b\nc d\n", args: []string{"--maxchars", "10", "-X", "-j1", "-k", "echo", ":::", "a", "b", "c", "d"}},
+		{flag: "norunifempty", out: "[a]\n[b]\n", args: []string{"--norunifempty", "-k", "echo", "[{}]"}, stdin: "a\n \nb\n"},
 		{flag: "server"}, // the flag that makes the difference
 		// -S starts a cluster of its own (run_ssh_test.go runs them).
 		{flag: "sshlogin", args: []string{"-S", "host1", "touch", "DIR/ran", ":::", "x"}, refused: true},

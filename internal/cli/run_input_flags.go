@@ -73,29 +73,58 @@ func (fl *inputFlags) define(f *pflag.FlagSet, o *inputOptions) {
 	f.StringVar(&fl.trim, "trim", "", "trim blanks around inputs: n (none), l, r, lr or rl (both)")
 	f.BoolVar(&o.shuf, "shuf", false, "read all inputs first and run the jobs in random order")
 	f.BoolVarP(&o.verbose, "verbose", "t", false, "print each job's command on stderr before it runs")
+	// GNU parallel's spellings without the hyphen.
+	for alias, name := range inputAliases {
+		fl := f.Lookup(name)
+		f.Var(fl.Value, alias, "same as --"+name)
+		f.Lookup(alias).NoOptDefVal = fl.NoOptDefVal
+		f.MarkHidden(alias)
+	}
+}
+
+// inputAliases are GNU parallel's other names of the input flags.
+var inputAliases = map[string]string{
+	"maxargs":        "max-args",
+	"maxreplaceargs": "max-replace-args",
+	"maxlines":       "max-lines",
+	"maxchars":       "max-chars",
+	"norunifempty":   "no-run-if-empty",
+}
+
+// changed reports whether the flag name was given, under any of its names.
+func changed(f *pflag.FlagSet, name string) bool {
+	if f.Changed(name) {
+		return true
+	}
+	for alias, n := range inputAliases {
+		if n == name && f.Changed(alias) {
+			return true
+		}
+	}
+	return false
 }
 
 // parse checks and converts the input flags into o.
 func (fl *inputFlags) parse(f *pflag.FlagSet, o *inputOptions) error {
 	o.maxArgs, o.maxLines = -1, -1
 	var err error
-	if f.Changed("max-args") {
+	if changed(f, "max-args") {
 		if o.maxArgs, err = runner.ParseCount(fl.maxArgs); err != nil {
 			return plain("-n/--max-args", err)
 		}
 	}
-	if f.Changed("max-replace-args") {
+	if changed(f, "max-replace-args") {
 		if o.maxArgs, err = runner.ParseCount(fl.maxReplaceArgs); err != nil {
 			return plain("-N/--max-replace-args", err)
 		}
 		o.replaceArgs = true
 	}
-	if f.Changed("max-lines") {
+	if changed(f, "max-lines") {
 		if o.maxLines, err = runner.ParseCount(fl.maxLines); err != nil {
 			return plain("-L/--max-lines", err)
 		}
 	}
-	if f.Changed("max-chars") {
+	if changed(f, "max-chars") {
 		n, err := runner.ParseCount(fl.maxChars)
 		if err == nil && n < 1 {
 			err = fmt.Errorf("must be at least 1, got %d", n)
