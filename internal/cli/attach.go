@@ -38,7 +38,8 @@ queued, and runs the ones nobody submitted (a submitter killed mid-run).
 Attach as often as you like, from any machine that reaches the broker, also
 after the run has finished, until the broker's retention (crew broker
 --retention, default 24h) drops it. Ctrl-C leaves the run going on; crew
-cancel RUN stops it.
+cancel RUN stops it. A run whose crew run was interrupted, or stopped by
+--halt, is cancelled: its jobs not run by then are deleted.
 
 Exit status: the run's (the number of failed jobs, or --halt's); 255 for a
 run the broker does not keep (unknown, or past the retention), a cancelled

@@ -60,7 +60,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	f.BoolVar(&fl.eta, "eta", false, "show progress with an estimate of the time left")
 	f.BoolVar(&fl.progress, "progress", false, "show progress")
 	f.StringVar(&fl.termSeq, "term-seq", "TERM,200,TERM,100,TERM,50,KILL,25", "signals and waits (ms) used to stop jobs")
-	f.StringVar(&o.server, "server", "", "run the jobs on crew workers through the NATS server at this URL")
+	f.StringVar(&o.server, "server", "", "run the jobs on crew workers through the NATS server at this URL; the run lives there (crew attach, runs, status, cancel), and its input is read whole first")
 	f.StringArrayVarP(&fl.argFiles, "arg-file", "a", nil, "read inputs from this file (like :::: FILE)")
 	fl.input.define(f, &o.inputOptions)
 	fl.records = &o.records
