@@ -141,7 +141,8 @@ func planJobs(ctx context.Context, cfg runner.Config, ins []runner.Input) ([]clu
 	cfg.Inputs = ins
 	cfg.Executor = &p
 	cfg.Jobs = 1
-	cfg.Stdout, cfg.Stderr = io.Discard, io.Discard
+	// Ungrouped output into nothing: no buffer per job.
+	cfg.Stdout, cfg.Stderr, cfg.Output, cfg.KeepOrder = io.Discard, io.Discard, runner.Ungroup, false
 	cfg.Log = func(string) {}
 	cfg.JobLog, cfg.Resume, cfg.ResumeFailed, cfg.Results = "", false, false, ""
 	cfg.Halt, cfg.Retries, cfg.TimeoutPercent = runner.Halt{}, 1, 0
