@@ -68,3 +68,56 @@ func ExampleClient() {
 	//   1 a on w1: done, exit 0
 	//   2 b on w1: failed, exit 1
 }
+
+// ExampleExecutor_attach submits a run and leaves it, as crew run
+// --detach does, then attaches to it by its id, as crew attach does: the
+// results come from the server, whoever asks and whenever, within the
+// broker's retention.
+func ExampleExecutor_attach() {
+	store, _ := os.MkdirTemp("", "cluster-example-")
+	defer os.RemoveAll(store)
+	b, err := cluster.StartBroker(cluster.BrokerConfig{StoreDir: store, Listen: "127.0.0.1:0"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close()
+	conn := cluster.ConnConfig{URL: b.URL()}
+	ctx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
+	w, _ := cluster.NewWorker(cluster.WorkerConfig{ConnConfig: conn, Executor: runner.Local{}, Concurrency: 2})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+
+	jobs := []*runner.Job{{Seq: 1, Command: "echo one"}, {Seq: 2, Command: "echo two"}}
+	// Submit only: Exec returns once the server has the job.
+	sub, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: conn, SubmitOnly: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, j := range jobs {
+		sub.Exec(context.Background(), j, io.Discard, io.Discard)
+	}
+	id := sub.RunID()
+	sub.Close()
+
+	// Attach: the same jobs, asked for again, give their results.
+	att, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{ConnConfig: conn, Attach: id})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, j := range jobs {
+		res := att.Exec(context.Background(), j, os.Stdout, os.Stderr)
+		fmt.Println("exit", res.Exit)
+	}
+	att.Close()
+	stopWorker()
+	<-done
+	// Output:
+	// one
+	// exit 0
+	// two
+	// exit 0
+}
