@@ -32,14 +32,16 @@ type jobCounters struct {
 	runtime                                   prometheus.Histogram
 }
 
-func newJobCounters(reg *prometheus.Registry, prefix, whose string) *jobCounters {
+// newJobCounters registers the counters under prefix; withStarted false
+// leaves crew_jobs_started_total to a collector of the caller's.
+func newJobCounters(reg *prometheus.Registry, prefix, whose string, withStarted bool) *jobCounters {
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + name, Help: help + whose})
 		reg.MustRegister(c)
 		return c
 	}
 	c := &jobCounters{
-		started:   counter("jobs_started_total", "Jobs started"),
+		started:   prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + "jobs_started_total", Help: "Jobs started" + whose}),
 		succeeded: counter("jobs_succeeded_total", "Jobs that ended with exit status 0"),
 		failed:    counter("jobs_failed_total", "Jobs that ended otherwise: a non-zero exit, a signal, a timeout, a cancel, or no start"),
 		retried:   counter("jobs_retried_total", "Jobs started again: a later attempt (--retries) or a redelivery after a lost worker"),
@@ -50,6 +52,9 @@ func newJobCounters(reg *prometheus.Registry, prefix, whose string) *jobCounters
 		}),
 	}
 	reg.MustRegister(c.runtime)
+	if withStarted {
+		reg.MustRegister(c.started)
+	}
 	return c
 }
 
@@ -87,7 +92,7 @@ func newWorkerMetrics(w *Worker) *workerMetrics {
 	reg := newRegistry()
 	m := &workerMetrics{
 		reg:  reg,
-		jobs: newJobCounters(reg, "crew_worker_", " by this worker."),
+		jobs: newJobCounters(reg, "crew_worker_", " by this worker.", true),
 		busy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "crew_worker_busy_slots", Help: "Slots running a job now.",
 		}),

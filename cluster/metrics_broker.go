@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,12 +20,18 @@ const scrapeTimeout = 2 * time.Second
 // brokerMetrics are a Broker's series: the cluster's jobs as the broker
 // sees their results stored, and its queue.
 type brokerMetrics struct {
-	reg  *prometheus.Registry
-	jobs *jobCounters
-	nc   *nats.Conn
-	sp   *space
-	kw   jetstream.KeyWatcher
-	done chan struct{}
+	reg    *prometheus.Registry
+	jobs   *jobCounters
+	nc     *nats.Conn
+	sp     *space
+	client *Client // the runs' read API, over nc
+	kw     jetstream.KeyWatcher
+	done   chan struct{}
+
+	// ended counts jobs whose result was stored; started is the most
+	// ever seen of ended plus running (see workers).
+	ended   atomic.Int64
+	started atomic.Int64
 }
 
 // observe connects to the broker's own server in-process and starts
@@ -58,6 +65,7 @@ func (b *Broker) observe(cfg BrokerConfig) error {
 	}
 	m := b.metrics
 	m.nc, m.sp, m.kw = nc, sp, kw
+	m.client = &Client{nc: nc, sp: sp}
 	m.done = make(chan struct{})
 	go func() {
 		defer close(m.done)
@@ -70,13 +78,63 @@ func (b *Broker) observe(cfg BrokerConfig) error {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "crew_queue_depth",
 		Help: "Messages in the job queue that no worker holds yet (a batch of short jobs is one message).",
-	}, m.queueDepth))
+	}, m.queueDepth), m)
 	return nil
+}
+
+// The series a scrape reads from the workers' registrations (Client.Workers).
+var (
+	workersDesc = prometheus.NewDesc("crew_workers_connected", "Workers that sent a heartbeat lately.", nil, nil)
+	slotsDesc   = prometheus.NewDesc("crew_slots", "Job slots of the connected workers, added up.", nil, nil)
+	busyDesc    = prometheus.NewDesc("crew_busy_slots", "Slots of the connected workers running a job now.", nil, nil)
+	startedDesc = prometheus.NewDesc("crew_jobs_started_total", "Jobs started in the cluster: those ended plus those running, as the workers' registrations show them.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (m *brokerMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- workersDesc
+	ch <- slotsDesc
+	ch <- busyDesc
+	ch <- startedDesc
+}
+
+// Collect implements prometheus.Collector: one read of the workers'
+// registrations per scrape. A job shorter than a worker's registration
+// interval may end unseen as running: it counts as started when its
+// result is stored, so crew_jobs_started_total never falls behind the
+// ended jobs and never goes down.
+func (m *brokerMetrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	ws, err := m.client.Workers(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(workersDesc, err)
+		return
+	}
+	slots, busy := 0, 0
+	for _, w := range ws {
+		slots += w.Slots
+		busy += w.Busy
+	}
+	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(len(ws)))
+	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(slots))
+	ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, float64(busy))
+	ch <- prometheus.MustNewConstMetric(startedDesc, prometheus.CounterValue, float64(m.seenStarted(int64(busy))))
+}
+
+// seenStarted raises the started count to ended plus running, if higher.
+func (m *brokerMetrics) seenStarted(running int64) int64 {
+	for {
+		old, now := m.started.Load(), m.ended.Load()+running
+		if now <= old || m.started.CompareAndSwap(old, now) {
+			return max(old, now)
+		}
+	}
 }
 
 func newBrokerMetrics() *brokerMetrics {
 	reg := newRegistry()
-	return &brokerMetrics{reg: reg, jobs: newJobCounters(reg, "crew_", " in the cluster, counted as their results are stored.")}
+	return &brokerMetrics{reg: reg, jobs: newJobCounters(reg, "crew_", " in the cluster, counted as their results are stored.", false)}
 }
 
 // stored counts one value written to the results bucket: a job's
@@ -107,6 +165,8 @@ func (m *brokerMetrics) stored(key string, value []byte) {
 			continue // its result comes under its own key
 		}
 		m.jobs.ended(r)
+		m.ended.Add(1)
+		m.seenStarted(0)
 		if r.Dead {
 			m.jobs.dead.Inc()
 		}

@@ -141,8 +141,13 @@ func TestMetricsDuringRun(t *testing.T) {
 				busy += m["crew_worker_busy_slots"]
 				held += m["crew_worker_jobs_held"]
 			}
-			if _, err := scrape(b.MetricsURL(), ""); err != nil {
+			bm, err := scrape(b.MetricsURL(), "")
+			if err != nil {
 				scrapeErr = err
+				return
+			}
+			if bm["crew_busy_slots"] > 4 {
+				scrapeErr = fmt.Errorf("broker sees %v busy slots of 4", bm["crew_busy_slots"])
 				return
 			}
 			maxBusy, maxHeld = max(maxBusy, busy), max(maxHeld, held)
@@ -219,10 +224,13 @@ func TestMetricsDuringRun(t *testing.T) {
 		bm, err = scrape(b.MetricsURL(), "")
 		return err == nil && bm["crew_job_run_seconds_count"] >= want["job_run_seconds_count"]
 	})
-	for _, k := range []string{"jobs_succeeded_total", "jobs_failed_total", "jobs_retried_total", "jobs_dead_lettered_total", "job_run_seconds_count"} {
+	for _, k := range []string{"jobs_started_total", "jobs_succeeded_total", "jobs_failed_total", "jobs_retried_total", "jobs_dead_lettered_total", "job_run_seconds_count"} {
 		if bm["crew_"+k] != want[k] {
 			t.Errorf("broker's crew_%s = %v, want %v", k, bm["crew_"+k], want[k])
 		}
+	}
+	if bm["crew_workers_connected"] != 2 || bm["crew_slots"] != 4 {
+		t.Errorf("broker sees %v workers with %v slots, want 2 with 4", bm["crew_workers_connected"], bm["crew_slots"])
 	}
 	if bm["crew_queue_depth"] != 0 {
 		t.Errorf("queue depth %v after the run, want 0", bm["crew_queue_depth"])
