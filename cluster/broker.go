@@ -48,6 +48,10 @@ type BrokerConfig struct {
 	// every start, so a restart with another value changes it for the
 	// runs already kept too. Negative is an error.
 	Retention time.Duration
+	// HTTPAddr, when set, is the host:port where the broker serves its
+	// dashboard (and /metrics), under the same rules as MetricsAddr: the
+	// runs, the workers and the queue, live, and a button to cancel a run.
+	HTTPAddr string
 }
 
 // httpConfig is where and how the broker serves HTTP at addr: with its
@@ -67,6 +71,10 @@ type Broker struct {
 	unspecified bool // listening on 0.0.0.0 or ::
 	metrics     *brokerMetrics
 	metricsSrv  *httpServer
+	httpSrv     *httpServer
+	dash        *dashboard
+	stopDash    context.CancelFunc
+	closeOnce   sync.Once
 }
 
 // StartBroker starts a broker and returns once it accepts connections.
@@ -106,6 +114,11 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	if cfg.MetricsAddr != "" {
 		if err := cfg.httpConfig(cfg.MetricsAddr).check("metrics"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTPAddr != "" {
+		if err := cfg.httpConfig(cfg.HTTPAddr).check("dashboard"); err != nil {
 			return nil, err
 		}
 	}
@@ -186,17 +199,38 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 
 // serve starts what the broker serves over HTTP besides NATS.
 func (b *Broker) serve(cfg BrokerConfig) error {
-	if cfg.MetricsAddr == "" {
+	if cfg.MetricsAddr == "" && cfg.HTTPAddr == "" {
 		return nil
 	}
 	if err := b.observe(cfg); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", b.MetricsHandler())
 	var err error
-	b.metricsSrv, err = serveHTTP(cfg.httpConfig(cfg.MetricsAddr), "metrics", mux)
-	return err
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", b.MetricsHandler())
+		if b.metricsSrv, err = serveHTTP(cfg.httpConfig(cfg.MetricsAddr), "metrics", mux); err != nil {
+			return err
+		}
+	}
+	if cfg.HTTPAddr != "" {
+		var ctx context.Context
+		ctx, b.stopDash = context.WithCancel(context.Background())
+		b.dash = newDashboard(ctx, b.metrics.client, b.metrics.queueDepth)
+		if b.httpSrv, err = serveHTTP(cfg.httpConfig(cfg.HTTPAddr), "dashboard", b.dash.handler(b.MetricsHandler())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DashboardURL returns the URL of the broker's dashboard, e.g.
+// http://127.0.0.1:8222/; empty when it serves none.
+func (b *Broker) DashboardURL() string {
+	if b.httpSrv == nil {
+		return ""
+	}
+	return b.httpSrv.URL() + "/"
 }
 
 // MetricsURL returns the URL of the broker's metrics, e.g.
@@ -285,12 +319,21 @@ func (b *Broker) ListensEverywhere() bool { return b.unspecified }
 // Close shuts the broker down and waits until it has stopped; JetStream
 // flushes its store first. Close is idempotent.
 func (b *Broker) Close() {
-	b.metricsSrv.Close()
-	b.metricsSrv = nil
-	b.metrics.close()
+	b.closeOnce.Do(b.closeHTTP)
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
 	b.removeTemp()
+}
+
+// closeHTTP stops serving metrics and the dashboard, and its open pages.
+func (b *Broker) closeHTTP() {
+	if b.stopDash != nil {
+		b.stopDash()
+		b.dash.polls.Wait()
+	}
+	b.httpSrv.Close()
+	b.metricsSrv.Close()
+	b.metrics.close()
 }
 
 func (b *Broker) removeTemp() {

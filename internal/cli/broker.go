@@ -32,6 +32,7 @@ type brokerOptions struct {
 	urlFile      string
 	metricsAddr  string
 	retention    time.Duration
+	httpAddr     string
 }
 
 func newBrokerCmd(s Streams, runF func(context.Context, *brokerOptions) error) *cobra.Command {
@@ -60,6 +61,12 @@ needs the broker's token or user and password, which every scrape must then
 present (bearer token or basic auth), and is served over TLS with
 --tls-cert/--tls-key.
 
+--http serves a live dashboard: the runs, the workers and the queue, each
+run's jobs and a timeline of which worker ran what, and a button to cancel a
+run. It follows the same rules as --metrics-addr (loopback unless the broker
+has credentials, which the browser then asks for: any user name and the token
+as the password, or the broker's user and password) and serves /metrics too.
+
 JetStream syncs its store to disk every 2 minutes by default: a killed broker
 loses nothing, a power loss may lose jobs accepted since the last sync.
 --sync always syncs every write before accepting it, at a cost in throughput.
@@ -72,6 +79,10 @@ A restart with another --retention applies it to what is kept already.`,
   crew broker --store ~/.crew/store
   crew worker --server nats://127.0.0.1:4222 -j 4
   crew run --server nats://127.0.0.1:4222 gzip {} ::: *.log
+
+  # A broker with its dashboard at http://127.0.0.1:8222 and Prometheus
+  # metrics at http://127.0.0.1:9100/metrics.
+  crew broker --store ~/.crew/store --http 127.0.0.1:8222 --metrics-addr :9100
 
   # A broker other machines can reach, with the token kept out of ps.
   CREW_NATS_TOKEN=s3cret crew broker --listen 0.0.0.0:4222 --store ~/.crew/store`,
@@ -97,6 +108,7 @@ A restart with another --retention applies it to what is kept already.`,
 	f.StringVar(&opts.tlsKey, "tls-key", "", "TLS key file (with --tls-cert)")
 	f.StringVar(&opts.urlFile, "url-file", "", "also write the URL to this file once listening (for scripts)")
 	durationVarP(f, &opts.retention, "retention", "", cluster.DefaultRetention, "keep runs, their results and output this long (crew runs, crew attach); applies to runs already kept too")
+	f.StringVar(&opts.httpAddr, "http", "", "serve the dashboard at http://ADDR/ (host:port; :8222 is loopback's)")
 	f.StringVar(&opts.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9100 is loopback's)")
 	return cmd
 }
@@ -115,8 +127,8 @@ func runBroker(ctx context.Context, opts *brokerOptions) error {
 		Token: opts.token, User: opts.user, Password: opts.password,
 		TLSCert: opts.tlsCert, TLSKey: opts.tlsKey,
 		SyncAlways: opts.syncAlways, SyncInterval: opts.syncInterval,
-		MetricsAddr: opts.metricsAddr,
-		Retention:   opts.retention,
+		MetricsAddr: opts.metricsAddr, HTTPAddr: opts.httpAddr,
+		Retention: opts.retention,
 	}
 	b, err := cluster.StartBroker(cfg)
 	if err != nil {
@@ -126,6 +138,9 @@ func runBroker(ctx context.Context, opts *brokerOptions) error {
 	fmt.Fprintln(s.Out, b.URL())
 	if u := b.MetricsURL(); u != "" {
 		fmt.Fprintf(s.Err, "crew broker: metrics at %s\n", u)
+	}
+	if u := b.DashboardURL(); u != "" {
+		fmt.Fprintf(s.Err, "crew broker: dashboard at %s\n", u)
 	}
 	if b.ListensEverywhere() {
 		host, _ := os.Hostname()

@@ -19,7 +19,7 @@ func TestBrokerFlags(t *testing.T) {
 		{nil, brokerOptions{listen: "127.0.0.1:4222"}},
 		{[]string{"--sync", "always", "--store", "/s", "--listen", ":0", "--url-file", "u"},
 			brokerOptions{syncAlways: true, store: "/s", listen: ":0", urlFile: "u"}},
-		{[]string{"--metrics-addr", ":9100"}, brokerOptions{listen: "127.0.0.1:4222", metricsAddr: ":9100"}},
+		{[]string{"--metrics-addr", ":9100", "--http", "127.0.0.1:8222"}, brokerOptions{listen: "127.0.0.1:4222", metricsAddr: ":9100", httpAddr: "127.0.0.1:8222"}},
 		{[]string{"--sync", "2"}, brokerOptions{listen: "127.0.0.1:4222", syncInterval: 2 * time.Second}},
 		{[]string{"--retention", "2h"}, brokerOptions{listen: "127.0.0.1:4222", retention: 2 * time.Hour}},
 		{[]string{"--token", "t", "--user", "u", "--password", "p", "--tls-cert", "c", "--tls-key", "k"},
