@@ -249,16 +249,9 @@ func (b *Broker) retain(cfg BrokerConfig) error {
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	opts := []nats.Option{nats.InProcessServer(b.srv), nats.Name("crew broker")}
-	if cfg.Token != "" {
-		opts = append(opts, nats.Token(cfg.Token))
-	}
-	if cfg.User != "" {
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
-	}
-	nc, err := nats.Connect("", opts...)
+	nc, err := b.connect(cfg, "crew broker")
 	if err != nil {
-		return fmt.Errorf("cluster: broker: connect: %w", err)
+		return err
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
@@ -268,6 +261,23 @@ func (b *Broker) retain(cfg BrokerConfig) error {
 		err = sp.buckets(ctx, retention)
 	}
 	return err
+}
+
+// connect opens a connection to the broker's own server, in-process,
+// with the broker's credentials.
+func (b *Broker) connect(cfg BrokerConfig, name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.InProcessServer(b.srv), nats.Name(name), quiet}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: broker: connect: %w", err)
+	}
+	return nc, nil
 }
 
 // startLog keeps the server's first error, so a failed start can say why.

@@ -38,16 +38,9 @@ type brokerMetrics struct {
 // counting the results stored there. It is started by StartBroker when
 // the broker serves metrics or the dashboard.
 func (b *Broker) observe(cfg BrokerConfig) error {
-	opts := []nats.Option{nats.InProcessServer(b.srv), nats.Name("crew broker metrics"), quiet}
-	if cfg.Token != "" {
-		opts = append(opts, nats.Token(cfg.Token))
-	}
-	if cfg.User != "" {
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
-	}
-	nc, err := nats.Connect("", opts...)
+	nc, err := b.connect(cfg, "crew broker dashboard and metrics")
 	if err != nil {
-		return fmt.Errorf("cluster: broker metrics: %w", err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
