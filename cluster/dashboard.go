@@ -118,13 +118,28 @@ func (d *dashboard) readOverview(ctx context.Context) (*overview, error) {
 
 // readRun reads one run and its jobs. A run that is unknown or being
 // deleted (its record or its plan gone half-way) is an answer, not a
-// failure: Error says so.
-func (d *dashboard) readRun(ctx context.Context, id string) (*runDetail, int) {
-	info, err := d.client.Run(ctx, id)
+// failure: Error says so. ov, when it holds the run, saves reading the
+// run's results once more for its counts.
+func (d *dashboard) readRun(ctx context.Context, id string, ov *overview) (*runDetail, int) {
+	var info *RunInfo
+	if ov != nil {
+		for i := range ov.Runs {
+			if ov.Runs[i].ID == id {
+				info = &ov.Runs[i]
+			}
+		}
+	}
+	var err error
+	if info == nil {
+		var ri RunInfo
+		if ri, err = d.client.Run(ctx, id); err == nil {
+			info = &ri
+		}
+	}
 	if err == nil {
 		var jobs []JobInfo
 		if jobs, err = d.client.Jobs(ctx, id); err == nil {
-			return &runDetail{Run: &info, Jobs: jobs}, http.StatusOK
+			return &runDetail{Run: info, Jobs: jobs}, http.StatusOK
 		}
 	}
 	code := http.StatusInternalServerError
@@ -158,7 +173,7 @@ func (d *dashboard) serveOverview(w http.ResponseWriter, r *http.Request) {
 func (d *dashboard) serveRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout)
 	defer cancel()
-	rd, code := d.readRun(ctx, r.PathValue("id"))
+	rd, code := d.readRun(ctx, r.PathValue("id"), nil)
 	writeJSON(w, code, rd)
 }
 
@@ -316,7 +331,7 @@ func (d *dashboard) push(runs map[string][]*dashSub) {
 	for id, subs := range runs {
 		msg.Run = nil
 		if id != "" {
-			msg.Run, _ = d.readRun(ctx, id)
+			msg.Run, _ = d.readRun(ctx, id, ov)
 		}
 		b, err := json.Marshal(&msg)
 		if err != nil {

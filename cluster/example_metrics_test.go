@@ -28,6 +28,7 @@ func ExampleWorker_MetricsHandler() {
 	conn := cluster.ConnConfig{URL: b.URL()}
 	w, _ := cluster.NewWorker(cluster.WorkerConfig{ConnConfig: conn, Executor: runner.Local{}, Concurrency: 2, Host: "w1"})
 	ctx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 

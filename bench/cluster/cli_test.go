@@ -21,7 +21,7 @@ func crew(b testing.TB) string { return crewbin.Path(b) }
 // daemon starts a long-running crew process, waits for its first line of
 // output when it prints one to stdout (the broker's URL, once it is
 // ready), and stops it when b ends.
-func daemon(b testing.TB, ready bool, args ...string) {
+func daemon(b testing.TB, ready bool, args ...string) *exec.Cmd {
 	b.Helper()
 	cmd := exec.Command(crew(b), args...)
 	out, err := cmd.StdoutPipe()
@@ -47,6 +47,7 @@ func daemon(b testing.TB, ready bool, args ...string) {
 			<-done
 		}
 	})
+	return cmd
 }
 
 func freeAddr(b testing.TB) string {

@@ -99,6 +99,22 @@ func observe(ctx context.Context, b testing.TB, dash string, metrics []string) (
 	return updates, scrapes, wg.Wait
 }
 
+// cpuTime returns the CPU time process pid has used (user and system),
+// from /proc/PID/stat.
+func cpuTime(b testing.TB, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
 // BenchmarkDashboardCost is the issue's cost measure: 10,000 no-op jobs
 // (`true`) through the cluster as a user runs them (`crew broker --http
 // --metrics-addr`, two `crew worker -j1 --metrics-addr`, `crew run
@@ -113,7 +129,7 @@ func BenchmarkDashboardCost(b *testing.B) {
 	}
 	addr, httpAddr := freeAddr(b), freeAddr(b)
 	metrics := []string{"http://" + freeAddr(b) + "/metrics"}
-	daemon(b, true, "broker", "--listen", addr, "--store", b.TempDir(), "--http", httpAddr,
+	broker := daemon(b, true, "broker", "--listen", addr, "--store", b.TempDir(), "--http", httpAddr,
 		"--metrics-addr", strings.TrimSuffix(strings.TrimPrefix(metrics[0], "http://"), "/metrics"))
 	url := "nats://" + addr
 	for range 2 {
@@ -130,7 +146,9 @@ func BenchmarkDashboardCost(b *testing.B) {
 	if err := os.WriteFile(in, []byte(sb.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	var cpuOff, cpuOn time.Duration // the broker's CPU time, added up
 	run := func(watched bool) time.Duration {
+		cpu0 := cpuTime(b, broker.Process.Pid)
 		var updates, scrapes *atomic.Int64
 		wait := func() {}
 		ctx, stop := context.WithCancel(context.Background())
@@ -146,6 +164,11 @@ func BenchmarkDashboardCost(b *testing.B) {
 		if err != nil {
 			b.Fatalf("crew run: %v\n%s", err, out)
 		}
+		if cpu := cpuTime(b, broker.Process.Pid) - cpu0; watched {
+			cpuOn += cpu
+		} else {
+			cpuOff += cpu
+		}
 		if watched && (updates.Load() < int64(d/time.Second) || scrapes.Load() < int64(d/time.Second)) {
 			b.Fatalf("watched for %v: only %d dashboard updates and %d scrapes", d, updates.Load(), scrapes.Load())
 		}
@@ -153,6 +176,7 @@ func BenchmarkDashboardCost(b *testing.B) {
 	}
 	// Warm up: the workers connect and the page cache fills.
 	run(false)
+	cpuOff = 0
 	var off, on []time.Duration
 	i := 0
 	for b.Loop() {
@@ -173,6 +197,8 @@ func BenchmarkDashboardCost(b *testing.B) {
 	b.ReportMetric(o.Seconds(), "unwatched-s")
 	b.ReportMetric(w.Seconds(), "watched-s")
 	b.ReportMetric(w.Seconds()/o.Seconds(), "watched/unwatched")
+	b.ReportMetric(cpuOff.Seconds()/float64(len(off)), "broker-cpu-unwatched-s")
+	b.ReportMetric(cpuOn.Seconds()/float64(len(on)), "broker-cpu-watched-s")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("unwatched %v, watched %v (all rounds: %v | %v)", o, w, off, on)
 }
