@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +30,39 @@ type brokerMetrics struct {
 	done   chan struct{}
 
 	// ended counts jobs whose result was stored; started is the most
-	// ever seen of ended plus running (see workers).
+	// ever seen of ended plus running (see Collect).
 	ended   atomic.Int64
 	started atomic.Int64
+	recent  recentKeys // jobs ended lately, which a registration may still show running
+}
+
+// recentKeys remembers the keys of jobs that ended in the last
+// recentFor to 2×recentFor: long enough to outlast a worker's
+// registration written before the job ended (registerEvery), in two
+// generations so it never holds more than that.
+type recentKeys struct {
+	mu        sync.Mutex
+	cur, prev map[string]struct{}
+	since     time.Time
+}
+
+const recentFor = 5 * time.Second
+
+func (r *recentKeys) add(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); r.cur == nil || now.Sub(r.since) > recentFor {
+		r.prev, r.cur, r.since = r.cur, map[string]struct{}{}, now
+	}
+	r.cur[key] = struct{}{}
+}
+
+func (r *recentKeys) has(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, a := r.cur[key]
+	_, b := r.prev[key]
+	return a || b
 }
 
 // observe connects to the broker's own server in-process and starts
@@ -104,15 +135,20 @@ func (m *brokerMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(workersDesc, err)
 		return
 	}
-	slots, busy := 0, 0
+	slots, busy, running := 0, 0, 0
 	for _, w := range ws {
 		slots += w.Slots
 		busy += w.Busy
+		for _, j := range w.Running {
+			if !m.recent.has(j.Key) {
+				running++
+			}
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(len(ws)))
 	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(slots))
 	ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, float64(busy))
-	ch <- prometheus.MustNewConstMetric(startedDesc, prometheus.CounterValue, float64(m.seenStarted(int64(busy))))
+	ch <- prometheus.MustNewConstMetric(startedDesc, prometheus.CounterValue, float64(m.seenStarted(int64(running))))
 }
 
 // seenStarted raises the started count to ended plus running, if higher.
@@ -146,10 +182,11 @@ func (m *brokerMetrics) stored(key string, value []byte) {
 	if json.Unmarshal(value, &v) != nil || v.Split {
 		return
 	}
-	if v.Results == nil {
-		if isRetry(key, 1) {
-			m.jobs.retried.Inc()
-		}
+	if v.Results == nil && isRetry(key, 1) {
+		m.jobs.retried.Inc()
+	}
+	single := v.Results == nil
+	if single {
 		v.Results = []resultMsg{v.resultMsg}
 	}
 	for i := range v.Results {
@@ -157,6 +194,10 @@ func (m *brokerMetrics) stored(key string, value []byte) {
 		if r.Moved {
 			continue // its result comes under its own key
 		}
+		if single {
+			r.Key = key
+		}
+		m.recent.add(r.Key)
 		m.jobs.ended(r)
 		m.ended.Add(1)
 		m.seenStarted(0)
