@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,10 +64,24 @@ type overview struct {
 	Queue float64 `json:"queue"`
 }
 
+// What a run's page gets of a large run: its first jobs for the table,
+// and its latest started ones for the timeline (a timeline of more bars
+// than it has pixels shows nothing more, and costs every second).
+const (
+	dashboardRows = 500
+	dashboardBars = 1000
+)
+
 // runDetail is what a run's page shows besides the overview.
 type runDetail struct {
-	Run  *RunInfo  `json:"run,omitempty"`
-	Jobs []JobInfo `json:"jobs"`
+	Run *RunInfo `json:"run,omitempty"`
+	// Jobs are the run's first jobs by sequence number, at most
+	// dashboardRows; JobCount is how many it has.
+	Jobs     []JobInfo `json:"jobs"`
+	JobCount int       `json:"job_count"`
+	// Timeline holds the jobs that started, at most dashboardBars of
+	// them, the latest.
+	Timeline []JobInfo `json:"timeline"`
 	// Error says why the run cannot be shown (unknown, or deleted).
 	Error string `json:"error,omitempty"`
 }
@@ -139,14 +154,30 @@ func (d *dashboard) readRun(ctx context.Context, id string, ov *overview) (*runD
 	if err == nil {
 		var jobs []JobInfo
 		if jobs, err = d.client.Jobs(ctx, id); err == nil {
-			return &runDetail{Run: info, Jobs: jobs}, http.StatusOK
+			return detail(info, jobs), http.StatusOK
 		}
 	}
 	code := http.StatusInternalServerError
 	if errors.Is(err, ErrNoRun) {
 		code = http.StatusNotFound
 	}
-	return &runDetail{Jobs: []JobInfo{}, Error: err.Error()}, code
+	return &runDetail{Jobs: []JobInfo{}, Timeline: []JobInfo{}, Error: err.Error()}, code
+}
+
+// detail cuts a run's jobs (in order of sequence) down to what its page
+// shows.
+func detail(info *RunInfo, jobs []JobInfo) *runDetail {
+	rd := &runDetail{Run: info, Jobs: jobs[:min(len(jobs), dashboardRows)], JobCount: len(jobs), Timeline: []JobInfo{}}
+	for _, j := range jobs {
+		if j.State != JobQueued && !j.Start.IsZero() {
+			rd.Timeline = append(rd.Timeline, j)
+		}
+	}
+	if len(rd.Timeline) > dashboardBars {
+		slices.SortFunc(rd.Timeline, func(a, b JobInfo) int { return a.Start.Compare(b.Start) })
+		rd.Timeline = rd.Timeline[len(rd.Timeline)-dashboardBars:]
+	}
+	return rd
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -286,10 +317,16 @@ func (d *dashboard) pokeLocked() {
 	}
 }
 
+// dashboardShare bounds the broker's time spent reading for the
+// dashboard: after a read that took d, the next waits at least
+// d×dashboardShare, so a large cluster's dashboard updates less often
+// rather than slowing its jobs (1/20 of one core at most).
+const dashboardShare = 20
+
 // poll reads the state once per interval and sends it to every open
 // page, until no page is open or the broker closes.
 func (d *dashboard) poll() {
-	t := time.NewTicker(d.interval)
+	t := time.NewTimer(d.interval)
 	defer t.Stop()
 	for {
 		d.mu.Lock()
@@ -303,7 +340,9 @@ func (d *dashboard) poll() {
 			runs[s.run] = append(runs[s.run], s)
 		}
 		d.mu.Unlock()
+		start := time.Now()
 		d.push(runs)
+		t.Reset(max(d.interval, time.Since(start)*dashboardShare))
 		select {
 		case <-t.C:
 		case <-d.pokes:

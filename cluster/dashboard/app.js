@@ -185,15 +185,13 @@ function timeline(jobs) {
   return g;
 }
 
-const maxRows = 500;
-
 function renderRun(detail) {
   if (!detail || detail.error) {
     app.replaceChildren(el("p", { class: "error", id: "message" }, detail ? detail.error : "No such run."),
       el("p", {}, el("a", { href: "#/" }, "Back to the runs")));
     return;
   }
-  const r = detail.run, jobs = detail.jobs || [];
+  const r = detail.run, jobs = detail.jobs || [], njobs = detail.job_count || jobs.length;
   const head = el("section", { class: "runhead" },
     el("div", {},
       el("h1", { class: "cmd", title: r.command }, r.command || "(no command recorded)"),
@@ -206,7 +204,7 @@ function renderRun(detail) {
     card("Running", r.running, "run-running"),
     card("Done", r.done, "run-done"),
     card("Failed", r.failed, "run-failed"));
-  const rows = jobs.slice(0, maxRows).map((j) => el("tr", { class: j.state },
+  const rows = jobs.map((j) => el("tr", { class: j.state },
     el("td", { class: "num" }, j.seq),
     el("td", { class: "cmd", title: j.command }, j.input),
     el("td", {}, badge(j.state)),
@@ -215,10 +213,11 @@ function renderRun(detail) {
     el("td", { class: "num" }, j.state === "queued" ? "" : dur(j.runtime)),
     el("td", { class: "num" }, j.state === "done" || j.state === "failed" ? j.exit : ""),
     el("td", { class: "num" }, j.try > 1 ? j.try : "")));
-  const more = jobs.length > maxRows ? el("p", { class: "muted" }, `and ${jobs.length - maxRows} more jobs (crew status ${r.id} lists them all)`) : null;
+  const more = njobs > jobs.length ? el("p", { class: "muted" }, `and ${njobs - jobs.length} more jobs (crew status ${r.id} lists them all)`) : null;
+  const bars = detail.timeline || [];
   const numeric = new Set(["Seq", "Run time", "Exit", "Try"]);
   app.replaceChildren(...[head, el("div", { id: "message", class: "message" }), cards, el("div", {}, progress(r)),
-    el("h2", {}, "Timeline"), timeline(jobs),
+    el("h2", {}, "Timeline"), bars.length < r.done + r.failed + r.running ? el("p", { class: "muted" }, `the latest ${bars.length} jobs`) : null, timeline(bars),
     el("h2", {}, "Jobs"),
     el("table", { id: "jobs" },
       el("thead", {}, el("tr", {}, ["Seq", "Input", "State", "Worker", "Start", "Run time", "Exit", "Try"].map((h) => el("th", { class: numeric.has(h) ? "num" : null }, h)))),
