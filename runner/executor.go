@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type Job struct {
 	Argv []string
 	// Stdin, when non-nil, is fed to the job's standard input (--pipe).
 	Stdin []byte
+	// StdinFile, when non-nil, is the job's standard input itself (a pipe
+	// --pipe writes a block into). Only Local takes it; Run sets it only
+	// for Local, and gives other executors Stdin.
+	StdinFile *os.File
 	// Timeout, when positive, kills the job's process group after it.
 	Timeout time.Duration
 	// Env holds extra environment variables (KEY=value) for the job.

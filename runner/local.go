@@ -155,6 +155,8 @@ func (l Local) start(ctx context.Context, job *Job, stdout, stderr io.Writer) (*
 	}
 	if job.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(job.Stdin)
+	} else if job.StdinFile != nil {
+		cmd.Stdin = job.StdinFile
 	}
 	cmd.Stdout = unwrapFile(stdout)
 	cmd.Stderr = unwrapFile(stderr)

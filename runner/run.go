@@ -182,6 +182,11 @@ type Config struct {
 	Drain <-chan struct{}
 	// Progress, when set, hears of every job start and end.
 	Progress Progress
+	// Pipe, when set, makes the run GNU parallel's --pipe (or
+	// --pipepart): its data is cut into blocks, each the standard input
+	// of one job, instead of inputs becoming arguments. See Pipe.
+	Pipe *Pipe
+
 	// Log, when set, receives the runner's own messages to the user, one
 	// line each with no newline: a job that could not run, a job killed
 	// by Timeout, a halt, the jobs a Drain waits for. It is called with
@@ -242,6 +247,7 @@ type run struct {
 	tmpl  *template
 	tagT  *template
 	files *fileTemplates // nil when no job carries files
+	pipe  *pipeSpec      // --pipe, or nil
 	exec  Executor
 	done  seqSet
 	inter bool
@@ -279,6 +285,16 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Executor == nil {
 		return nil, ErrNoExecutor
 	}
+	var pipe *pipeSpec
+	if cfg.Pipe != nil {
+		// -N, -L and --header mean blocks of records, not arguments.
+		var err error
+		if pipe, err = cfg.Pipe.spec(&cfg); err != nil {
+			return nil, err
+		}
+		cfg.MaxArgs, cfg.MaxLines, cfg.ZeroArgs, cfg.ReplaceArgs = 0, 0, false, false
+		cfg.Multiple, cfg.Spread, cfg.Header = 0, false, nil
+	}
 	var tmpl *template
 	if len(cfg.Command) > 0 {
 		var err error
@@ -286,7 +302,7 @@ func newRun(cfg Config) (*run, error) {
 			return nil, err
 		}
 	}
-	r := &run{cfg: cfg, tmpl: tmpl, exec: cfg.Executor, running: map[int64]string{}}
+	r := &run{cfg: cfg, tmpl: tmpl, pipe: pipe, exec: cfg.Executor, running: map[int64]string{}}
 	if cfg.TagString != "" {
 		r.tagT, _ = parseTemplate([]string{cfg.TagString}, false)
 	}
@@ -359,7 +375,17 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		next = retry.next()
 	}
 	var total int64 = -1
-	if retry != nil {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g := &gate{ready: make(chan ready, r.cfg.Jobs), quit: make(chan struct{})}
+	var feed *pipeFeed
+	if r.pipe != nil {
+		if feed, err = r.openPipe(runCtx, g.quit); err != nil {
+			return Summary{}, err
+		}
+		defer feed.close()
+		next = feed.next
+	} else if retry != nil {
 		total = int64(len(retry.commands))
 	} else if r.cfg.Shuffle || r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
 		// Percentages need the number of jobs, so the input is read first.
@@ -407,9 +433,6 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		defer r.res.close()
 	}
 	r.order.init(r.cfg.KeepOrder && r.cfg.Output != Ungroup)
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	r.haltNow = cancel
 
 	if r.cfg.Drain != nil {
@@ -429,14 +452,13 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 	// One goroutine per slot for the whole run: a slot goes from reaping
 	// one job straight to starting the next on the same goroutine, with no
 	// hand-off through this loop, which only reads the input ahead.
-	g := &gate{ready: make(chan ready, r.cfg.Jobs), quit: make(chan struct{})}
 	var wg sync.WaitGroup
 	if !r.cfg.DryRun {
 		for slot := 1; slot <= r.cfg.Jobs; slot++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.slot(runCtx, g, slot)
+				r.slot(runCtx, g)
 			}()
 		}
 	}
@@ -451,6 +473,10 @@ loop:
 			loopErr = err
 			break
 		}
+		var pj *pipeJob
+		if feed != nil {
+			pj = feed.take()
+		}
 		for _, a := range args {
 			if err := validArg(a); err != nil {
 				loopErr = &InputError{Name: "input", Line: seq, Err: err}
@@ -460,6 +486,7 @@ loop:
 		if r.done.has(seq) {
 			r.sum.Skipped++
 			r.order.skip(seq, r)
+			pj.finish()
 			continue
 		}
 		if r.cfg.DryRun {
@@ -467,18 +494,23 @@ loop:
 			command := r.command(seq, slot, args)
 			if len(command) >= r.limit {
 				loopErr = tooLong(seq, command, r.limit-1)
+				pj.finish()
 				break
 			}
 			fmt.Fprintln(r.cfg.Stdout, command)
+			pj.finish()
 			continue
 		}
 		select {
-		case g.ready <- ready{seq, args}:
+		case g.ready <- ready{seq, args, pj}:
 		case <-g.quit:
+			pj.finish()
 			break loop
 		case <-runCtx.Done():
+			pj.finish()
 			break loop
 		case <-r.cfg.Drain:
+			pj.finish()
 			break loop
 		}
 	}
@@ -503,6 +535,7 @@ loop:
 type ready struct {
 	seq  int64
 	args []string
+	pipe *pipeJob // --pipe: the job's input
 }
 
 // gate lets the slots start jobs one at a time and in input order, so the
@@ -514,24 +547,58 @@ type gate struct {
 	lastStart time.Time
 	quit      chan struct{} // closed once no more jobs may start
 	quitOnce  sync.Once
+	// busy marks the job slot numbers ({%}) in use: a job takes the
+	// lowest free one, as in GNU parallel, whichever goroutine runs it.
+	slotMu sync.Mutex
+	busy   []bool
+}
+
+// takeSlot returns the lowest free slot, or want if it is free (a
+// --round-robin job keeps the slot of its stream).
+func (g *gate) takeSlot(want int) int {
+	g.slotMu.Lock()
+	defer g.slotMu.Unlock()
+	for len(g.busy) < want {
+		g.busy = append(g.busy, false)
+	}
+	if want > 0 && !g.busy[want-1] {
+		g.busy[want-1] = true
+		return want
+	}
+	for i, b := range g.busy {
+		if !b {
+			g.busy[i] = true
+			return i + 1
+		}
+	}
+	g.busy = append(g.busy, true)
+	return len(g.busy)
+}
+
+func (g *gate) freeSlot(slot int) {
+	g.slotMu.Lock()
+	g.busy[slot-1] = false
+	g.slotMu.Unlock()
 }
 
 func (g *gate) stop() { g.quitOnce.Do(func() { close(g.quit) }) }
 
 // slot runs jobs in one job slot until the input is used up or the run
 // stops starting jobs.
-func (r *run) slot(ctx context.Context, g *gate, slot int) {
+func (r *run) slot(ctx context.Context, g *gate) {
 	for {
-		j, command, ok := r.next(ctx, g, slot)
+		j, command, slot, ok := r.next(ctx, g)
 		if !ok {
 			return
 		}
-		r.runJob(ctx, j.seq, slot, j.args, command)
+		r.runJob(ctx, j.seq, slot, j.args, command, j.pipe)
+		g.freeSlot(slot)
 	}
 }
 
-// next waits for the next job to start in slot and marks it started.
-func (r *run) next(ctx context.Context, g *gate, slot int) (ready, string, bool) {
+// next waits for the next job to start, gives it a slot and marks it
+// started.
+func (r *run) next(ctx context.Context, g *gate) (ready, string, int, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var j ready
@@ -543,15 +610,18 @@ func (r *run) next(ctx context.Context, g *gate, slot int) (ready, string, bool)
 	case <-r.cfg.Drain:
 	}
 	if !ok || r.stopping.Load() || ctx.Err() != nil || closed(r.cfg.Drain) || !r.wait(ctx, g.lastStart) {
+		j.pipe.finish()
 		g.stop()
-		return ready{}, "", false
+		return ready{}, "", 0, false
 	}
+	slot := g.takeSlot(j.pipe.slot())
 	command := r.command(j.seq, slot, j.args)
 	if len(command) >= r.limit {
 		// Never left to exec to fail with "argument list too long".
 		r.setErr(tooLong(j.seq, command, r.limit-1))
+		g.freeSlot(slot)
 		g.stop()
-		return ready{}, "", false
+		return ready{}, "", 0, false
 	}
 	if r.cfg.Verbose {
 		r.outMu.Lock()
@@ -563,7 +633,7 @@ func (r *run) next(ctx context.Context, g *gate, slot int) (ready, string, bool)
 	r.sum.Started++
 	r.running[j.seq] = command
 	r.mu.Unlock()
-	return j, command, true
+	return j, command, slot, true
 }
 
 func closed(c <-chan struct{}) bool {
@@ -641,7 +711,7 @@ func (r *run) sayDraining() {
 }
 
 // runJob runs one job with its retries and hands the outcome on.
-func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string) {
+func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string, pj *pipeJob) {
 	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout, Args: args}
 	if argv, ok := simpleArgv(command); ok {
 		job.Argv = argv
@@ -676,7 +746,23 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 			errb = newFileBuffer(&r.budget)
 			stdout, stderr = out.writer(), errb.writer()
 		}
-		res = r.exec.Exec(ctx, job, stdout, stderr)
+		var stopPipe func() error
+		var perr error
+		if pj != nil {
+			stopPipe, perr = r.attach(job, pj, attempt)
+		}
+		if perr != nil {
+			res = Result{Seq: job.Seq, Host: ":", Exit: -1, Err: perr}
+		} else {
+			res = r.exec.Exec(ctx, job, stdout, stderr)
+		}
+		if stopPipe != nil {
+			if err := stopPipe(); err != nil {
+				r.setErr(err)
+			}
+			job.Stdin, job.StdinFile = nil, nil
+			res.Send = pj.size()
+		}
 		// The joblog's Receive is what the runner's own writers took in
 		// of standard output, whatever the executor counted. Ungrouped
 		// output passes straight through and counts nothing, as in GNU
@@ -710,6 +796,7 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 	// fault: like GNU parallel, crew neither records nor counts it, so
 	// --resume runs it again. A job that succeeded all the same is kept.
 	stopped := ctx.Err() != nil && (res.Err != nil || res.Exit != 0 || res.Signal != 0)
+	pj.finish()
 	r.finish(job, args, res, tag, out, errb, stopped)
 }
 
@@ -717,6 +804,8 @@ func (r *run) tag(seq int64, slot int, args []string) string {
 	switch {
 	case r.tagT != nil:
 		return r.tagT.expand(seq, slot, args, false) + "\t"
+	case r.cfg.Tag && r.pipe != nil:
+		return "\t" // a block has no arguments to show (GNU parallel's too)
 	case r.cfg.Tag:
 		return strings.Join(args, " ") + "\t"
 	}

@@ -79,6 +79,12 @@ func checkRemote(c *runner.Config, mode string) error {
 		return refuse("--line-buffer", "a worker sends a job's output when the job ends, not line by line")
 	case c.Output == runner.Ungroup:
 		return refuse("-u/--ungroup", "a worker sends a job's output when the job ends, not as it comes")
+	case c.Pipe != nil && c.Pipe.RoundRobin && c.Pipe.Part == "":
+		return refuse("--round-robin", "it streams blocks into jobs that run for the whole run, and a worker's job gets its standard input whole when it starts")
+	case c.Pipe != nil && c.Pipe.Cat:
+		return refuse("--cat", "the block's file would be on this machine, not on the worker; --pipe sends the block as the job's standard input")
+	case c.Pipe != nil && c.Pipe.Fifo:
+		return refuse("--fifo", "the named pipe would be on this machine, not on the worker; --pipe sends the block as the job's standard input")
 	}
 	return nil
 }

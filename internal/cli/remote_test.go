@@ -122,6 +122,17 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "maxlines", out: "a b\nc\n", args: []string{"--maxlines", "2", "-k", "echo"}, stdin: "a\nb\nc\n"},
 		{flag: "maxchars", out: "a b\nc d\n", args: []string{"--maxchars", "10", "-X", "-j1", "-k", "echo", ":::", "a", "b", "c", "d"}},
 		{flag: "norunifempty", out: "[a]\n[b]\n", args: []string{"--norunifempty", "-k", "echo", "[{}]"}, stdin: "a\n \nb\n"},
+		{flag: "pipe", out: "3\n2\n", args: []string{"--pipe", "-N3", "-k", "wc", "-l"}, stdin: "1\n2\n3\n4\n5\n"},
+		{flag: "spreadstdin", out: "3\n2\n", args: []string{"--spreadstdin", "-N3", "-k", "wc", "-l"}, stdin: "1\n2\n3\n4\n5\n"},
+		{flag: "block", out: "aaaa,bbbb,\ncccc,dddd,\n", args: []string{"--pipe", "--block", "12", "-k", `tr "\n" ,; echo`}, stdin: "aaaa\nbbbb\ncccc\ndddd\n"},
+		{flag: "recend", out: "a;b;\nc;\n", args: []string{"--pipe", "--recend", ";", "-N2", "-k", "cat; echo"}, stdin: "a;b;c;"},
+		{flag: "recstart", out: ">a,x,\n>b,\n", args: []string{"--pipe", "--recstart", ">", "-N1", "-k", `tr "\n" ,; echo`}, stdin: ">a\nx\n>b\n"},
+		{flag: "regexp", out: "x1,\nA,y2,\n", args: []string{"--pipe", "--regexp", "--recend", "[0-9]\n", "-N1", "-k", `tr "\n" ,; echo`}, stdin: "x1\nA\ny2\n"},
+		{flag: "pipepart", out: "4\n2\n", prepare: []string{"seq 6 > DIR/in # {}", ":::", "x"},
+			args: []string{"--pipepart", "-a", "DIR/in", "--block", "7", "-k", "wc", "-l"}},
+		{flag: "round-robin", args: []string{"--round-robin", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
+		{flag: "cat", args: []string{"--cat", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
+		{flag: "fifo", args: []string{"--fifo", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
 		{flag: "server"}, // the flag that makes the difference
 		// -S starts a cluster of its own (run_ssh_test.go runs them).
 		{flag: "sshlogin", args: []string{"-S", "host1", "touch", "DIR/ran", ":::", "x"}, refused: true},

@@ -55,6 +55,8 @@ type runOptions struct {
 	// ssh is -S and its company (run_ssh.go).
 	ssh sshOptions
 	filesOptions
+	// pipe is --pipe and its family (run_pipe.go).
+	pipe pipeOptions
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -99,7 +101,7 @@ func newRunCmd(s Streams, runF func(context.Context, *runOptions) error) *cobra.
 	cmd := &cobra.Command{
 		Use:     "run [flags] [COMMAND [ARGS...]] [::: VALUES...] [:::: FILES...]",
 		Short:   "Run a command for each input, many at once (GNU parallel syntax)",
-		Long:    runLong,
+		Long:    runLong + "\n" + pipeHelp,
 		Example: runExample,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fl.parse(cmd.Flags(), args, opts); err != nil {
@@ -120,7 +122,14 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	if opts.server != "" && !cfg.DryRun {
 		return runServer(ctx, opts, cfg)
 	}
-	inputs, closeInputs, err := openInputs(opts.inputs, opts.streams.In)
+	var inputs []runner.Input
+	var closeInputs func()
+	var err error
+	if cfg.Pipe != nil {
+		closeInputs, err = opts.pipe.open(opts.inputs, opts.streams.In)
+	} else {
+		inputs, closeInputs, err = openInputs(opts.inputs, opts.streams.In)
+	}
 	if err != nil {
 		return err
 	}
@@ -206,5 +215,6 @@ func (o *runOptions) config() runner.Config {
 	o.inputOptions.apply(&c)
 	o.records.apply(&c)
 	o.filesOptions.apply(&c)
+	o.pipe.apply(&c)
 	return c
 }

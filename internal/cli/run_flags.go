@@ -26,6 +26,7 @@ type runFlags struct {
 	records                              *recordFlags
 	ssh                                  sshFlags
 	filesFlags
+	pipe pipeFlags
 }
 
 // define binds crew run's flags: the typed ones straight into o, the
@@ -68,6 +69,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	fl.ssh.define(f)
 	defineServerFlags(f, o)
 	fl.filesFlags.define(f, &o.filesOptions)
+	fl.pipe.define(f, &o.pipe)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -144,6 +146,9 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		return err
 	}
 	if err := fl.filesFlags.parse(&o.filesOptions, o.server != ""); err != nil {
+		return err
+	}
+	if err := fl.pipe.parse(f, o); err != nil {
 		return err
 	}
 	var err error

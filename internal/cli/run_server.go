@@ -62,14 +62,22 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 	if err := checkRemote(&cfg, "--server"); err != nil {
 		return err
 	}
-	ins, closeInputs, err := openInputs(opts.inputs, opts.streams.In)
+	var ins []runner.Input
+	var closeInputs func()
+	var err error
+	if cfg.Pipe != nil {
+		closeInputs, err = opts.pipe.open(opts.inputs, opts.streams.In)
+	} else {
+		ins, closeInputs, err = openInputs(opts.inputs, opts.streams.In)
+	}
 	if err != nil {
 		return err
 	}
 	defer closeInputs()
-	// A shuffled run cannot be replayed: it is not kept for attaching.
+	// A shuffled run cannot be replayed: it is not kept for attaching;
+	// nor is a --pipe run, whose blocks travel as the jobs' stdin.
 	var kept [][]byte
-	if !opts.shuf {
+	if !opts.shuf && cfg.Pipe == nil {
 		if ins, kept, err = keepInputs(ins); err != nil {
 			return fmt.Errorf("input: %w", err)
 		}

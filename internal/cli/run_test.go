@@ -125,7 +125,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}, filesOptions{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}, filesOptions{}, pipeOptions{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams", "serverOptions"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
