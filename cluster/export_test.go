@@ -14,7 +14,7 @@ var (
 	UnpackOutput = unpackOutput
 	PackOutput   = packOutput
 	LoopbackOnly = loopbackOnly
-	FileHash     = fileHash
+	BinaryID     = binaryID
 )
 
 // Unfinished is how many jobs e has sent and still expects a result for.

@@ -92,7 +92,7 @@ type SSHCluster struct {
 	allDead context.CancelFunc
 	newsMu  sync.Mutex
 	binOnce sync.Once
-	binHash string
+	binID   string
 	binErr  error
 }
 
@@ -230,11 +230,11 @@ func (c *SSHCluster) Close() error {
 	return nil
 }
 
-// binary returns the sha256 of cfg.Binary, which names its copy on the
-// hosts: a host with that file has this very crew.
-func (c *SSHCluster) binary() (string, error) {
-	c.binOnce.Do(func() { c.binHash, c.binErr = fileHash(c.cfg.Binary) })
-	return c.binHash, c.binErr
+// binaryID returns the name of cfg.Binary's directory in the hosts'
+// caches (see binaryID).
+func (c *SSHCluster) binaryID() (string, error) {
+	c.binOnce.Do(func() { c.binID, c.binErr = binaryID(c.cfg.Binary) })
+	return c.binID, c.binErr
 }
 
 // slotsFor returns how many jobs run at once on a host with cpus CPUs.

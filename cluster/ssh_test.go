@@ -62,7 +62,7 @@ func seedCache(t *testing.T, cache string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := cluster.FileHash(self)
+	hash, err := cluster.BinaryID(self)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestSSHBadHosts(t *testing.T) {
 	hosts := map[string]sshHost{
 		"good":   startSSHHost(t, sshdtest.Options{}, false),
 		"refuse": startSSHHost(t, sshdtest.Options{RefuseKey: true}, false),
-		"arm":    startSSHHost(t, sshdtest.Options{SetEnv: []string{"PATH=" + fake + ":/usr/bin:/bin"}}, false),
+		"arm":    startSSHHost(t, sshdtest.Options{SetEnv: []string{"PATH=" + fake + ":/usr/bin:/bin"}}, true),
 	}
 	tests := []struct {
 		name, logins string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -103,32 +104,29 @@ func (h *sshHost) run(ctx context.Context) error {
 		}
 		defer stop()
 	}
-	hash, err := h.c.binary()
+	id, err := h.c.binaryID()
 	if err != nil {
 		return err
 	}
-	out, err := h.output(ctx, probeScript(hash), nil)
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3 {
-		return fmt.Errorf("cannot read what the host says about itself: %q", out)
-	}
-	if p := platformOf(lines[0]); p != thisPlatform() {
-		return fmt.Errorf("%w: it is %s and this crew is %s, so crew cannot run its worker there; leave the host out",
-			ErrArch, p, thisPlatform())
-	}
-	cpus, _ := strconv.Atoi(strings.TrimSpace(lines[1]))
-	if strings.TrimSpace(lines[2]) != "have" {
-		if err := h.copyBinary(ctx, hash); err != nil {
-			return err
-		}
-	}
-	slots := h.c.slotsFor(h.login, cpus)
+	copied := false
 	for try := 1; ; try++ {
-		lost, err := h.serve(ctx, hash, slots)
-		if err == nil || !lost || try == forwardTries || ctx.Err() != nil {
+		res, err := h.serve(ctx, id)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return nil
+		case res.missing != "" && !copied:
+			// The first session found no crew of this build there: what
+			// it said instead is the host's uname -sm.
+			if p := platformOf(res.missing); p != thisPlatform() {
+				return fmt.Errorf("%w: it is %s and this crew is %s, so crew cannot run its worker there; leave the host out",
+					ErrArch, p, thisPlatform())
+			}
+			if err := h.copyBinary(ctx, id); err != nil {
+				return err
+			}
+			copied = true
+		case res.portTaken && try < forwardTries:
+		default:
 			return err
 		}
 	}
@@ -200,7 +198,11 @@ func (h *sshHost) output(ctx context.Context, script string, stdin io.Reader) ([
 // copyBinary copies the crew binary into the host's cache, where a
 // partial copy is never seen: it lands under a temporary name and is
 // renamed only once its sha256 matches.
-func (h *sshHost) copyBinary(ctx context.Context, hash string) error {
+func (h *sshHost) copyBinary(ctx context.Context, id string) error {
+	sum, err := fileHash(h.c.cfg.Binary)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(h.c.cfg.Binary)
 	if err != nil {
 		return fmt.Errorf("cannot read crew's own binary to copy it: %w", err)
@@ -208,7 +210,7 @@ func (h *sshHost) copyBinary(ctx context.Context, hash string) error {
 	defer f.Close()
 	st, _ := f.Stat()
 	start := time.Now()
-	if _, err := h.output(ctx, copyScript(hash), f); err != nil {
+	if _, err := h.output(ctx, copyScript(id, sum), f); err != nil {
 		return fmt.Errorf("copying crew there: %w", err)
 	}
 	h.c.news(h.login, fmt.Sprintf("copied crew (%.1f MB) in %.2fs", float64(st.Size())/1e6, time.Since(start).Seconds()), nil)
@@ -219,48 +221,61 @@ func (h *sshHost) copyBinary(ctx context.Context, hash string) error {
 // where the broker is from there, and the token, which so travels inside
 // the SSH channel and never on a command line.
 type sshHello struct {
-	URL     string        `json:"url"`
-	Token   string        `json:"token"`
-	Slots   int           `json:"slots"`
+	URL   string `json:"url"`
+	Token string `json:"token"`
+	// Slots is the host's N/; 0 leaves it to Jobs (crew run's -j as
+	// given, counted against the host's CPUs), or without it to the
+	// host's CPU count.
+	Slots   int           `json:"slots,omitempty"`
+	Jobs    string        `json:"jobs,omitempty"`
 	Host    string        `json:"host"`
 	Tags    []string      `json:"tags,omitempty"`
 	AckWait time.Duration `json:"ack_wait"`
 }
 
-// serve runs the worker's session until ctx ends or the session does.
-// lost reports a session that ended because the remote port was taken,
-// which another port may fix.
-func (h *sshHost) serve(ctx context.Context, hash string, slots int) (lost bool, err error) {
+// sessionEnd says why a worker's session ended early.
+type sessionEnd struct {
+	// missing is the host's uname -sm when it has no crew of this build.
+	missing string
+	// portTaken reports that the remote port for the forward was taken,
+	// which another port may fix.
+	portTaken bool
+}
+
+// serve runs the worker's session until ctx ends (nil) or the session
+// does (why, and an error). One session both starts the worker and, when
+// the host lacks this crew, says so: a host that has it costs no round
+// trip beyond the connection.
+func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 	_, bport, err := net.SplitHostPort(strings.TrimPrefix(h.c.broker.URL(), "nats://"))
 	if err != nil {
-		return false, err
+		return sessionEnd{}, err
 	}
 	// A port the user's kernel is unlikely to hand out to others soon.
 	rport := 20000 + rand.IntN(12000)
 	words := h.sshWords(false)
 	args := append(words[1:], "-o", "ExitOnForwardFailure=yes",
 		"-R", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%s", rport, bport),
-		h.login.Host, remoteSh(workerScript(hash, h.c.cfg.WorkerArgs)))
+		h.login.Host, remoteSh(workerScript(id, h.c.cfg.WorkerArgs)))
 	cmd := exec.Command(words[0], args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return false, err
+		return sessionEnd{}, err
 	}
-	var errBuf tailBuffer
-	cmd.Stderr = &errBuf
+	var errBuf, outBuf tailBuffer
+	cmd.Stderr, cmd.Stdout = &errBuf, &outBuf
 	sctx, kill := context.WithCancel(context.Background())
 	defer kill()
 	ch, err := child.Start(sctx, cmd, nil)
 	if err != nil {
-		return false, fmt.Errorf("cannot start %s: %w", cmd.Path, err)
+		return sessionEnd{}, fmt.Errorf("cannot start %s: %w", cmd.Path, err)
 	}
 	hello, _ := json.Marshal(sshHello{
 		URL: fmt.Sprintf("nats://127.0.0.1:%d", rport), Token: h.c.token,
-		Slots: slots, Host: h.login.Spec, Tags: h.login.Tags, AckWait: h.c.cfg.AckWait,
+		Slots: h.login.Slots, Jobs: h.c.cfg.Jobs, Host: h.login.Spec, Tags: h.login.Tags, AckWait: h.c.cfg.AckWait,
 	})
 	// A write error means the session is gone: Wait says why.
 	_, _ = stdin.Write(append(hello, '\n'))
-	h.c.news(h.login, fmt.Sprintf("%d slots", slots), nil)
 
 	ended := make(chan struct{})
 	var closing sync.WaitGroup
@@ -285,13 +300,16 @@ func (h *sshHost) serve(ctx context.Context, hash string, slots int) (lost bool,
 	closing.Wait()
 	stdin.Close()
 	if ctx.Err() != nil {
-		return false, nil
+		return sessionEnd{}, nil
+	}
+	if out, ok := strings.CutPrefix(outBuf.String(), missingMark+"\n"); ok {
+		return sessionEnd{missing: strings.TrimSpace(out)}, errors.New("no crew of this build there")
 	}
 	msg := errBuf.String()
 	if strings.Contains(msg, "remote port forwarding failed") {
-		return true, fmt.Errorf("the reverse forward to port %d failed", rport)
+		return sessionEnd{portTaken: true}, fmt.Errorf("the reverse forward to port %d failed", rport)
 	}
-	return false, fmt.Errorf("went away: %w", sshError(werr, msg))
+	return sessionEnd{}, fmt.Errorf("went away: %w", sshError(werr, msg))
 }
 
 // runLocal serves ":" with a worker in this process.
@@ -340,25 +358,25 @@ func remoteSh(script string) string {
 // cacheDir is the per-user directory of crew binaries on a host.
 const cacheDir = `"${XDG_CACHE_HOME:-$HOME/.cache}/crew"`
 
-// probeScript prints uname -sm, the CPU count, and "have" or "missing"
-// for the binary with this hash.
-func probeScript(hash string) string {
-	return `uname -sm; (nproc || getconf _NPROCESSORS_ONLN || echo 0) 2>/dev/null; ` +
-		`if test -x ` + cacheDir + `/` + hash + `/crew; then echo have; else echo missing; fi`
-}
+// missingMark is what the worker's session prints, followed by uname
+// -sm, when the host has no crew of this build.
+const missingMark = "crew: not in the cache"
 
-// copyScript receives the binary on stdin.
-func copyScript(hash string) string {
-	return `set -e; umask 077; d=` + cacheDir + `/` + hash + `; mkdir -p "$d"; t="$d/crew.$$"; ` +
+// copyScript receives the binary on stdin into the cache directory id,
+// and keeps it only if its sha256 is sum.
+func copyScript(id, sum string) string {
+	return `set -e; umask 077; d=` + cacheDir + `/` + id + `; mkdir -p "$d"; t="$d/crew.$$"; ` +
 		`cat >"$t"; chmod 700 "$t"; ` +
 		`if command -v sha256sum >/dev/null; then h=$(sha256sum <"$t"); ` +
-		`case "$h" in ` + hash + `*) ;; *) rm -f "$t"; echo "crew: the copy of crew arrived damaged (sha256 differs)" >&2; exit 3;; esac; fi; ` +
+		`case "$h" in ` + sum + `*) ;; *) rm -f "$t"; echo "crew: the copy of crew arrived damaged (sha256 differs)" >&2; exit 3;; esac; fi; ` +
 		`mv -f "$t" "$d/crew"`
 }
 
-// workerScript starts the cached binary as the host's worker.
-func workerScript(hash string, args []string) string {
-	return `exec ` + cacheDir + `/` + hash + `/crew ` + strings.Join(args, " ")
+// workerScript starts the cached binary as the host's worker, or says it
+// is missing and what the host is.
+func workerScript(id string, args []string) string {
+	return `b=` + cacheDir + `/` + id + `/crew; if test -x "$b"; then exec "$b" ` + strings.Join(args, " ") + `; fi; ` +
+		`echo "` + missingMark + `"; uname -sm`
 }
 
 var plainWord = regexp.MustCompile(`^[A-Za-z0-9_=./:-]+$`)
@@ -381,6 +399,42 @@ var hashes sync.Map // hashKey → string
 type hashKey struct {
 	path        string
 	size, ctime int64
+}
+
+// binaryID names the binary at path in the hosts' caches: its Go build
+// ID, hashed (the linker's hash of what went into it, which differs
+// between any two builds that differ), read from the ELF note in a few
+// microseconds; a binary without one is named by its sha256. The copy
+// itself is always checked against the sha256 (copyScript).
+func binaryID(path string) (string, error) {
+	if id := goBuildID(path); id != "" {
+		sum := sha256.Sum256([]byte(id))
+		return "b" + hex.EncodeToString(sum[:20]), nil
+	}
+	return fileHash(path)
+}
+
+// goBuildID reads the Go build ID note of the ELF binary at path, or "".
+func goBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil {
+		return ""
+	}
+	b, err := sec.Data()
+	// namesz, descsz, type (4 bytes each), "Go\x00\x00", the ID.
+	if err != nil || len(b) < 16 || string(b[12:16]) != "Go\x00\x00" {
+		return ""
+	}
+	n := int(f.ByteOrder.Uint32(b[4:8]))
+	if n <= 0 || 16+n > len(b) {
+		return ""
+	}
+	return string(b[16 : 16+n])
 }
 
 // fileHash returns the hex sha256 of the file at path.

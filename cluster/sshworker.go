@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +60,7 @@ func ServeSSHWorker(ctx context.Context, in io.Reader, log *slog.Logger, ex runn
 	w, err := NewWorker(WorkerConfig{
 		ConnConfig:  ConnConfig{URL: hello.URL, Credentials: Credentials{Token: hello.Token}, Name: "crew worker --ssh " + hello.Host},
 		Executor:    ab,
-		Concurrency: max(hello.Slots, 1),
+		Concurrency: hello.slots(),
 		Host:        hello.Host,
 		AckWait:     hello.AckWait,
 		Logger:      log,
@@ -133,4 +134,17 @@ func (t termSeqExec) Exec(ctx context.Context, job *runner.Job, stdout, stderr i
 	l := t.a.inner
 	l.TermSeq = t.seq
 	return t.a.run(ctx, l, job, stdout, stderr)
+}
+
+// slots is how many jobs run at once here.
+func (h sshHello) slots() int {
+	if h.Slots > 0 {
+		return h.Slots
+	}
+	if h.Jobs != "" {
+		if n, err := runner.ParseJobs(h.Jobs, runtime.NumCPU()); err == nil && n > 0 {
+			return n
+		}
+	}
+	return runtime.NumCPU()
 }
