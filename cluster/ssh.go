@@ -82,10 +82,11 @@ type SSHCluster struct {
 	ctlDir string // control sockets of the ssh masters, mode 0700
 	start  time.Time
 
-	ctx    context.Context // ends with Close
-	cancel context.CancelFunc
-	hosts  []*sshHost
-	wg     sync.WaitGroup // the hosts' goroutines
+	ctx      context.Context // ends with Close
+	cancel   context.CancelFunc
+	brokerUp chan struct{} // closed once broker is set
+	hosts    []*sshHost
+	wg       sync.WaitGroup // the hosts' goroutines
 
 	live    atomic.Int64    // hosts not (yet) failed
 	deadCtx context.Context // ends when live reaches 0
@@ -138,18 +139,14 @@ func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHCluster, error) {
 	c := &SSHCluster{cfg: cfg, token: hex.EncodeToString(tok), start: time.Now()}
 	c.deadCtx, c.allDead = context.WithCancel(context.Background())
 	var err error
-	// Only this machine's loopback, and only with the token: the forwarded
-	// ports on the hosts are on their loopback too, but any local user
-	// there (or here) could dial them.
-	if c.broker, err = StartBroker(BrokerConfig{Listen: "127.0.0.1:0", Token: c.token}); err != nil {
-		return nil, err
-	}
 	if c.ctlDir, err = os.MkdirTemp("", "crew-ssh-"); err != nil {
-		c.broker.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.brokerUp = make(chan struct{})
 	c.live.Store(int64(len(cfg.Logins)))
+	// The hosts' SSH connections are made while the broker starts; each
+	// waits for it before it starts its worker.
 	for i, l := range cfg.Logins {
 		h := &sshHost{c: c, login: l, ctl: filepath.Join(c.ctlDir, strconv.Itoa(i))}
 		c.hosts = append(c.hosts, h)
@@ -166,7 +163,28 @@ func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHCluster, error) {
 			}
 		})
 	}
+	// Only this machine's loopback, and only with the token: the forwarded
+	// ports on the hosts are on their loopback too, but any local user
+	// there (or here) could dial them.
+	if c.broker, err = StartBroker(BrokerConfig{Listen: "127.0.0.1:0", Token: c.token}); err != nil {
+		c.cancel()
+		c.wg.Wait()
+		c.allDead()
+		_ = os.RemoveAll(c.ctlDir)
+		return nil, err
+	}
+	close(c.brokerUp)
 	return c, nil
+}
+
+// waitBroker waits until the broker listens, or ctx ends (false).
+func (c *SSHCluster) waitBroker(ctx context.Context) bool {
+	select {
+	case <-c.brokerUp:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // news tells cfg.OnHost, one call at a time.

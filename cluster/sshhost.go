@@ -108,6 +108,9 @@ func (h *sshHost) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !h.c.waitBroker(ctx) {
+		return nil
+	}
 	copied := false
 	for try := 1; ; try++ {
 		res, err := h.serve(ctx, id)
@@ -314,6 +317,9 @@ func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 
 // runLocal serves ":" with a worker in this process.
 func (h *sshHost) runLocal(ctx context.Context) error {
+	if !h.c.waitBroker(ctx) {
+		return nil
+	}
 	cfg := h.c.ConnConfig()
 	w, err := NewWorker(WorkerConfig{
 		ConnConfig:  cfg,

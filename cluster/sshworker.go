@@ -55,6 +55,8 @@ func ServeSSHWorker(ctx context.Context, in io.Reader, log *slog.Logger, ex runn
 	defer abort()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	// hello.Tags, the host's @groups, are for the worker's tags once
+	// WorkerConfig has them (issue 14 §2, routing).
 	ab := &abortable{abort: abortCtx}
 	ab.inner = ex
 	w, err := NewWorker(WorkerConfig{

@@ -65,6 +65,9 @@ func BenchmarkSSH(b *testing.B) {
 	hosts := "1/host1,1/host2"
 	timed(b, crewBin, "run", "--ssh", ssh, "-S", hosts, "true", ":::", "warm-up")
 	_, gnuErr := exec.LookPath("parallel")
+	if os.Getenv("CREW_BENCH_NO_GNU") != "" {
+		gnuErr = fmt.Errorf("CREW_BENCH_NO_GNU is set")
+	}
 	var local, viaSSH, gnu time.Duration
 	for b.Loop() {
 		local += timed(b, crewBin, "run", "-j2", "true", "::::", in)
@@ -78,7 +81,7 @@ func BenchmarkSSH(b *testing.B) {
 		b.ReportMetric(gnu.Seconds()/float64(b.N), "gnu-s")
 		b.ReportMetric(gnu.Seconds()/viaSSH.Seconds(), "gnu/ssh")
 	} else {
-		b.Log("GNU parallel is not installed: no gnu-s")
+		b.Logf("no gnu-s: %v", gnuErr)
 	}
 }
 
