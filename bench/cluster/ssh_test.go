@@ -87,7 +87,8 @@ func BenchmarkSSH(b *testing.B) {
 
 // BenchmarkSSHStart measures, on one loopback host: the first job's
 // latency (from the command's start to the job's own clock, the host's
-// cache already holding crew), the whole run of one job, and the same
+// cache already holding crew) beside its yardstick, one bare `ssh host
+// true`, the whole run of one job, and the same
 // with the host's cache emptied first, which adds the copy of crew's
 // binary; the copy's own time is what crew reports ("copied crew (N MB)
 // in T s").
@@ -99,8 +100,11 @@ func BenchmarkSSHStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var first, warm, cold, copyT time.Duration
+	var first, warm, cold, copyT, bare time.Duration
 	for b.Loop() {
+		// The yardstick: one bare SSH login running true.
+		bare += timed(b, "sh", "-c", ssh+" host1 true")
+
 		if err := os.RemoveAll(filepath.Join(srv.Cache, "crew")); err != nil {
 			b.Fatal(err)
 		}
@@ -130,6 +134,7 @@ func BenchmarkSSHStart(b *testing.B) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(first.Seconds()/n, "first-job-s")
+	b.ReportMetric(bare.Seconds()/n, "ssh-true-s")
 	b.ReportMetric(warm.Seconds()/n, "one-job-run-s")
 	b.ReportMetric(cold.Seconds()/n, "with-copy-run-s")
 	b.ReportMetric(copyT.Seconds()/n, "copy-s")

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -112,8 +113,13 @@ func (fl *sshFlags) parse(f *pflag.FlagSet, o *runOptions, jobs string) error {
 	o.ssh.jobs = jobs
 	if !fl.onall && !fl.nonall {
 		// The hosts' slots bound what runs; this bounds what waits in the
-		// run's queue, as with --server.
-		o.jobs = defaultInFlight
+		// run's queue, as with --server: enough for every slot, twice,
+		// counting 64 for a host whose CPUs are not known yet.
+		slots := 0
+		for _, l := range o.ssh.logins {
+			slots += cmp.Or(l.Slots, 64)
+		}
+		o.jobs = max(defaultInFlight, 2*slots)
 	}
 	return nil
 }
