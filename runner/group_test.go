@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -235,4 +236,32 @@ func BenchmarkFill(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Two records per job, as crew run -N2 does, and a CSV input whose first
+// record names the columns (--csv --header :).
+func ExampleConfig_maxArgs() {
+	runner.Run(context.Background(), runner.Config{
+		Command:  []string{"echo", "{2}", "then", "{1}"},
+		Inputs:   []runner.Input{{Values: []string{"a", "b", "c", "d"}}},
+		MaxArgs:  2,
+		Multiple: runner.MultipleContext,
+		Jobs:     1,
+		Executor: runner.Local{},
+		Stdout:   os.Stdout,
+	})
+	header := ":"
+	runner.Run(context.Background(), runner.Config{
+		Command:  []string{"echo", "{1}:", "{2}"},
+		Inputs:   []runner.Input{{Reader: strings.NewReader("name,city\n\"Smith, Jo\",Oslo\n")}},
+		CSV:      true,
+		Header:   &header,
+		Jobs:     1,
+		Executor: runner.Local{},
+		Stdout:   os.Stdout,
+	})
+	// Output:
+	// b then a
+	// d then c
+	// Smith, Jo: Oslo
 }

@@ -92,6 +92,11 @@ const runExample = `  # compress every log, 4 at once
   crew run --joblog jobs.log --resume ./process.sh ::: $(seq 1000)
   # stop at the first failure and exit with its status
   crew run --halt now,fail=1 ./test.sh ::: unit integration e2e
+  # two inputs per job; as many per command line as fit
+  crew run -N2 mv {1} {2} :::: pairs.txt
+  ls *.jpg | crew run -X cp {} backup/
+  # a CSV file with quoted fields, columns named by its first line
+  crew run --csv --header : mail -s {subject} {to} :::: mails.csv
   # stop when 10% of the jobs have failed, letting running ones finish
   crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls`
 
