@@ -94,3 +94,33 @@ func FuzzCSVHeader(f *testing.F) {
 }
 
 func regexpQuote(b byte) *regexp.Regexp { return regexp.MustCompile(regexp.QuoteMeta(string(b))) }
+
+// FuzzDelimiter reads arbitrary input split at an arbitrary -d
+// delimiter: the records are what strings.Split gives, less an empty
+// last piece (a final delimiter ends a record, it does not start one).
+func FuzzDelimiter(f *testing.F) {
+	f.Add("a,b,c", ",")
+	f.Add("aaa", "aa")
+	f.Add("1ab2abab", "ab")
+	f.Add("x\ny\n", "\n")
+	f.Fuzz(func(t *testing.T, in, delim string) {
+		if delim == "" || strings.IndexByte(in, 0) >= 0 {
+			return
+		}
+		_, recs, err := runner.ReadRecords(runner.Config{Inputs: stdin(in), Delimiter: &delim})
+		if err != nil {
+			t.Fatalf("%q split at %q: %v", in, delim, err)
+		}
+		want := strings.Split(in, delim)
+		if want[len(want)-1] == "" {
+			want = want[:len(want)-1]
+		}
+		got := make([]string, len(recs))
+		for i, r := range recs {
+			got[i] = r[0]
+		}
+		if !equal(got, want) {
+			t.Fatalf("%q split at %q: %q, want %q", in, delim, got, want)
+		}
+	})
+}
