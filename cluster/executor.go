@@ -53,6 +53,17 @@ type ExecutorConfig struct {
 	// job, with an empty Result and no output: the results stay on the
 	// server for an attach (crew run --detach).
 	SubmitOnly bool
+	// Require are the tags a worker needs to run this run's jobs (crew
+	// run --require): only workers with all of them take the jobs. Nil
+	// lets every worker take them. A tag as ParseTags accepts it.
+	Require []string
+	// OnServed, if set with Require, is told (served false) when no
+	// connected worker has all the Require tags, within about two
+	// seconds of the start or of the last such worker leaving: the jobs
+	// then wait until one connects, and OnServed is told (served true)
+	// when one does. It runs on a goroutine of the Executor's and must
+	// not block for long.
+	OnServed func(served bool)
 }
 
 // DefaultReconnectWindow is ExecutorConfig.ReconnectWindow's default.
@@ -211,7 +222,10 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 		nc.Close()
 		return nil, err
 	}
-	e.subject = JobsSubject + "." + e.run
+	if e.subject, err = e.route(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
 		jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
 		nc.Close()
@@ -228,6 +242,9 @@ func NewExecutor(ctx context.Context, cfg ExecutorConfig) (*Executor, error) {
 	e.mu.Unlock()
 	go e.dispatch(w)
 	go e.batcher()
+	if len(e.cfg.Require) > 0 && e.cfg.OnServed != nil {
+		go e.watchServed()
+	}
 	if err := e.follow(ctx); err != nil {
 		e.Close()
 		return nil, err

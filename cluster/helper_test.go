@@ -53,6 +53,7 @@ func workerMain() int {
 		Executor:    crashExecutor{},
 		Concurrency: n,
 		Host:        "w" + strconv.Itoa(os.Getpid()),
+		Tags:        strings.FieldsFunc(os.Getenv("CREW_CLUSTER_TEST_TAGS"), func(r rune) bool { return r == ',' }),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err == nil {

@@ -87,6 +87,25 @@
 // its own key; their places in the batch's result say {"moved": true},
 // and their results come under their own keys.
 //
+// Tags (crew worker --tag, crew run --require) route jobs. A run that
+// requires tags publishes to "crew.jobs.<run>.<tag>..." with its tags
+// sorted, one token each, instead of "crew.jobs.<run>"; WorkersConsumer
+// filters "crew.jobs.*" (a consumer of an older broker without a filter
+// gets it), so it takes only the jobs of runs without tags. Each tag set
+// a run requires has a durable consumer of its own, named
+// "crew-tags-<20 hex digits of the SHA-256 of the tags joined by ','>",
+// filtering "crew.jobs.*.<tag>...", with the tags in its metadata
+// "crew-tags" and AckWait, MaxDeliver -1 and "crew-max-starts" copied from
+// WorkersConsumer: the filters of a work queue's consumers must not
+// overlap, and these differ in length or in a literal token. The
+// submitter creates its set's consumer if missing and publishes its name
+// on the core NATS subject "crew.tagsets"; a worker with tags pulls from
+// WorkersConsumer and from every tag set consumer whose tags it all has,
+// found at its start, on that news, and every 30 s, sharing its slots
+// among the pulls. Workers advertise their tags in their registration
+// (WorkersBucket, "tags"); a submitter whose tags no registered worker
+// has says so (ExecutorConfig.OnServed).
+//
 // Files (crew run --transferfile, --return, --basefile, --cleanup,
 // --workdir) travel through OutputBucket, never inside messages. A job
 // that names files carries "files": {"transfer": [<ref>, ...], "base":

@@ -326,6 +326,7 @@ func (h *sshHost) runLocal(ctx context.Context) error {
 		Executor:    h.c.cfg.LocalExecutor,
 		Concurrency: h.c.slotsFor(h.login, runtime.NumCPU()),
 		Host:        ":",
+		Tags:        h.login.Tags,
 		AckWait:     h.c.cfg.AckWait,
 		Logger:      slog.New(slog.DiscardHandler),
 	})

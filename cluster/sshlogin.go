@@ -128,8 +128,8 @@ func ParseLogin(entry string) (Login, error) {
 			return bad("a host group list @GROUP needs a host after it, as @GROUP/host (selecting hosts by group alone is not supported)")
 		}
 		for _, g := range strings.Split(groups, "+") {
-			if g == "" || strings.ContainsAny(g, " \t@/,") {
-				return bad(fmt.Sprintf("host group %q: want names separated by +, as @gpu+bigmem/host", g))
+			if err := checkTag(g); err != nil {
+				return bad(fmt.Sprintf("host group %q: %v (want tags separated by +, as @gpu+bigmem/host)", g, err))
 			}
 			l.Tags = append(l.Tags, g)
 		}

@@ -64,6 +64,7 @@ func ServeSSHWorker(ctx context.Context, in io.Reader, log *slog.Logger, ex runn
 		Executor:    ab,
 		Concurrency: hello.slots(),
 		Host:        hello.Host,
+		Tags:        hello.Tags,
 		AckWait:     hello.AckWait,
 		Logger:      log,
 	})

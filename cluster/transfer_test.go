@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -163,7 +164,7 @@ func TestTransferMissing(t *testing.T) {
 	s := natstest.Start(t)
 	t.Chdir(t.TempDir())
 	e := newExecutor(t, s.URL)
-	res := e.Exec(context.Background(), &runner.Job{Seq: 1, Command: "true", Files: &runner.Files{Transfer: []string{"nope"}}}, nil, nil)
+	res := e.Exec(context.Background(), &runner.Job{Seq: 1, Command: "true", Files: &runner.Files{Transfer: []string{"nope"}}}, io.Discard, io.Discard)
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "--transferfile nope") {
 		t.Errorf("Exec: %v; want an error naming --transferfile nope", res.Err)
 	}

@@ -47,7 +47,10 @@ type WorkerConfig struct {
 	// them. MetricsHandler serves the same without an address.
 	Metrics HTTPConfig
 	// Version and Tags are shown by crew workers (Client.Workers): the
-	// worker's crew version, and the labels it advertises.
+	// worker's crew version, and the labels it advertises. The worker
+	// runs the jobs of runs that require no tags and of those whose
+	// required tags it all has (crew worker --tag, crew run --require).
+	// Each tag is letters, digits, '-' and '_' (see ParseTags).
 	Version string
 	Tags    []string
 
@@ -157,7 +160,11 @@ type Worker struct {
 	lastBatch atomic.Int64
 	lastLong  atomic.Bool // the last job ran PrefetchBelow or longer
 	draining  atomic.Bool
-	unended   sync.WaitGroup // entries held and not yet finished
+	// Pull loops: how many run (one, or with tags one per consumer), and
+	// the jobs their open pulls may bring.
+	pulls    atomic.Int64
+	reserved atomic.Int64
+	unended  sync.WaitGroup // entries held and not yet finished
 	// The shared consumer's own settings, which may differ from cfg's:
 	// the first worker's settings rule (see Run).
 	consumerAckWait  atomic.Int64 // a time.Duration
@@ -195,6 +202,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.MaxRuns < 0 {
 		return nil, fmt.Errorf("cluster: max runs %d: must be positive", cfg.MaxRuns)
 	}
+	tags, err := canonicalTags(cfg.Tags)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tags = tags
 	if !loopbackOnly(cfg.URL) && !cfg.hasCredentials() && !cfg.Insecure {
 		return nil, fmt.Errorf("%w: %s", ErrInsecure, Redact(cfg.URL))
 	}
@@ -296,7 +308,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	beats.Go(func() { w.heartbeat(beatDone) })
 	beats.Go(func() { w.register(beatDone) })
 
-	w.pullLoop(ctx, nc, n, prefetch)
+	if len(w.cfg.Tags) == 0 {
+		w.pullLoop(ctx, nc, n, prefetch, nil, w.wake)
+	} else {
+		w.pullTagged(ctx, nc, n, prefetch)
+	}
 	w.draining.Store(true)
 	// Drain: jobs not started go back to the queue at once rather than
 	// after AckWait; running ones finish and store their results.
@@ -311,30 +327,52 @@ func (w *Worker) Run(ctx context.Context) error {
 // pullLoop asks the server for as many jobs as the worker has room for,
 // until ctx ends. A pull request stays open while the queue is empty, and
 // its jobs are handed on as they arrive, not when the batch is full.
-func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int) {
+//
+// cons is the consumer pulled from: nil for the shared one (w.cons),
+// which is made again if it goes missing; a tag set's consumer that goes
+// missing ends the loop. wake says that room may have freed. Several
+// loops share the room (pullTagged): each reserves what it asks for while
+// its pull is open.
+func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int, cons jetstream.Consumer, wake <-chan struct{}) {
 	retry := retryBackoff()
 	for ctx.Err() == nil {
 		room := n
 		if !w.lastLong.Load() {
 			room += prefetch
 		}
-		want := room - int(w.held.Load())
+		want := room - int(w.held.Load()) - int(w.reserved.Load())
+		if loops := int(w.pulls.Load()); loops > 1 {
+			// Each loop a share, so that one queue's open pull does not
+			// keep another queue's jobs waiting for it.
+			want = min(want, max(1, room/loops))
+		}
 		if want <= 0 {
 			select {
-			case <-w.wake:
+			case <-wake:
 			case <-ctx.Done():
 			}
 			continue
 		}
+		w.reserved.Add(int64(want))
 		// Messages may carry batches of jobs: ask for as many as would
 		// fill the room if they are like the last one.
-		want = max(1, want/int(max(w.lastBatch.Load(), 1)))
-		batch, err := w.cons.Fetch(want, jetstream.FetchMaxWait(pullWait))
+		c := cons
+		if c == nil {
+			c = w.cons
+		}
+		batch, err := c.Fetch(max(1, want/int(max(w.lastBatch.Load(), 1))), jetstream.FetchMaxWait(pullWait))
 		if err == nil {
 			for msg := range batch.Messages() {
 				w.accept(ctx, msg)
 			}
 			err = batch.Error()
+		}
+		w.reserved.Add(-int64(want))
+		if w.pulls.Load() > 1 {
+			w.kick() // the room this loop held may be another's now
+		}
+		if cons != nil && (errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted)) {
+			return
 		}
 		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("cluster: pulling jobs failed; retrying", "err", err, "in", retry.Peek())
@@ -401,13 +439,19 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 	if err != nil {
 		return nil, nil, err
 	}
-	// Never an update: see Run.
+	// Never an update of its settings: see Run. (Its filter, which
+	// leaves the jobs of runs with tags to their own consumers, is set on
+	// a consumer of an older broker that has none.)
 	cons, err := sp.js.Consumer(sctx, JobsStream, WorkersConsumer)
+	if err == nil {
+		cons, err = filterShared(sctx, sp, cons)
+	}
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		cons, err = sp.js.CreateConsumer(sctx, JobsStream, jetstream.ConsumerConfig{
-			Durable:   WorkersConsumer,
-			AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait:   w.cfg.ackWait(),
+			Durable:       WorkersConsumer,
+			FilterSubject: sharedFilter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       w.cfg.ackWait(),
 			// Workers, not the server, count how often a job ran: the
 			// server would also count deliveries of jobs held unstarted
 			// beside one that killed their worker (see maxRunsMeta).

@@ -118,6 +118,7 @@ func runAttach(ctx context.Context, opts *attachOptions) error {
 	e, err := openClusterExecutor(ctx, opts.server, ro.termSeq, opts.streams.Err, func(c *cluster.ExecutorConfig) {
 		c.Attach = opts.run
 		c.Name = "crew attach"
+		ro.route(c, opts.streams.Err)
 	})
 	if err != nil {
 		return runError(opts.run, err)

@@ -29,6 +29,9 @@ type remoteCase struct {
 	prepare []string // a local crew run to set dir up with first, if any
 	files   []string // files under dir that must come out the same
 	refused bool     // --server refuses it, naming the flag
+	// localErr, when set, is the error a run without --server gives
+	// (the flag needs workers); with --server the run prints out.
+	localErr string
 	// chdir runs crew run in dir, for flags whose relative paths are
 	// relative to crew's directory (--transfer, --return).
 	chdir bool
@@ -133,6 +136,9 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "round-robin", args: []string{"--round-robin", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
 		{flag: "cat", args: []string{"--cat", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
 		{flag: "fifo", args: []string{"--fifo", "touch", "DIR/ran"}, stdin: "a\n", refused: true},
+		// startRemote's worker has the tag "remote".
+		{flag: "require", out: "a\nb\n", args: []string{"--require", "remote", "-k", "echo", ":::", "a", "b"},
+			localErr: "--require needs --server or -S: only crew workers have tags"},
 		{flag: "server"}, // the flag that makes the difference
 		// -S starts a cluster of its own (run_ssh_test.go runs them).
 		{flag: "sshlogin", args: []string{"-S", "host1", "touch", "DIR/ran", ":::", "x"}, refused: true},
@@ -171,6 +177,17 @@ func TestRunFlagsWithServer(t *testing.T) {
 				}
 				if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
 					t.Errorf("a job ran")
+				}
+				return
+			}
+			if c.localErr != "" {
+				code, _, stderr := crewRun(t, t.TempDir(), c.stdin, c.args)
+				if code != exitError || !strings.Contains(stderr, c.localErr) {
+					t.Errorf("without --server: exit %d, stderr %q; want %d and %q", code, stderr, exitError, c.localErr)
+				}
+				code, stdout, stderr := crewRun(t, t.TempDir(), c.stdin, append([]string{"--server", url}, c.args...))
+				if code != 0 || stdout != c.out {
+					t.Errorf("with --server: exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, c.out)
 				}
 				return
 			}
@@ -224,7 +241,7 @@ func startRemote(t *testing.T) string {
 	}
 	t.Cleanup(b.Close)
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
-		ConnConfig: cluster.ConnConfig{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4,
+		ConnConfig: cluster.ConnConfig{URL: b.URL()}, Executor: runner.Local{}, Concurrency: 4, Tags: []string{"remote"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

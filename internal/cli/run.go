@@ -124,6 +124,9 @@ func newRunCmd(s Streams, runF func(context.Context, *runOptions) error) *cobra.
 
 func runRun(ctx context.Context, opts *runOptions) error {
 	cfg := opts.config()
+	if err := opts.checkRequire(); err != nil {
+		return err
+	}
 	if opts.server != "" && !cfg.DryRun {
 		return runServer(ctx, opts, cfg)
 	}

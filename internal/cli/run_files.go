@@ -7,6 +7,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -39,6 +41,8 @@ type filesOptions struct {
 func (fl *filesFlags) define(f *pflag.FlagSet, o *filesOptions) {
 	durationVarP(f, &o.retryDelay, "retry-delay", "", 0,
 		"with --retries, wait this long before a failed job's second try, twice as long before each later one (with jitter, at most 5m)")
+	f.StringArrayVar(&fl.require, "require", nil,
+		"run the jobs only on workers that have all these tags (crew worker --tag, or @tag/ in -S hosts), e.g. gpu,bigmem")
 	f.BoolVar(&fl.transfer, "transfer", false, "with --server: send each job's input file ({}) to its worker (--transferfile {})")
 	f.StringArrayVar(&o.transferFiles, "transferfile", nil,
 		"with --server: send this file (a template, e.g. {}) to the worker before the job; in dir/./file only file is relative to the worker's work dir")
@@ -51,9 +55,8 @@ func (fl *filesFlags) define(f *pflag.FlagSet, o *filesOptions) {
 	f.StringArrayVar(&fl.trc, "trc", nil, "--transfer --return FILE --cleanup in one")
 }
 
-// parse checks the flags and completes o; server says whether the jobs
-// run on workers, which --require needs.
-func (fl *filesFlags) parse(o *filesOptions, server bool) error {
+// parse checks the flags and completes o.
+func (fl *filesFlags) parse(o *filesOptions) error {
 	if o.retryDelay < 0 {
 		return fmt.Errorf("--retry-delay must not be negative, got %v", o.retryDelay)
 	}
@@ -82,10 +85,7 @@ func (fl *filesFlags) parse(o *filesOptions, server bool) error {
 	if fl.require != nil {
 		tags, err := cluster.ParseTags(fl.require)
 		if err != nil {
-			return fmt.Errorf("--require: %w", err)
-		}
-		if !server {
-			return fmt.Errorf("--require needs --server: only crew workers have tags")
+			return &userError{msg: "--require: " + strings.TrimPrefix(err.Error(), "cluster: "), err: err}
 		}
 		o.require = tags
 	}
@@ -100,4 +100,37 @@ func (o *filesOptions) apply(c *runner.Config) {
 	c.BaseFiles = o.baseFiles
 	c.Cleanup = o.cleanup
 	c.WorkDir = o.workDir
+}
+
+// checkRequire refuses --require where no worker's tags decide where the
+// jobs run: on this machine alone, and with --onall/--nonall, which run
+// on every host.
+func (o *runOptions) checkRequire() error {
+	switch {
+	case o.require == nil:
+		return nil
+	case o.ssh.nonall || o.ssh.onall:
+		return &userError{msg: "--require cannot be used with --onall or --nonall: they run on every host"}
+	case o.server == "" && !o.ssh.active():
+		return &userError{msg: "--require needs --server or -S: only crew workers have tags"}
+	}
+	return nil
+}
+
+// route sets c to send the run's jobs only to workers with the tags
+// --require names, and to say on errOut when no connected worker has
+// them (the jobs then wait for one) and when one connects.
+func (o *filesOptions) route(c *cluster.ExecutorConfig, errOut io.Writer) {
+	if len(o.require) == 0 {
+		return
+	}
+	tags := strings.Join(o.require, ",")
+	c.Require = o.require
+	c.OnServed = func(served bool) {
+		if served {
+			fmt.Fprintf(errOut, "crew: a worker with the tags %s connected; the jobs run\n", tags)
+			return
+		}
+		fmt.Fprintf(errOut, "crew: no connected worker has the tags %s (--require); the jobs wait until one does: crew worker --tag %s\n", tags, tags)
+	}
 }

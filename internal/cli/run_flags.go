@@ -145,7 +145,7 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 	if err := fl.records.parse(o); err != nil {
 		return err
 	}
-	if err := fl.filesFlags.parse(&o.filesOptions, o.server != ""); err != nil {
+	if err := fl.filesFlags.parse(&o.filesOptions); err != nil {
 		return err
 	}
 	if err := fl.pipe.parse(f, o); err != nil {

@@ -104,6 +104,7 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 	e, err := openClusterExecutor(ctx, opts.server, opts.termSeq, opts.streams.Err, func(c *cluster.ExecutorConfig) {
 		c.NewRun = newRun
 		c.SubmitOnly = opts.detach
+		opts.route(c, opts.streams.Err)
 	})
 	if err != nil {
 		return err

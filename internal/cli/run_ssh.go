@@ -189,7 +189,9 @@ func newSSHExecutor(ctx context.Context, opts *runOptions, run *runner.Config) (
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{ConnConfig: c.ConnConfig(), TermSeq: opts.termSeq})
+	ecfg := cluster.ExecutorConfig{ConnConfig: c.ConnConfig(), TermSeq: opts.termSeq}
+	opts.route(&ecfg, errOut)
+	e, err := cluster.NewExecutor(ctx, ecfg)
 	if err != nil {
 		c.Close()
 		return nil, nil, err

@@ -100,6 +100,9 @@ func TestRunFlags(t *testing.T) {
 			o.transferFiles, o.returnFiles = []string{"{}", "x/./{}"}, []string{"{}.out", "{}.z"}
 			o.baseFiles, o.workDir, o.cleanup = []string{"b"}, "...", true
 		}},
+		{[]string{"--require", "gpu,bigmem", "--require", "gpu", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.require = []string{"bigmem", "gpu"}
+		}},
 		// -a files come first, then the groups in order.
 		{[]string{"-a", "f1", "--arg-file", "-", "echo", ":::", "a", "b", "::::+", "f2", "f3", ":::", "c"}, func(o *runOptions) {
 			o.inputs = []runInput{
@@ -166,6 +169,8 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"--transferfile", "", "echo"}, "--transferfile wants a file name"},
 		{[]string{"--return", "", "echo"}, "--return wants a file name"},
 		{[]string{"--basefile", "", "echo"}, "--basefile wants a file name"},
+		{[]string{"--require", "gpu,", "echo"}, `--require: bad tag "" in "gpu,": a tag must not be empty`},
+		{[]string{"--require", "", "echo"}, `--require: bad tag "" in "": a tag must not be empty`},
 	} {
 		_, err := parseCmd(t, newRunCmd, c.args...)
 		wantErr(t, c.args, err, c.want)

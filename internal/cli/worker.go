@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ type workerOptions struct {
 	// ssh is --ssh: serve crew run -S's session on stdin (hidden; crew
 	// run -S starts it on each host).
 	ssh bool
+	// tagLists are the --tag values as given; tags the worker's tags,
+	// canonical (cluster.ParseTags).
+	tagLists, tags []string
 }
 
 func newWorkerCmd(s Streams, runF func(context.Context, *workerOptions) error) *cobra.Command {
@@ -88,6 +92,7 @@ other values uses the existing ones and says so.`,
 	f.StringVar(&opts.server, "server", "", "NATS server URL, e.g. nats://host:4222 (required)")
 	f.IntVarP(&opts.jobs, "jobs", "j", 1, "number of jobs to run at once")
 	f.BoolVar(&opts.insecure, "insecure", false, "accept a non-loopback server without credentials")
+	f.StringArrayVar(&opts.tagLists, "tag", nil, "label this worker, e.g. gpu,bigmem: it also runs the jobs of runs that --require tags it all has")
 	durationVarP(f, &opts.ackWait, "ack-wait", "", cluster.DefaultAckWait, "redeliver a job whose worker is silent this long (seconds, or a duration like 1m); only the first worker's value counts")
 	f.IntVar(&opts.maxRuns, "max-runs", cluster.DefaultMaxRuns, "dead-letter a job that ran this many times without a result; only the first worker's value counts")
 	f.StringVar(&opts.metrics.Addr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; :9101 is loopback's)")
@@ -111,6 +116,13 @@ func (o *workerOptions) validate() error {
 	if o.maxRuns < 1 {
 		return fmt.Errorf("worker: --max-runs must be at least 1, not %d", o.maxRuns)
 	}
+	if o.tagLists != nil {
+		tags, err := cluster.ParseTags(o.tagLists)
+		if err != nil {
+			return fmt.Errorf("worker: --tag: %s", strings.TrimPrefix(err.Error(), "cluster: "))
+		}
+		o.tags = tags
+	}
 	return nil
 }
 
@@ -122,6 +134,7 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 	// signal is the user's way to stop waiting for them.
 	defer killOnSecondSignal()()
 	cr := cluster.CredentialsFromEnv()
+	scrubJobEnv()
 	metrics := opts.metrics
 	metrics.Token, metrics.User, metrics.Password = cr.Token, cr.User, cr.Password
 	w, err := cluster.NewWorker(cluster.WorkerConfig{
@@ -130,6 +143,7 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 		Insecure:   opts.insecure, AckWait: opts.ackWait, MaxRuns: opts.maxRuns,
 		Executor:    runner.Local{},
 		Version:     workerVersion(),
+		Tags:        opts.tags,
 		Concurrency: opts.jobs,
 		Logger:      slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -153,6 +167,7 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 // its jobs (cluster.ServeSSHWorker). Warnings go to stderr, which crew run
 // keeps for its messages about the host.
 func runSSHWorker(ctx context.Context, opts *workerOptions) error {
+	scrubJobEnv()
 	log := slog.New(slog.NewTextHandler(opts.streams.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := cluster.ServeSSHWorker(ctx, opts.streams.In, log, runner.Local{}); err != nil {
 		return fmt.Errorf("worker: %w", err)

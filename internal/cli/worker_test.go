@@ -24,6 +24,9 @@ func TestWorkerFlags(t *testing.T) {
 		{[]string{"--server", url, "--metrics-addr", ":9101", "--metrics-tls-cert", "c", "--metrics-tls-key", "k"},
 			workerOptions{server: url, jobs: 1, ackWait: cluster.DefaultAckWait, maxRuns: cluster.DefaultMaxRuns,
 				metrics: cluster.HTTPConfig{Addr: ":9101", TLSCert: "c", TLSKey: "k"}}},
+		{[]string{"--server", url, "--tag", "gpu,bigmem", "--tag", "gpu"},
+			workerOptions{server: url, jobs: 1, ackWait: cluster.DefaultAckWait, maxRuns: cluster.DefaultMaxRuns,
+				tagLists: []string{"gpu,bigmem", "gpu"}, tags: []string{"bigmem", "gpu"}}},
 	} {
 		got, err := parseCmd(t, newWorkerCmd, c.args...)
 		if err != nil {
@@ -44,6 +47,9 @@ func TestWorkerFlags(t *testing.T) {
 		{[]string{"--server", url, "--ack-wait", "0"}, "--ack-wait must be positive, not 0s"},
 		{[]string{"--server", url, "--ack-wait", "-1s"}, "--ack-wait must be positive"},
 		{[]string{"--server", url, "--max-runs", "0"}, "--max-runs must be at least 1"},
+		{[]string{"--server", url, "--tag", ""}, `--tag: bad tag "" in "": a tag must not be empty`},
+		{[]string{"--server", url, "--tag", "gpu,"}, `--tag: bad tag "" in "gpu,": a tag must not be empty`},
+		{[]string{"--server", url, "--tag", "g.u"}, `--tag: bad tag "g.u" in "g.u": only letters, digits, '-' and '_'`},
 	} {
 		_, err := parseCmd(t, newWorkerCmd, c.args...)
 		wantErr(t, c.args, err, c.want)
