@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -269,8 +270,13 @@ func crewRun(t *testing.T, dir, stdin string, args []string) (code int, stdout, 
 	}
 	var out, errOut strings.Builder
 	code = MainArgs(append([]string{"run"}, args...), Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
-	return code, strings.ReplaceAll(out.String(), dir, "DIR"), strings.ReplaceAll(errOut.String(), dir, "DIR")
+	stderr = progressTimes.ReplaceAllString(strings.ReplaceAll(errOut.String(), dir, "DIR"), "T")
+	return code, strings.ReplaceAll(out.String(), dir, "DIR"), stderr
 }
+
+// progressTimes matches the times in progress lines, which differ between
+// any two runs.
+var progressTimes = regexp.MustCompile(`[0-9.]+(ms|s|m|h)+`)
 
 // tree returns the file or directory name under dir as text: each file's
 // path and content; a joblog's rows in order, without the columns that

@@ -179,14 +179,22 @@ func execute(ctx context.Context, opts *runOptions, cfg runner.Config) (runner.S
 	drain, stopDrain := drainOnHangup()
 	defer stopDrain()
 	cfg.Drain = drain
-	var bar *barProgress
-	if opts.progress && isTerminal(opts.streams.Err) {
-		bar = newBarProgress(opts.streams.Err, opts.eta)
-		cfg.Progress = bar
+	var shown progresses
+	var finish []func()
+	switch {
+	case opts.progress && isTerminal(opts.streams.Err):
+		bar := newBarProgress(opts.streams.Err, opts.eta)
+		shown, finish = append(shown, bar), append(finish, bar.finish)
+	case opts.progress:
+		lines := newLineProgress(opts.streams.Err, opts.eta, opts.records.bar)
+		shown, finish = append(shown, lines), append(finish, lines.finish)
+	}
+	if len(shown) > 0 {
+		cfg.Progress = shown
 	}
 	sum, err := runner.Run(ctx, cfg)
-	if bar != nil {
-		bar.finish()
+	for _, f := range finish {
+		f()
 	}
 	return sum, err
 }

@@ -57,9 +57,9 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	f.StringVar(&fl.halt, "halt", "", "stop early: now|soon,fail|success|done=N|N%")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the commands instead of running them")
 	f.StringVar(&o.results, "results", "", "store each job's output under this directory")
-	f.BoolVar(&fl.bar, "bar", false, "show a progress bar on stderr (when it is a terminal)")
-	f.BoolVar(&fl.eta, "eta", false, "show progress with an estimate of the time left")
-	f.BoolVar(&fl.progress, "progress", false, "show progress")
+	f.BoolVar(&fl.bar, "bar", false, "show a progress bar on stderr; when stderr is not a terminal (a CI log), a line at every tenth of the jobs instead")
+	f.BoolVar(&fl.eta, "eta", false, "show progress with an estimate of the time left (lines when stderr is not a terminal)")
+	f.BoolVar(&fl.progress, "progress", false, "show progress: jobs done, running and failed (lines when stderr is not a terminal)")
 	f.StringVar(&fl.termSeq, "term-seq", "TERM,200,TERM,100,TERM,50,KILL,25", "signals and waits (ms) used to stop jobs")
 	f.StringVar(&o.server, "server", "", "run the jobs on crew workers through the NATS server at this URL; the run lives there (crew attach, runs, status, cancel), and its input is read whole first")
 	f.StringArrayVarP(&fl.argFiles, "arg-file", "a", nil, "read inputs from this file (like :::: FILE)")
@@ -138,7 +138,7 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 			return plain("", err)
 		}
 	}
-	o.progress, o.eta = fl.bar || fl.eta || fl.progress, fl.eta
+	o.progress, o.eta, o.records.bar = fl.bar || fl.eta || fl.progress, fl.eta, fl.bar
 	if err := fl.input.parse(f, &o.inputOptions); err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ type recordFlags struct {
 	report string
 	// joblogAppend is --joblog +FILE.
 	joblogAppend bool
+	// bar is --bar, which draws a bar in the line-based progress too.
+	bar bool
 }
 
 func (fl *recordFlags) define(f *pflag.FlagSet) {
