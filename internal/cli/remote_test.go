@@ -78,6 +78,8 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "results", out: "", args: []string{"--results", "DIR/o_{}/", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"o_a", "o_b"}},
 		{flag: "results", out: "", args: []string{"--results", "DIR/r.tsv", "-k", "printf '%s' {}; printf e >&2", ":::", "a", "b"}, files: []string{"r.tsv"}},
 		{flag: "files", out: "DIR/res/1/a/stdout\nDIR/res/1/b/stdout\n", args: []string{"--files", "--results", "DIR/res", "-k", "echo", "{}", ":::", "a", "b"}, files: []string{"res"}},
+		// The page differs by its times; TestRunReportWithServer checks it.
+		{flag: "report", out: "a\n", args: []string{"--report", "DIR/r.html", "-k", "echo", "{}", ":::", "a"}},
 		{flag: "bar", out: "a\n", args: []string{"--bar", "-k", "echo", "{}", ":::", "a"}},
 		{flag: "eta", out: "a\n", args: []string{"--eta", "-k", "echo", "{}", ":::", "a"}},
 		{flag: "progress", out: "a\n", args: []string{"--progress", "-k", "echo", "{}", ":::", "a"}},
@@ -311,4 +313,32 @@ func tree(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestRunReportWithServer: with --server, --report draws a lane per
+// worker, named as the worker names itself, where a local run draws a
+// lane per job slot.
+func TestRunReportWithServer(t *testing.T) {
+	url := startRemote(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		lane string
+	}{
+		{[]string{"--report", "DIR/local.html", "-j2", "exit {}", ":::", "0", "1"}, "one lane per job slot"},
+		{[]string{"--server", url, "--report", "DIR/remote.html", "exit {}", ":::", "0", "1"}, "one lane per worker"},
+	} {
+		if code, _, stderr := crewRun(t, dir, "", c.args); code != 1 {
+			t.Fatalf("crew run %q: exit %d, want 1: %s", c.args, code, stderr)
+		}
+		page, err := os.ReadFile(strings.ReplaceAll(c.args[slices.Index(c.args, "--report")+1], "DIR", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{c.lane, `<th>failed</th><td class="num bad">1</td>`} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("%q: the page lacks %q", c.args, want)
+			}
+		}
+	}
 }

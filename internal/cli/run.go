@@ -97,6 +97,12 @@ const runExample = `  # compress every log, 4 at once
   ls *.jpg | crew run -X cp {} backup/
   # a CSV file with quoted fields, columns named by its first line
   crew run --csv --header : mail -s {subject} {to} :::: mails.csv
+  # rerun only the jobs the joblog records as failed, with their commands
+  crew run --joblog jobs.log --retry-failed
+  # one CSV record per job (command, exit status, output) instead of output
+  crew run --results out.csv ./test.sh ::: a b c
+  # a page with a timeline of the run and its run times
+  crew run --report run.html -j8 ./test.sh ::: $(seq 500)
   # stop when 10% of the jobs have failed, letting running ones finish
   crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls`
 
@@ -189,12 +195,27 @@ func execute(ctx context.Context, opts *runOptions, cfg runner.Config) (runner.S
 		lines := newLineProgress(opts.streams.Err, opts.eta, opts.records.bar)
 		shown, finish = append(shown, lines), append(finish, lines.finish)
 	}
+	var rep *runReport
+	if opts.records.report != "" {
+		var err error
+		if rep, err = newRunReport(opts.records.report, opts); err != nil {
+			return runner.Summary{}, err
+		}
+		shown = append(shown, rep)
+	}
 	if len(shown) > 0 {
 		cfg.Progress = shown
 	}
 	sum, err := runner.Run(ctx, cfg)
 	for _, f := range finish {
 		f()
+	}
+	if rep != nil {
+		// Written whatever the run's outcome: an interrupted or failing
+		// run is when the picture helps most.
+		if rerr := rep.write(sum); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	return sum, err
 }

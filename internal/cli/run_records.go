@@ -31,6 +31,8 @@ func (fl *recordFlags) define(f *pflag.FlagSet) {
 		"rerun the jobs the --joblog records as failed, with the command lines it records (the command and inputs given are ignored)")
 	f.BoolVar(&fl.files, "files", false,
 		"save each job's standard output in a file and print the file's name instead of the output (in $TMPDIR, or where --results says)")
+	f.StringVar(&fl.report, "report", "",
+		"write an HTML page (one file, viewable offline) with a timeline of the jobs per slot (per worker with --server), their run times and the totals")
 }
 
 // parse checks the record flags against the others in o; o.joblog loses

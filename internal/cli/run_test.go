@@ -72,8 +72,11 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--halt", "soon,success=10%", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.halt = runner.Halt{When: runner.HaltSoon, On: runner.HaltOnSuccess, Percent: 10}
 		}},
-		{[]string{"--bar", "echo", ":::", "a", "b"}, func(o *runOptions) { o.progress = true }},
+		{[]string{"--bar", "echo", ":::", "a", "b"}, func(o *runOptions) { o.progress, o.records.bar = true, true }},
 		{[]string{"--eta", "echo", ":::", "a", "b"}, func(o *runOptions) { o.progress, o.eta = true, true }},
+		{[]string{"--joblog", "+j.tsv", "--retry-failed", "--files", "--report", "r.html", "echo", ":::", "a", "b"}, func(o *runOptions) {
+			o.joblog, o.records = "j.tsv", recordFlags{joblogAppend: true, retryFailed: true, files: true, report: "r.html"}
+		}},
 		{[]string{"--term-seq", "INT,10,9,0", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.termSeq = []runner.TermStep{{Signal: syscall.SIGINT, Wait: 10 * time.Millisecond}, {Signal: syscall.SIGKILL}}
 		}},

@@ -146,6 +146,11 @@ const chartWidth = 16 * vg.Centimeter
 // long mode names stay readable. Log scales are ignored: a bar's length
 // from zero has no meaning on a log axis.
 func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
+	return barChartIn(res, ch, plotutil.Color(0))
+}
+
+// barChartIn is barChart with bars of the given colour.
+func barChartIn(res *lab.Result, ch lab.Chart, fill color.Color) ([]byte, int, error) {
 	var labels, texts []string
 	var values plotter.Values
 	skipped := 0
@@ -179,7 +184,7 @@ func barChart(res *lab.Result, ch lab.Chart) ([]byte, int, error) {
 		return nil, skipped, err
 	}
 	bars.Horizontal = true
-	bars.Color = plotutil.Color(0)
+	bars.Color = fill
 	bars.LineStyle.Width = 0
 	p.Add(bars)
 	p.NominalY(labels...)

@@ -1,4 +1,5 @@
-// Package report renders the results of a lab run for people and programs.
+// Package report renders the results of a lab run, and the picture of a
+// crew run, for people and programs.
 //
 // A lab run produces a [lab.Report]: the machine it ran on and one
 // [lab.Result] per experiment. This package turns it into three forms:
@@ -11,6 +12,11 @@
 //     chart: bar and line charts of the rows, and timelines of which worker
 //     ran what, when. The page needs no network and no JavaScript, so it
 //     can be opened from disk or attached to a bug report.
+//
+// [RunHTML] draws a crew run (crew run --report FILE.html) with the same
+// charts: the totals, a timeline with a lane per job slot or worker and
+// each job a bar from its start to its end (failures in red), and the
+// distribution of run times, all in one self-contained HTML file.
 //
 // Numbers are formatted the same way everywhere a person reads them:
 // integers with thousands separators (1,234,567), floating-point figures

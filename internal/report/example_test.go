@@ -1,7 +1,10 @@
 package report_test
 
 import (
+	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"crew/internal/lab"
@@ -63,4 +66,40 @@ func ExampleText() {
 	// goroutine  10,000  0.00310
 	// process    10,000    3.200
 	// holds: A process took about 1,000 times as long to start as a goroutine.
+}
+
+func ExampleRunHTML() {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	run := &report.Run{
+		Command: "gzip {}", Start: t0, End: t0.Add(2 * time.Second), Slots: 2,
+		Jobs: []report.RunJob{
+			{Seq: 1, Lane: "1", Start: t0, Runtime: 1500 * time.Millisecond, Command: "gzip a.log"},
+			{Seq: 2, Lane: "2", Start: t0, Runtime: 500 * time.Millisecond, Command: "gzip b.log"},
+			{Seq: 3, Lane: "2", Start: t0.Add(time.Second), Runtime: time.Second, Failed: true, Exit: 1, Command: "gzip c.log"},
+		},
+	}
+	var page strings.Builder
+	if err := report.RunHTML(&page, run); err != nil {
+		fmt.Println(err)
+	}
+	// The totals, as the page's table shows them.
+	row := regexp.MustCompile(`<tr><th>(.*)</th><td class="num[^"]*">(.*)</td></tr>`)
+	for _, m := range row.FindAllStringSubmatch(page.String(), -1) {
+		fmt.Printf("%s: %s\n", m[1], m[2])
+	}
+	fmt.Println("charts:", strings.Count(page.String(), `<img src="data:image/svg`))
+	// Output:
+	// jobs run: 3
+	// succeeded: 2
+	// failed: 1
+	// wall time (s): 2.000
+	// run time: shortest (s): 0.500
+	// run time: median (s): 1.000
+	// run time: mean (s): 1.000
+	// run time: 90th percentile (s): 1.400
+	// run time: longest (s): 1.500
+	// busy time, all jobs (s): 3.000
+	// jobs running at once, on average: 1.500
+	// slots busy (of 2): 75%
+	// charts: 2
 }
