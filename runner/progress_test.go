@@ -123,8 +123,13 @@ func TestProgressOnTerminal(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := os.ReadFile(f.Name()); len(got) != 0 {
-			t.Errorf("with stderr on a file crew drew %q", got)
+		// Whole lines, as a CI log wants them: one per tenth of the jobs,
+		// never a carriage return.
+		got, _ := os.ReadFile(f.Name())
+		lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+		if len(lines) != 10 || strings.Contains(string(got), "\r") ||
+			!strings.HasPrefix(lines[len(lines)-1], "crew: [####################] 10/10 jobs done (100%), 0 running, 0 failed, ") {
+			t.Errorf("with stderr on a file crew wrote %q; want 10 progress lines ending in 10/10 jobs done", got)
 		}
 	})
 }
