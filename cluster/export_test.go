@@ -63,3 +63,10 @@ func AddFinishedRuns(ctx context.Context, c *Client, n, jobs int) error {
 	}
 	return nil
 }
+
+// DashboardDetail cuts jobs down to what a run's dashboard page gets:
+// the table's rows, the job count, and the timeline's bars.
+func DashboardDetail(jobs []JobInfo) (rows []JobInfo, count int, bars []JobInfo) {
+	d := detail(&RunInfo{}, jobs)
+	return d.Jobs, d.JobCount, d.Timeline
+}
