@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"crew/cluster"
+	"crew/runner"
 )
 
 // TestParseLogins reads GNU parallel's sshlogin forms, and refuses the
@@ -135,4 +137,30 @@ func ExampleParseLogins() {
 	// "4/me@build1" slots=4 tags=[] ssh=[] host="me@build1" local=false
 	// "@gpu/ssh -p 2222 build2" slots=0 tags=[gpu] ssh=[ssh -p 2222] host="build2" local=false
 	// ":" slots=0 tags=[] ssh=[] host="" local=true
+}
+
+// ExampleStartSSH runs a job through an SSH run's own cluster. Its only
+// host here is ":", this machine, which needs no sshd; "4/me@build1"
+// would reach build1 over SSH, copying this program there if need be
+// (SSHConfig.Binary and WorkerArgs say what to copy and how to start it).
+func ExampleStartSSH() {
+	ctx := context.Background()
+	logins, _ := cluster.ParseLogins(":")
+	c, err := cluster.StartSSH(ctx, cluster.SSHConfig{Logins: logins})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	e, err := cluster.NewExecutor(ctx, cluster.ExecutorConfig{ConnConfig: c.ConnConfig()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer e.Close()
+	res := c.Executor(e).Exec(ctx, &runner.Job{Seq: 1, Command: "echo hello from $0"}, os.Stdout, os.Stderr)
+	fmt.Println("exit", res.Exit, "on", res.Host)
+	// Output:
+	// hello from sh
+	// exit 0 on :
 }

@@ -103,6 +103,10 @@ const runExample = `  # compress every log, 4 at once
   crew run --results out.csv ./test.sh ::: a b c
   # a page with a timeline of the run and its run times
   crew run --report run.html -j8 ./test.sh ::: $(seq 500)
+  # on two hosts over SSH (4 slots on host1) and this machine
+  crew run -S 4/me@host1,host2,: gzip {} ::: *.log
+  # once on every host
+  crew run -S host1,host2 --nonall uptime
   # stop when 10% of the jobs have failed, letting running ones finish
   crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls`
 

@@ -203,7 +203,7 @@ func newSSHExecutor(ctx context.Context, opts *runOptions, run *runner.Config) (
 }
 
 // runOnAll runs --onall and --nonall: the whole run once per host, each
-// host one job at a time, the hosts at once; each host's output is
+// host one job at a time, -j hosts at once; each host's output is
 // written in one piece when its jobs are done (with -k in the hosts'
 // order). As GNU parallel's, the exit status counts the hosts where a
 // job failed.
@@ -232,8 +232,12 @@ func runOnAll(ctx context.Context, opts *runOptions, base runner.Config) error {
 	runs := make([]hostRun, len(opts.ssh.logins))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// As GNU parallel, -j is how many hosts are worked at once.
+	hosts := make(chan struct{}, max(opts.jobs, 1))
 	for i, l := range opts.ssh.logins {
+		hosts <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-hosts }()
 			cfg := base
 			cfg.Jobs = 1
 			cfg.Inputs = make([]runner.Input, len(base.Inputs))
