@@ -11,19 +11,21 @@ import (
 )
 
 // Multiple says how one job takes several input records (GNU parallel's
-// -X, -m and --xargs). Whatever the mode, a job's arguments are one flat
-// list: the values of its records, in order.
+// -X, -m and --xargs, and what -n, -N and -L imply). Whatever the mode, a
+// job's arguments are one flat list: the values of its records, in order.
+// How {} spreads over them is the template's business (Config's
+// ContextReplace: -X, -N and -L repeat the word holding {}; -n, -m and
+// --xargs do not).
 type Multiple uint8
 
 const (
 	// MultipleNone is the default: a job takes one record.
 	MultipleNone Multiple = iota
 	// MultipleContext is -X, and what -n, -N and -L imply: a job takes
-	// as many records as fit the command line (at most MaxArgs); a word
-	// holding {} is repeated for every argument.
+	// as many records as fit the command line, at most MaxArgs.
 	MultipleContext
 	// MultipleReplace is -m and --xargs: a job takes as many records as
-	// fit (at most MaxArgs); {} is all the arguments, joined by spaces.
+	// fit, at most MaxArgs.
 	MultipleReplace
 )
 
