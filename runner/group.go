@@ -33,8 +33,11 @@ const (
 type Trim uint8
 
 const (
-	// TrimNone leaves values as they are (--trim n, the default).
-	TrimNone Trim = iota
+	// TrimDefault is GNU parallel's default: both ends of every column
+	// with --colsep (not with --csv), nothing otherwise.
+	TrimDefault Trim = iota
+	// TrimNone leaves values as they are (--trim n).
+	TrimNone
 	// TrimLeft removes leading blanks (--trim l).
 	TrimLeft
 	// TrimRight removes trailing blanks (--trim r).
@@ -74,10 +77,12 @@ func ParseCount(s string) (int, error) {
 // ErrBadTrim is wrapped by the error ParseTrim returns.
 var ErrBadTrim = errors.New("runner: bad --trim value")
 
-// ParseTrim reads --trim: n, l, r, lr or rl; "" is n.
+// ParseTrim reads --trim: n, l, r, lr or rl; "" is TrimDefault.
 func ParseTrim(s string) (Trim, error) {
 	switch s {
-	case "", "n":
+	case "":
+		return TrimDefault, nil
+	case "n":
 		return TrimNone, nil
 	case "l":
 		return TrimLeft, nil

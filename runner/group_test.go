@@ -145,7 +145,8 @@ func TestReading(t *testing.T) {
 		{"-E", runner.Config{Inputs: stdin("a\nEND\nb\n"), EOF: "END"}, nil, [][]string{{"a"}}, nil},
 		{"-E values", runner.Config{Inputs: values("a", "END", "b"), EOF: "END"}, nil, [][]string{{"a"}}, nil},
 		{"--trim r", runner.Config{Inputs: values(" a \t"), Trim: runner.TrimRight}, nil, [][]string{{" a"}}, nil},
-		{"--colsep", runner.Config{Inputs: values("a,b"), ColSep: regexp.MustCompile(",")}, nil, [][]string{{"a", "b"}}, nil},
+		{"--colsep", runner.Config{Inputs: values(" a , b"), ColSep: regexp.MustCompile(",")}, nil, [][]string{{"a", "b"}}, nil},
+		{"--colsep --trim n", runner.Config{Inputs: values(" a ,b"), ColSep: regexp.MustCompile(","), Trim: runner.TrimNone}, nil, [][]string{{" a ", "b"}}, nil},
 		{"--csv", runner.Config{Inputs: stdin("\"a,\"\"b\"\"\",c\n\"d\ne\",f\n\n"), CSV: true}, nil,
 			[][]string{{`a,"b"`, "c"}, {"d\ne", "f"}, {""}}, nil},
 		{"--csv ;", runner.Config{Inputs: stdin("a;b,c\n"), CSV: true, ColSep: regexp.MustCompile(";")}, nil, [][]string{{"a", "b,c"}}, nil},
@@ -196,7 +197,7 @@ func TestParsers(t *testing.T) {
 			t.Errorf("ParseCount(%q) = %d, %v", c.in, n, err)
 		}
 	}
-	for in, want := range map[string]runner.Trim{"": runner.TrimNone, "n": runner.TrimNone, "l": runner.TrimLeft, "r": runner.TrimRight, "lr": runner.TrimBoth, "rl": runner.TrimBoth} {
+	for in, want := range map[string]runner.Trim{"": runner.TrimDefault, "n": runner.TrimNone, "l": runner.TrimLeft, "r": runner.TrimRight, "lr": runner.TrimBoth, "rl": runner.TrimBoth} {
 		if got, err := runner.ParseTrim(in); got != want || err != nil {
 			t.Errorf("ParseTrim(%q) = %v, %v", in, got, err)
 		}

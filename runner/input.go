@@ -95,6 +95,10 @@ func (c *Config) readOpts() (readOpts, error) {
 		}
 		o.comma, o.colsep = src[0], nil
 	}
+	if o.trim == TrimDefault && o.colsep != nil && !o.csv {
+		// GNU parallel trims columns unless told otherwise.
+		o.trim = TrimBoth
+	}
 	if o.header && !o.csv && o.colsep == nil {
 		// GNU parallel splits a --header's names, and so the records, at
 		// tabs when no --colsep says otherwise.
@@ -123,7 +127,7 @@ func (o *readOpts) record(raw string, name string, n int64) ([]string, bool, err
 	default:
 		cols = []string{raw}
 	}
-	if o.trim != TrimNone {
+	if o.trim > TrimNone {
 		for i, c := range cols {
 			cols[i] = trim(c, o.trim)
 		}

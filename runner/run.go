@@ -137,7 +137,8 @@ type Config struct {
 	EOF string
 	// CSV is --csv: records are CSV lines split into columns.
 	CSV bool
-	// Trim is --trim: blanks removed from the ends of values.
+	// Trim is --trim: blanks removed from the ends of values (the zero
+	// value trims --colsep columns, as GNU parallel does).
 	Trim Trim
 	// Shuffle is --shuf: all jobs are read first and run in random order.
 	Shuffle bool

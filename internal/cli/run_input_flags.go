@@ -144,10 +144,6 @@ func (fl *inputFlags) parse(f *pflag.FlagSet, o *inputOptions) error {
 	if o.trim, err = runner.ParseTrim(fl.trim); err != nil {
 		return plain("", err)
 	}
-	if !f.Changed("trim") && f.Changed("colsep") && !o.csv {
-		// GNU parallel trims columns by default.
-		o.trim = runner.TrimBoth
-	}
 	switch {
 	case o.context:
 		o.multiple, o.spread = runner.MultipleContext, true

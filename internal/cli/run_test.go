@@ -44,9 +44,8 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--server", "nats://h:4222", "-j", "4", "echo", ":::", "a", "b"}, func(o *runOptions) {
 			o.server, o.jobs = "nats://h:4222", 4
 		}},
-		// --colsep trims the columns unless --trim says otherwise.
 		{[]string{"-0", "-q", "--colsep", ",+", "--load", "2.5", "--memfree", "1G", "echo", ":::", "a", "b"}, func(o *runOptions) {
-			o.null, o.quote, o.colSep, o.load, o.memFree, o.trim = true, true, regexp.MustCompile(",+"), 2.5, 1<<30, runner.TrimBoth
+			o.null, o.quote, o.colSep, o.load, o.memFree = true, true, regexp.MustCompile(",+"), 2.5, 1<<30
 		}},
 		{[]string{"-u", "echo", ":::", "a", "b"}, func(o *runOptions) { o.output = runner.Ungroup }},
 		{[]string{"--line-buffer", "echo", ":::", "a", "b"}, func(o *runOptions) { o.output = runner.LineBuffer }},
