@@ -37,6 +37,9 @@ type results struct {
 	table   io.Writer // the table forms' destination
 	closer  io.Closer // the table file, nil for standard output
 	columns int       // V columns in the table's header, once written
+	// names are the column names --header read: with them, the tree's
+	// directories and the table's V columns are named, as in GNU parallel.
+	names []string
 }
 
 // newResults opens what cfg's --results and --files need: the table
@@ -99,7 +102,7 @@ func (s *results) store(rec *record, out, errb *spillBuffer) (string, error) {
 	case s.kind == resultsTree && s.name != "":
 		p := s.name
 		for i, a := range rec.args {
-			p = filepath.Join(p, strconv.Itoa(i+1), resultName(a))
+			p = filepath.Join(p, s.column(i), resultName(a))
 		}
 		if err := writeJobFiles(filepath.Join(p, "seq"), filepath.Join(p, "stdout"), filepath.Join(p, "stderr"), rec.job.Seq, out, errb); err != nil {
 			return "", err
@@ -157,6 +160,15 @@ func (s *results) store(rec *record, out, errb *spillBuffer) (string, error) {
 		return "", nil
 	}
 	return outFile, nil
+}
+
+// column names the directory of argument i in the tree: its --header
+// name, or its number from 1.
+func (s *results) column(i int) string {
+	if i < len(s.names) && s.names[i] != "" {
+		return resultName(s.names[i])
+	}
+	return strconv.Itoa(i + 1)
 }
 
 // writeJobFiles writes a job's number (no newline, as GNU parallel), its
@@ -253,7 +265,11 @@ func (s *results) writeRecord(rec *record, stdout, stderr []byte) error {
 		s.columns = max(len(rec.args), 1)
 		head := append([]string(nil), tableColumns...)
 		for i := range s.columns {
-			head = append(head, "V"+strconv.Itoa(i+1))
+			name := "V" + strconv.Itoa(i+1)
+			if i < len(s.names) && s.names[i] != "" {
+				name = s.names[i]
+			}
+			head = append(head, name)
 		}
 		row(append(head, "Stdout", "Stderr"))
 	}

@@ -431,6 +431,9 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		if r.res, err = newResults(&r.cfg); err != nil {
 			return Summary{}, err
 		}
+		if r.res != nil {
+			r.res.names = r.names
+		}
 		defer r.res.close()
 	}
 	r.order.init(r.cfg.KeepOrder && r.cfg.Output != Ungroup)
