@@ -101,7 +101,7 @@ func (b *Broker) observe(cfg BrokerConfig) error {
 	}()
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "crew_queue_depth",
-		Help: "Messages in the job queue that no worker holds yet (a batch of short jobs is one message).",
+		Help: "Messages in the job queue that no worker holds (a batch of short jobs is one message).",
 	}, m.queueDepth), m)
 	return nil
 }
@@ -207,20 +207,22 @@ func (m *brokerMetrics) stored(key string, value []byte) {
 	}
 }
 
-// queueDepth asks the server how many messages wait for a worker.
+// queueDepth asks the server how many messages wait for a worker: those
+// in the jobs stream (a work queue holds what is not yet done) less those
+// that workers hold, through the shared consumer or a tag set's own.
 func (m *brokerMetrics) queueDepth() float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	c, err := m.sp.js.Consumer(ctx, JobsStream, WorkersConsumer)
-	if err == nil {
-		return float64(c.CachedInfo().NumPending)
-	}
-	// No worker has come yet: everything queued waits.
 	info, err := m.sp.jobs.Info(ctx)
 	if err != nil {
 		return 0
 	}
-	return float64(info.State.Msgs)
+	held := 0
+	cl := m.sp.jobs.ListConsumers(ctx)
+	for c := range cl.Info() {
+		held += c.NumAckPending
+	}
+	return float64(max(int(info.State.Msgs)-held, 0))
 }
 
 // close stops counting and closes the in-process connection.

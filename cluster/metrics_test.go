@@ -265,3 +265,36 @@ func TestMetricsAddrInUse(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestMetricsQueueDepth: jobs that no worker holds show in the broker's
+// crew_queue_depth, and leave it when a worker takes them.
+func TestMetricsQueueDepth(t *testing.T) {
+	b, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), MetricsAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	e := newExecutor(t, b.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan []outcome, 1)
+	go func() {
+		done <- execAll(ctx, e, []*runner.Job{{Seq: 1, Command: "true"}, {Seq: 2, Command: "true"}, {Seq: 3, Command: "true"}})
+	}()
+	depth := func() float64 {
+		m, err := scrape(b.MetricsURL(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m["crew_queue_depth"]
+	}
+	wait.For(t, "three queued jobs in crew_queue_depth", func() bool { return depth() == 3 })
+	startWorker(t, b.URL(), 2)
+	for _, o := range <-done {
+		if o.res.Err != nil || o.res.Exit != 0 {
+			t.Errorf("job %d: %+v", o.res.Seq, o.res)
+		}
+	}
+	// A worker acks a job just after storing its result.
+	wait.For(t, "crew_queue_depth back to 0 once the jobs ran", func() bool { return depth() == 0 })
+}
