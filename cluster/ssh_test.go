@@ -302,16 +302,18 @@ func TestSSHBadHosts(t *testing.T) {
 		"good":   startSSHHost(t, sshdtest.Options{}, false),
 		"refuse": startSSHHost(t, sshdtest.Options{RefuseKey: true}, false),
 		"arm":    startSSHHost(t, sshdtest.Options{SetEnv: []string{"PATH=" + fake + ":/usr/bin:/bin"}}, true),
+		"nofwd":  startSSHHost(t, sshdtest.Options{NoForwarding: true}, false),
 	}
 	tests := []struct {
 		name, logins string
 		bad          map[string]string // login → text its error has
 		want         int               // exit status of the jobs
 	}{
-		{"carry on", "1/good,refuse,nosuch.invalid,arm", map[string]string{
+		{"carry on", "1/good,refuse,nosuch.invalid,arm,nofwd", map[string]string{
 			"refuse":         "Permission denied",
 			"nosuch.invalid": "Could not resolve hostname",
 			"arm":            "it is linux/arm64 and this crew is linux/amd64",
+			"nofwd":          "refused the reverse port forward to the broker 5 times: does its sshd allow them (AllowTcpForwarding)?",
 		}, 0},
 		{"none left", "refuse,nosuch.invalid", map[string]string{"refuse": "Permission denied"}, -1},
 	}

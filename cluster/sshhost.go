@@ -129,6 +129,8 @@ func (h *sshHost) run(ctx context.Context) error {
 			}
 			copied = true
 		case res.portTaken && try < forwardTries:
+		case res.portTaken:
+			return fmt.Errorf("%w %d times: does its sshd allow them (AllowTcpForwarding)?", errForward, try)
 		default:
 			return err
 		}
@@ -236,6 +238,9 @@ type sshHello struct {
 	AckWait time.Duration `json:"ack_wait"`
 }
 
+// errForward reports a host whose sshd refused the reverse forward.
+var errForward = errors.New("the host refused the reverse port forward to the broker")
+
 // sessionEnd says why a worker's session ended early.
 type sessionEnd struct {
 	// missing is the host's uname -sm when it has no crew of this build.
@@ -310,7 +315,7 @@ func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 	}
 	msg := errBuf.String()
 	if strings.Contains(msg, "remote port forwarding failed") {
-		return sessionEnd{portTaken: true}, fmt.Errorf("the reverse forward to port %d failed", rport)
+		return sessionEnd{portTaken: true}, fmt.Errorf("%w (port %d)", errForward, rport)
 	}
 	return sessionEnd{}, fmt.Errorf("went away: %w", sshError(werr, msg))
 }

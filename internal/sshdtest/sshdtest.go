@@ -45,6 +45,9 @@ type Options struct {
 	// RefuseKey leaves Key out of authorized_keys, so every login fails
 	// (a host that refuses the key).
 	RefuseKey bool
+	// NoForwarding sets AllowTcpForwarding no: the host refuses port
+	// forwards.
+	NoForwarding bool
 	// SetEnv is given to sshd's SetEnv: variables every session gets,
 	// e.g. PATH=/some/dir:/usr/bin:/bin to put fake tools first.
 	SetEnv []string
@@ -157,6 +160,10 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	forwarding := "yes"
+	if opts.NoForwarding {
+		forwarding = "no"
+	}
 	var lastErr string
 	for range 5 {
 		s.Port = freePort(t)
@@ -175,7 +182,7 @@ func Start(t testing.TB, opts Options) *Server {
 			"UsePAM no",
 			"PermitRootLogin prohibit-password",
 			"AllowUsers " + u.Username,
-			"AllowTcpForwarding yes",
+			"AllowTcpForwarding " + forwarding,
 			"GatewayPorts no",
 			"X11Forwarding no",
 			"PrintMotd no",
