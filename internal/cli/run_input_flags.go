@@ -57,20 +57,20 @@ type inputOptions struct {
 
 // define binds the input flags.
 func (fl *inputFlags) define(f *pflag.FlagSet, o *inputOptions) {
-	f.StringVarP(&fl.maxArgs, "max-args", "n", "", "each job takes at most `N` inputs (-n 0: reads one, inserts none); implies -X unless -m")
-	f.StringVarP(&fl.maxReplaceArgs, "max-replace-args", "N", "", "like -n, and {1}..{N} are the job's inputs; with --pipe, records per block")
+	f.StringVarP(&fl.maxArgs, "max-args", "n", "", "each job takes at most `N` inputs, {} all of them (-n 0: each job reads one and inserts none)")
+	f.StringVarP(&fl.maxReplaceArgs, "max-replace-args", "N", "", "each job takes at most `N` inputs, {1}..{N} each of them, and a word holding {} is repeated for each; with --pipe, records per block")
 	f.StringVarP(&fl.maxLines, "max-lines", "L", "", "each job takes at most `N` nonblank input lines (a line ending in a blank continues); with --pipe, lines per record")
 	f.BoolVarP(&o.context, "context-replace", "X", false, "several inputs per job, as many as fit the command line; a word holding {} is repeated for each")
 	f.BoolVarP(&o.multi, "multiple", "m", false, "several inputs per job, as many as fit, spread evenly over the job slots; {} is all of them")
 	f.BoolVar(&o.xargs, "xargs", false, "several inputs per job, as many as fit the command line, filling each job in turn (like xargs)")
-	f.StringVarP(&fl.maxChars, "max-chars", "s", "", "the longest command line, in bytes (default: the system's limit, from ARG_MAX less the environment)")
-	f.BoolVarP(&o.exitTooBig, "exit", "x", false, "stop if a command line would be longer than -s allows")
-	f.StringVarP(&fl.delimiter, "delimiter", "d", "", `input records end with this string, not newline; C escapes (\n, \t, \0, \x41, \101) work`)
+	f.StringVarP(&fl.maxChars, "max-chars", "s", "", "command lines must be shorter than `N` bytes (default: what the system can exec, from ARG_MAX less the environment); an input that cannot fit stops the run, status 255")
+	f.BoolVarP(&o.exitTooBig, "exit", "x", false, "accepted as in GNU parallel: a command line that cannot fit always stops the run")
+	f.StringVarP(&fl.delimiter, "delimiter", "d", "", "input records end with `DELIM`, not newline; C escapes (\\n, \\t, \\0, \\x41, \\101) work")
 	f.BoolVarP(&o.noRunIfEmpty, "no-run-if-empty", "r", false, "skip input records that are only blanks")
-	f.StringVarP(&o.eof, "eof", "E", "", "stop reading input at a line that is exactly this string")
-	f.StringVar(&o.header, "header", "", "the first record of each input names it, for {name} (--header :); with --pipe, the header lines repeated in every block (N lines or a regexp)")
+	f.StringVarP(&o.eof, "eof", "E", "", "stop reading an input at a line that is exactly `STR`")
+	f.StringVar(&o.header, "header", "", "`HEADER` ':' (or anything but 0): the first record of each input names its columns for {name}; 0: a :::: file is {its name}; with --pipe, the header lines repeated in every block (N lines or a regexp)")
 	f.BoolVar(&o.csv, "csv", false, "input is CSV: records split into columns {1} {2}... with CSV quoting (the separator is --colsep, default ',')")
-	f.StringVar(&fl.trim, "trim", "", "trim blanks around inputs: n (none), l, r, lr or rl (both)")
+	f.StringVar(&fl.trim, "trim", "", "trim blanks around inputs as `HOW` says: n (none), l, r, lr or rl (both); --colsep's default is lr")
 	f.BoolVar(&o.shuf, "shuf", false, "read all inputs first and run the jobs in random order")
 	f.BoolVarP(&o.verbose, "verbose", "t", false, "print each job's command on stderr before it runs")
 	// GNU parallel's spellings without the hyphen.
