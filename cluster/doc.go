@@ -102,6 +102,31 @@
 // the broker's dashboard, and Cancel, which deletes a run's queued jobs and
 // has the workers stop its running ones from any machine.
 //
+// # Watching: metrics and the dashboard
+//
+// A Broker with BrokerConfig.MetricsAddr, and a Worker with
+// WorkerConfig.Metrics, serve Prometheus metrics at /metrics, each from a
+// registry of its own (MetricsHandler serves the same for a program's own
+// HTTP server). The broker counts the cluster's jobs as their results are
+// stored (crew_jobs_started_total, _succeeded_total, _failed_total,
+// _retried_total, _dead_lettered_total, the crew_job_run_seconds
+// histogram) and reads, per scrape, the queue (crew_queue_depth, in
+// messages) and the workers' registrations (crew_workers_connected,
+// crew_slots, crew_busy_slots); a worker counts its own jobs under
+// crew_worker_*.
+//
+// A Broker with BrokerConfig.HTTPAddr serves a dashboard: one page
+// embedded in the binary, and its data as JSON from the Client above:
+// GET /api/overview (runs, workers, queue), GET /api/runs/{id} (a run,
+// its first 500 jobs, its latest 1,000 started for the timeline),
+// GET /api/events[?run=ID] (the same as server-sent events, once per
+// DashboardInterval, read once however many pages are open), and
+// POST /api/runs/{id}/cancel, which also wants the header X-Crew-Request
+// and no foreign Origin, so another site's page cannot post it. Both follow
+// HTTPConfig's rules: loopback unless credentials are set, and then every
+// request presents them; HTTPS with the broker's TLS; no job's
+// environment and no secret in any answer.
+//
 // # Guarantees
 //
 // A submitter that loses the server reconnects and tells

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"crew/cluster"
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -313,6 +315,60 @@ func TestHTTPTLS(t *testing.T) {
 				t.Errorf("%s answered plain HTTP", plain)
 			}
 			resp.Body.Close()
+		}
+	}
+}
+
+// TestWorkerMetricsAuth: a worker's metrics beyond loopback need the
+// worker's credentials, asked of every scrape; without credentials such
+// an address is refused at once.
+func TestWorkerMetricsAuth(t *testing.T) {
+	const token = "worker-metrics-token"
+	b, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig: cluster.ConnConfig{URL: b.URL()}, Executor: runner.Local{}, Metrics: cluster.HTTPConfig{Addr: "0.0.0.0:0"},
+	}); !errors.Is(err, cluster.ErrAuthRequired) {
+		t.Errorf("worker metrics on 0.0.0.0 without credentials: %v, want ErrAuthRequired", err)
+	}
+	ip := outsideIP()
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	port := freePort(t)
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		ConnConfig: cluster.ConnConfig{URL: b.URL(), Credentials: cluster.Credentials{Token: token}},
+		Executor:   runner.Local{}, Logger: discardLogger(),
+		Metrics: cluster.HTTPConfig{Addr: "0.0.0.0:" + strconv.Itoa(port), Token: token},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	u := "http://" + net.JoinHostPort(ip, strconv.Itoa(port)) + "/metrics"
+	c := &http.Client{}
+	wait.For(t, "the worker's metrics to answer", func() bool {
+		resp, err := c.Get(u)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer nope", 401}, {"Bearer " + token, 200}, {basic("x", token), 200}} {
+		if code, body := request(t, c, "GET", u, tc.auth); code != tc.want || (code == 200 && !strings.Contains(body, "crew_worker_slots 1")) {
+			t.Errorf("worker metrics with %q: %d, want %d: %.100s", tc.auth, code, tc.want, body)
 		}
 	}
 }
