@@ -53,6 +53,13 @@ func (fl *filesFlags) define(f *pflag.FlagSet, o *filesOptions) {
 	f.StringVar(&o.workDir, "workdir", "",
 		"run the jobs in this directory (a template; on workers relative to the worker's own; ... for a fresh one per job)")
 	f.StringArrayVar(&fl.trc, "trc", nil, "--transfer --return FILE --cleanup in one")
+	// GNU parallel's short spellings.
+	f.StringArrayVar(&o.transferFiles, "tf", nil, "same as --transferfile")
+	f.StringArrayVar(&o.baseFiles, "bf", nil, "same as --basefile")
+	f.StringVar(&o.workDir, "wd", "", "same as --workdir")
+	for _, n := range []string{"tf", "bf", "wd"} {
+		_ = f.MarkHidden(n)
+	}
 }
 
 // parse checks the flags and completes o.
