@@ -63,14 +63,22 @@ func (r *registry) jobEnded(key string) {
 	r.mu.Unlock()
 }
 
-// register keeps the worker's registration until done closes, then
-// deletes it.
+// register keeps the worker's registration, from registerEvery after the
+// start until done closes, then deletes it.
 func (w *Worker) register(done <-chan struct{}) {
 	r := &w.reg
 	r.id, r.started = nuid.Next(), time.Now().UTC()
 	t := time.NewTicker(registerEvery)
 	defer t.Stop()
 	var last time.Time
+	// The first write waits a tick: at start a worker is about to run its
+	// first jobs, and a write then was seen to slow their start (a fork
+	// under -race) enough to upset the run time that sizes batches.
+	select {
+	case <-t.C:
+	case <-done:
+		return
+	}
 	for {
 		r.mu.Lock()
 		due := r.changed || time.Since(last) >= heartbeatEvery

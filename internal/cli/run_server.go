@@ -83,6 +83,12 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 		}
 	}
 	newRun := &cluster.NewRun{Command: displayCommand(opts.command)}
+	if kept == nil && !opts.shuf {
+		if opts.detach {
+			return &userError{msg: fmt.Sprintf("--detach: the input is over %d MiB, too large to keep in the broker for crew attach", maxKeptInput>>20)}
+		}
+		fmt.Fprintf(opts.streams.Err, "crew: the input is over %d MiB: this run is not kept for crew attach\n", maxKeptInput>>20)
+	}
 	if kept != nil {
 		spec, err := encodeSpec(&runSpec{Flags: opts.given, Args: opts.args, Inputs: kept})
 		if err != nil {
