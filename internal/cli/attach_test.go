@@ -89,3 +89,15 @@ func leftover() string {
 	}
 	return strings.Join(left, "\n\n")
 }
+
+// TestDetachInputTooLarge: --detach refuses an input larger than the
+// broker keeps for crew attach, before it submits anything: such a run
+// could never be attached to.
+func TestDetachInputTooLarge(t *testing.T) {
+	big := strings.Repeat("x\n", maxKeptInput/2+1)
+	var out, errOut strings.Builder
+	code := MainArgs([]string{"run", "--server", "nats://127.0.0.1:1", "--detach", "echo"}, Streams{In: strings.NewReader(big), Out: &out, Err: &errOut})
+	if code != exitError || out.Len() != 0 || errOut.String() != "crew: --detach: the input is over 64 MiB, too large to keep in the broker for crew attach\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
