@@ -62,6 +62,9 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 	if err := checkRemote(&cfg, "--server"); err != nil {
 		return err
 	}
+	if opts.detach && cfg.Pipe != nil {
+		return &userError{msg: "--pipe cannot be used with --detach: crew attach replays the run's input, and a --pipe run's input is not kept"}
+	}
 	var ins []runner.Input
 	var closeInputs func()
 	var err error
@@ -83,7 +86,7 @@ func runServer(ctx context.Context, opts *runOptions, cfg runner.Config) error {
 		}
 	}
 	newRun := &cluster.NewRun{Command: displayCommand(opts.command)}
-	if kept == nil && !opts.shuf {
+	if kept == nil && !opts.shuf && cfg.Pipe == nil {
 		if opts.detach {
 			return &userError{msg: fmt.Sprintf("--detach: the input is over %d MiB, too large to keep in the broker for crew attach", maxKeptInput>>20)}
 		}
