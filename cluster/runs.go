@@ -466,6 +466,10 @@ func (c *Client) Cancel(ctx context.Context, id string) (RunInfo, error) {
 		if err == nil {
 			err = jobs.Purge(ctx, jetstream.WithPurgeSubject(JobsSubject+"."+id))
 		}
+		if err == nil {
+			// A run that requires tags queues under its tags (tags.go).
+			err = jobs.Purge(ctx, jetstream.WithPurgeSubject(JobsSubject+"."+id+".>"))
+		}
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return before, fmt.Errorf("cluster: cancel %s: unqueue jobs: %w", id, err)
 		}

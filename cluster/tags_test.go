@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"crew/cluster"
 	"crew/internal/natstest"
 	"crew/internal/wait"
@@ -189,4 +192,54 @@ func TestEnvReachesWorker(t *testing.T) {
 	if r.Err != nil || out.String() != "job's 3\n" {
 		t.Errorf("job printed %q (%v), want %q", out.String(), r.Err, "job's 3\n")
 	}
+}
+
+// TestCancelTaggedRun: cancelling a run that requires tags no worker has
+// removes its queued jobs, which wait under the run's tags.
+func TestCancelTaggedRun(t *testing.T) {
+	s := natstest.Start(t)
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{
+		ConnConfig: cluster.ConnConfig{URL: s.URL}, Require: []string{"nobody-has-it"}, Batch: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { e.Exec(ctx, &runner.Job{Seq: int64(i + 1), Command: "true"}, io.Discard, io.Discard) })
+	}
+	nc, err := nats.Connect(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	queued := func() uint64 {
+		st, err := js.Stream(context.Background(), cluster.JobsStream)
+		if err != nil {
+			return 0
+		}
+		info, err := st.Info(context.Background())
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+	wait.For(t, "3 jobs queued", func() bool { return queued() == 3 })
+	c, err := cluster.Dial(context.Background(), cluster.ConnConfig{URL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Cancel(context.Background(), e.RunID()); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("%d jobs still queued after cancel", n)
+	}
+	stop()
+	wg.Wait()
 }
