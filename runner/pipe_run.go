@@ -137,6 +137,11 @@ func (p *pipeFeed) openInput(s *pipeSpec) error {
 	if err != nil {
 		return err
 	}
+	if f, ok := s.Input.(*os.File); ok {
+		// A bigger pipe from whatever writes standard input: fewer,
+		// larger reads, and fewer wake-ups on both sides.
+		setPipeSize(f, s.block)
+	}
 	p.src = &streamCutter{r: s.Input, sp: s.sp, block: s.block, pool: newBufPool(max(p.jobs, 1)), header: header, carry: rest, warn: p.warn}
 	return nil
 }
