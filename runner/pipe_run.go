@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"crew/internal/backoff"
 )
 
@@ -26,6 +28,7 @@ type pipeFeed struct {
 	src   blockSource
 	jobs  int
 	local bool // the executor takes Job.StdinFile
+	pump  bool // blocks may be spliced from a pipe as jobs run (pumpSource)
 	quit  <-chan struct{}
 	ctx   context.Context
 	warn  func(string)
@@ -55,6 +58,7 @@ type pipeJob struct {
 func (r *run) openPipe(ctx context.Context, quit <-chan struct{}) (*pipeFeed, error) {
 	s := r.pipe
 	p := &pipeFeed{spec: s, jobs: r.cfg.Jobs, local: takesStdinFile(r.exec), quit: quit, ctx: ctx, warn: func(l string) { r.warnf("%s", l) }}
+	p.pump = p.local && r.cfg.Retries <= 1 && !s.Cat && !s.Fifo && !s.RoundRobin && os.Getenv("CREW_PIPE_NOPUMP") == ""
 	if (s.Cat || s.Fifo) && !p.local {
 		return nil, badValue(ErrBadPipe, "--cat and --fifo need jobs on this machine")
 	}
@@ -141,6 +145,10 @@ func (p *pipeFeed) openInput(s *pipeSpec) error {
 		// A bigger pipe from whatever writes standard input: fewer,
 		// larger reads, and fewer wake-ups on both sides.
 		setPipeSize(f, s.block)
+	}
+	if f, ok := s.Input.(*os.File); ok && p.pump && s.block >= 4*pumpTail && s.sp.simple() && isPipe(f) {
+		p.src = newPumpSource(f, s.sp, s.block, header, rest, p.jobs, p.quit)
+		return nil
 	}
 	p.src = &streamCutter{r: s.Input, sp: s.sp, block: s.block, pool: newBufPool(max(p.jobs, 1)), header: header, carry: rest, warn: p.warn}
 	return nil
@@ -280,6 +288,9 @@ func (r *run) attach(job *Job, pj *pipeJob, attempt int) (stop func() error, err
 		job.Stdin = b
 		return nothing, nil
 	}
+	if in.live != nil {
+		return pumpInto(job, in)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("runner: --pipe: %w", err)
@@ -310,7 +321,39 @@ func (pj *pipeJob) slot() int {
 }
 
 // size is the number of bytes the job is given, for the joblog's Send.
-func (pj *pipeJob) size() int64 { return pj.bytes }
+func (pj *pipeJob) size() int64 {
+	if pj.in != nil && pj.in.live != nil {
+		return pj.in.size()
+	}
+	return pj.bytes
+}
+
+// pumpInto gives job a blocking pipe that a goroutine pumps the live
+// block into (see liveBlock.pump). Once the job is over the pipe has no
+// reader left, so the pump ends with EPIPE if it had not ended; the write
+// end is only closed by the pump itself, which may be in a system call
+// on it.
+func pumpInto(job *Job, in *pipeIn) (func() error, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("runner: --pipe: %w", err)
+	}
+	pr := os.NewFile(uintptr(fds[0]), "|0")
+	unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, maxPipeSize)
+	job.StdinFile = pr
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.live.pump(fds[1])
+		unix.Close(fds[1])
+		in.release()
+	}()
+	return func() error {
+		pr.Close()
+		<-done
+		return nil
+	}, nil
+}
 
 // finish is called once a job is over for good, or will never start.
 func (pj *pipeJob) finish() {

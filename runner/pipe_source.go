@@ -18,9 +18,13 @@ type pipeIn struct {
 	buf    *pipeBuf // holds data; released when the job is done with it
 	file   *os.File // or the block is n bytes of file at off
 	off, n int64
+	live   *liveBlock // or it is read from standard input as it is written
 }
 
 func (in *pipeIn) size() int64 {
+	if in.live != nil {
+		return int64(len(in.header)) + in.live.n.Load()
+	}
 	if in.file != nil {
 		return int64(len(in.header)) + in.n
 	}
@@ -29,6 +33,9 @@ func (in *pipeIn) size() int64 {
 
 // release gives the block's buffer back; it may be called more than once.
 func (in *pipeIn) release() {
+	if in.live != nil {
+		in.live.release()
+	}
 	if b := in.buf; b != nil {
 		in.buf, in.data = nil, nil
 		b.release()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,66 @@ func TestPipeRetries(t *testing.T) {
 	}
 	if got := strings.TrimSpace(out.String()); got != "3" {
 		t.Errorf("output %q, want the second try's 3 (the whole block again)", got)
+	}
+}
+
+// TestPipeFromPipe: standard input that is a pipe, with blocks big
+// enough to be spliced into the jobs (see pumpSource): whether the jobs
+// keep up (cat), fall behind (a slow start) or stop reading at once, the
+// blocks are whole records and put together are the input.
+func TestPipeFromPipe(t *testing.T) {
+	var data bytes.Buffer
+	// 9-byte lines, so that blocks of 1 MiB end inside a line.
+	for i := range 360_000 {
+		fmt.Fprintf(&data, "%08d\n", i)
+	}
+	for _, c := range []struct{ name, cmd string }{
+		{"keeps_up", "cat; echo ="},
+		{"slow", "sleep 0.1; cat; echo ="},
+		{"stops_reading", "head -c 8; echo ="},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				pw.Write(data.Bytes())
+				pw.Close()
+			}()
+			defer pr.Close()
+			var out bytes.Buffer
+			_, err = runner.Run(context.Background(), runner.Config{
+				Command:   []string{c.cmd},
+				Pipe:      &runner.Pipe{Input: pr, BlockSize: 1 << 20},
+				Jobs:      2,
+				KeepOrder: true,
+				Executor:  runner.Local{},
+				Stdout:    &out,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocks := strings.Split(strings.TrimSuffix(out.String(), "=\n"), "=\n")
+			if len(blocks) != 4 { // 3.2 MB in blocks of 1 MiB
+				t.Fatalf("%d blocks, want 4", len(blocks))
+			}
+			if c.name == "stops_reading" {
+				for i, b := range blocks {
+					if len(b) != 8 || bytes.IndexByte([]byte(b), '\n') >= 0 {
+						t.Errorf("block %d starts %q, not with a whole record", i, b)
+					}
+				}
+				return
+			}
+			if got := strings.Join(blocks, ""); got != data.String() {
+				t.Errorf("the blocks put together are not the input (%d bytes, want %d)", len(got), data.Len())
+			}
+			for i, b := range blocks {
+				if len(b) > 1<<20 || !strings.HasSuffix(b, "\n") {
+					t.Errorf("block %d: %d bytes ending %q", i, len(b), b[max(len(b)-8, 0):])
+				}
+			}
+		})
 	}
 }
