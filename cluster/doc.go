@@ -60,14 +60,17 @@
 // a fresh random token, and for every host (a Login: GNU parallel's
 // [@tags/][N/][user@]host, ":" for this machine) opens one SSH connection:
 // a control master (OpenSSH's ControlMaster, with its socket in a private
-// directory; other ssh commands get plain sessions), through which run a
-// probe (uname -sm, the CPU count, whether crew's binary is in the host's
-// cache), the binary copy when it is not, and the worker's session. The
-// copy lands in ${XDG_CACHE_HOME:-~/.cache}/crew/<sha256>/crew, mode
-// 0700, renamed into place only once the host's sha256sum agrees, so a
-// host keeps one binary per crew build and never runs a partial copy. A
-// host of another OS or architecture is refused (ErrArch) rather than
-// sent a binary it cannot run.
+// directory; other ssh commands get plain sessions), made while the broker
+// starts, through which runs the worker's session. On a host that lacks
+// this crew build, that session says so with the host's uname -sm instead;
+// crew then copies its binary there, in a session of its own, and starts
+// the worker again, or refuses a host of another OS or architecture
+// (ErrArch) rather than send it a binary it cannot run. The copy lands in
+// ${XDG_CACHE_HOME:-~/.cache}/crew/<build>/crew, mode 0700, named by the
+// binary's Go build ID (hashed) and renamed into place only once the
+// host's sha256sum of it agrees with crew's, so a host keeps one binary per
+// crew build and never runs a partial copy; the slots default to -j, else
+// the host's CPU count, which the worker counts there.
 //
 // The worker's session carries a reverse port forward, bound to the
 // host's loopback, to the broker, and runs `crew worker --ssh` there

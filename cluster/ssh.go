@@ -44,7 +44,7 @@ type SSHConfig struct {
 	// host that went away run elsewhere. Default DefaultSSHAckWait.
 	AckWait time.Duration
 	// OnHost, if set, is told what becomes of each host: a line of news
-	// (err nil: "copied crew (21 MB) in 0.4s", "4 slots") or its failure
+	// (err nil: "copied crew (21 MB) in 0.4s") or its failure
 	// (it cannot be reached, refuses the key, is of another architecture,
 	// went away). It is called from the hosts' goroutines, one call at a
 	// time.
@@ -80,7 +80,6 @@ type SSHCluster struct {
 	broker *Broker
 	token  string
 	ctlDir string // control sockets of the ssh masters, mode 0700
-	start  time.Time
 
 	ctx      context.Context // ends with Close
 	cancel   context.CancelFunc
@@ -136,7 +135,7 @@ func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHCluster, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("cluster: token: %w", err)
 	}
-	c := &SSHCluster{cfg: cfg, token: hex.EncodeToString(tok), start: time.Now()}
+	c := &SSHCluster{cfg: cfg, token: hex.EncodeToString(tok)}
 	c.deadCtx, c.allDead = context.WithCancel(context.Background())
 	var err error
 	if c.ctlDir, err = os.MkdirTemp("", "crew-ssh-"); err != nil {

@@ -29,8 +29,8 @@ import (
 
 // Timings of a host's SSH sessions.
 const (
-	// masterTimeout bounds the first connection (the control master, or
-	// the probe without one): key exchange and login.
+	// masterTimeout bounds the control master's connection (key exchange
+	// and login), and with it each session's start.
 	masterTimeout = 30 * time.Second
 	// drainTimeout is how long Close waits for a host's worker to stop
 	// its jobs and exit once its input has ended, before it kills the
@@ -42,8 +42,8 @@ const (
 )
 
 // sshHost is one host of an SSHCluster and the ssh processes that serve
-// it: a control master (when the ssh command is OpenSSH's), a probe, the
-// binary copy when needed, and the worker's session.
+// it: a control master (when the ssh command is OpenSSH's), the worker's
+// session, and the binary copy when needed.
 type sshHost struct {
 	c     *SSHCluster
 	login Login
