@@ -15,6 +15,7 @@ var (
 	PackOutput   = packOutput
 	LoopbackOnly = loopbackOnly
 	BinaryID     = binaryID
+	ParseJobKey  = parseJobKey
 )
 
 // Unfinished is how many jobs e has sent and still expects a result for.
