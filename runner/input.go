@@ -57,6 +57,10 @@ var ErrNulByte = errors.New("contains a NUL byte (use -0 for NUL-separated input
 // (--csv), such as one with an unclosed quote.
 var ErrCSV = errors.New("not valid CSV")
 
+// ErrBadColSep is wrapped by Run's error for a --colsep that --csv cannot
+// use.
+var ErrBadColSep = errors.New("runner: bad --colsep")
+
 // readOpts say how the records of every input are read and cleaned: the
 // separator (newline, -0 or -d), -L's continued lines, -E, -r, the split
 // into columns (--colsep, --csv) and --trim.
@@ -91,7 +95,7 @@ func (c *Config) readOpts() (readOpts, error) {
 			src = src[1:] // a quoted punctuation character
 		}
 		if len(src) != 1 || src[0] == '"' || src[0] == '\r' || src[0] == '\n' {
-			return o, badValue(ErrBadTemplate, "--csv needs --colsep to be one character other than a quote or a line break, got %q", c.ColSep.String())
+			return o, badValue(ErrBadColSep, "%q: --csv needs one character other than a quote or a line break", c.ColSep.String())
 		}
 		o.comma, o.colsep = src[0], nil
 	}
