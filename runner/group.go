@@ -97,7 +97,7 @@ func ParseTrim(s string) (Trim, error) {
 // ErrTooLong is wrapped by the CommandTooLongError of a job whose command
 // line cannot fit the limit (-s, or what the system allows), even with a
 // single input record.
-var ErrTooLong = errors.New("command line too long")
+var ErrTooLong = errors.New("runner: command line too long")
 
 // A CommandTooLongError reports a command line that cannot be run: it is
 // longer than Limit allows even with one input record. Run stops starting
@@ -111,7 +111,7 @@ type CommandTooLongError struct {
 }
 
 func (e *CommandTooLongError) Error() string {
-	return fmt.Sprintf("runner: job %d: %v (%d bytes, the limit is %d; see -s): %s", e.Job, ErrTooLong, e.Len, e.Limit, e.Start)
+	return fmt.Sprintf("runner: job %d: command line too long (%d bytes, the limit is %d; see -s): %s", e.Job, e.Len, e.Limit, e.Start)
 }
 
 func (e *CommandTooLongError) Unwrap() error { return ErrTooLong }
