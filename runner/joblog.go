@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,29 +56,33 @@ type joblogEntry struct {
 }
 
 // scanJoblog calls each for every well-formed line of a joblog, in file
-// order. The header, malformed lines and a last line cut short by a crash
-// (no newline) are passed over, so such a job counts as never recorded.
-func scanJoblog(r io.Reader, each func(joblogEntry)) error {
+// order, and returns how many other lines it passed over. The header,
+// blank lines and a last line cut short by a crash (no newline) are passed
+// over without being counted, so such a job counts as never recorded.
+func scanJoblog(r io.Reader, each func(joblogEntry)) (bad int, err error) {
 	br := bufio.NewReader(r)
 	for first := true; ; first = false {
 		line, err := br.ReadString('\n')
 		if err == io.EOF {
-			return nil // a partial last line is a job that was not recorded
+			return bad, nil // a partial last line is a job that was not recorded
 		}
 		if err != nil {
-			return err
+			return bad, err
 		}
-		f := strings.SplitN(strings.TrimSuffix(line, "\n"), "\t", 9)
-		if first && len(f) > 0 && f[0] == "Seq" {
+		line = strings.TrimSuffix(line, "\n")
+		f := strings.SplitN(line, "\t", 9)
+		if first && len(f) > 0 && f[0] == "Seq" || line == "" {
 			continue
 		}
 		if len(f) < 9 {
+			bad++
 			continue
 		}
 		seq, err1 := strconv.ParseInt(f[0], 10, 64)
 		exit, err2 := strconv.Atoi(f[6])
 		sig, err3 := strconv.Atoi(f[7])
 		if err1 != nil || err2 != nil || err3 != nil || seq < 1 || seq > 1<<40 {
+			bad++
 			continue
 		}
 		each(joblogEntry{seq: seq, ok: exit == 0 && sig == 0, command: strings.ReplaceAll(f[8], "\x00", "\n")})
@@ -89,7 +94,7 @@ func scanJoblog(r io.Reader, each func(joblogEntry)) error {
 // --resume-failed, which reruns the others).
 func readJoblog(r io.Reader, succeededOnly bool) (seqSet, error) {
 	var done seqSet
-	err := scanJoblog(r, func(e joblogEntry) {
+	_, err := scanJoblog(r, func(e joblogEntry) {
 		if e.ok || !succeededOnly {
 			done.add(e.seq)
 		}
@@ -119,7 +124,9 @@ func readRetryList(path string) (l retryList, found bool, err error) {
 		return l, false, usageErr("reading joblog "+path, err)
 	}
 	defer f.Close()
-	if l, err = parseRetryList(f); err != nil {
+	if l, err = parseRetryList(f); errors.Is(err, ErrNotJoblog) {
+		return l, false, badValue(ErrNotJoblog, "%s: no line has the 9 tab-separated columns of a joblog", path)
+	} else if err != nil {
 		return l, false, usageErr("reading joblog "+path, err)
 	}
 	return l, true, nil
@@ -127,7 +134,7 @@ func readRetryList(path string) (l retryList, found bool, err error) {
 
 func parseRetryList(r io.Reader) (l retryList, err error) {
 	l.commands = map[int64]string{}
-	err = scanJoblog(r, func(e joblogEntry) {
+	bad, err := scanJoblog(r, func(e joblogEntry) {
 		l.last = max(l.last, e.seq)
 		if e.ok {
 			l.done.add(e.seq)
@@ -136,8 +143,17 @@ func parseRetryList(r io.Reader) (l retryList, err error) {
 			l.commands[e.seq] = e.command
 		}
 	})
+	if err == nil && bad > 0 && l.last == 0 {
+		// Not one job line: this is not a joblog, and rerunning "its
+		// failed jobs" would silently run nothing.
+		err = ErrNotJoblog
+	}
 	return l, err
 }
+
+// ErrNotJoblog is returned (wrapped in a UsageError) by Run with
+// RetryFailed when JobLog holds lines but not one of them is a joblog's.
+var ErrNotJoblog = errors.New("runner: not a joblog")
 
 // next returns an input function yielding, for job numbers 1 to the
 // last, each failed job's command as its only argument; the others are
