@@ -30,6 +30,8 @@ import (
 // and --cleanup leaves nothing behind on the worker while without it the
 // files stay.
 func TestTransferRoundTrip(t *testing.T) {
+	// The workers make the jobs' fresh work dirs here.
+	t.Setenv("TMPDIR", t.TempDir())
 	s := natstest.Start(t)
 	startWorker(t, s.URL, 2)
 	startWorker(t, s.URL, 2)
@@ -141,6 +143,8 @@ func TestTransferRoundTrip(t *testing.T) {
 // job with an error that names the file, the job and the worker; the
 // files it did create still come back.
 func TestReturnMissing(t *testing.T) {
+	// The workers make the jobs' fresh work dirs here.
+	t.Setenv("TMPDIR", t.TempDir())
 	s := natstest.Start(t)
 	w := startWorker(t, s.URL, 1)
 	t.Chdir(t.TempDir())

@@ -170,6 +170,8 @@ func TestRunFlagsWithServer(t *testing.T) {
 		}
 	})
 
+	// The worker makes the fresh work dirs of jobs with files here.
+	t.Setenv("TMPDIR", t.TempDir())
 	url := startRemote(t)
 	for _, c := range cases {
 		if c.flag == "server" || c.flag == "detach" {
