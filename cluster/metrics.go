@@ -44,7 +44,7 @@ func newJobCounters(reg *prometheus.Registry, prefix, whose string, withStarted 
 		started:   prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + "jobs_started_total", Help: "Jobs started" + whose}),
 		succeeded: counter("jobs_succeeded_total", "Jobs that ended with exit status 0"),
 		failed:    counter("jobs_failed_total", "Jobs that ended otherwise: a non-zero exit, a signal, a timeout, a cancel, or no start"),
-		retried:   counter("jobs_retried_total", "Jobs started again: a later attempt (--retries) or a redelivery after a lost worker"),
+		retried:   counter("jobs_retried_total", "Jobs started again: a later attempt (--retries), or a redelivery (after a lost worker, or of a prefetched job handed back, which may not have run before)"),
 		dead:      counter("jobs_dead_lettered_total", "Jobs moved to the dead letters after their last run"),
 		runtime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: prefix + "job_run_seconds", Help: "Run time of ended jobs, in seconds" + whose,
