@@ -14,10 +14,34 @@ var (
 
 // The template parser, the direct-exec test and the -j bound are internals
 // the tests check on their own.
-var (
-	ParseTemplate = parseTemplate
-	SimpleArgv    = simpleArgv
-)
+var SimpleArgv = simpleArgv
+
+// ParseTemplate parses a command as crew run does, with -q as quote.
+func ParseTemplate(words []string, quote bool) (*template, error) {
+	return parseTemplate(words, templateOptions{quote: quote})
+}
+
+// TemplateOptions are the template's options the tests set.
+type TemplateOptions struct {
+	Quote, Plus, Context, NoAppend bool
+	Rename                         Replacements
+}
+
+// ParseTemplateWith parses words with the options o.
+func ParseTemplateWith(words []string, o TemplateOptions) (*template, error) {
+	return parseTemplate(words, templateOptions{quote: o.Quote, plus: o.Plus, context: o.Context, noAppend: o.NoAppend, rename: o.Rename})
+}
+
+// ExpandJob expands t for job seq in slot of jobs slots, of total jobs.
+func ExpandJob(t *template, seq int64, slot, jobs int, total int64, args []string) string {
+	return t.expand(jobInfo{seq: seq, slot: slot, jobs: jobs, total: total}, args, true)
+}
+
+// Skip is the template's {uniq}/{choose_k} verdict.
+func Skip(t *template, args []string) bool { return t.skip(args) }
+
+// WithNames is the template with --header's names.
+func WithNames(t *template, names []string) (*template, error) { return t.withNames(names) }
 
 const MaxJobs = jobsLimit
 

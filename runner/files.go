@@ -75,7 +75,7 @@ func (r *run) parseFiles() error {
 			if n == "" {
 				return nil, badValue(ErrBadFileName, "%s: empty file name", flag)
 			}
-			t, err := parseTemplate([]string{n}, false)
+			t, err := c.fileTemplate(n)
 			if err != nil {
 				return nil, err
 			}
@@ -96,7 +96,7 @@ func (r *run) parseFiles() error {
 		}
 	}
 	if c.WorkDir != "" {
-		if f.workDir, err = parseTemplate([]string{c.WorkDir}, false); err != nil {
+		if f.workDir, err = c.fileTemplate(c.WorkDir); err != nil {
 			return err
 		}
 	}
@@ -111,7 +111,7 @@ func (f *fileTemplates) expand(seq int64, slot int, args []string) *Files {
 	if f == nil {
 		return nil
 	}
-	one := func(t *template) string { return t.expand(seq, slot, args, false) }
+	one := func(t *template) string { return t.expand(jobInfo{seq: seq, slot: slot, total: -1}, args, false) }
 	out := &Files{Base: f.base, Cleanup: f.cleanup}
 	for _, t := range f.transfer {
 		out.Transfer = append(out.Transfer, one(t))

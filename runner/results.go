@@ -59,7 +59,7 @@ func newResults(cfg *Config) (*results, error) {
 	case strings.HasSuffix(cfg.Results, ".json"):
 		s.kind = resultsJSON
 	default:
-		t, err := parseTemplate([]string{cfg.Results}, false)
+		t, err := cfg.fileTemplate(cfg.Results)
 		if err == nil && t.repl {
 			s.kind, s.tmpl = resultsNamed, t
 		}
@@ -109,7 +109,7 @@ func (s *results) store(rec *record, out, errb *spillBuffer) (string, error) {
 		}
 		outFile = filepath.Join(p, "stdout")
 	case s.kind == resultsNamed:
-		p := s.tmpl.expand(rec.job.Seq, rec.job.Slot, rec.args, false)
+		p := s.tmpl.expand(jobInfo{seq: rec.job.Seq, slot: rec.job.Slot, total: -1}, rec.args, false)
 		if strings.HasSuffix(p, "/") {
 			outFile = filepath.Join(p, "stdout")
 			err := writeJobFiles(filepath.Join(p, "seq"), outFile, filepath.Join(p, "stderr"), rec.job.Seq, out, errb)

@@ -176,6 +176,23 @@ type Config struct {
 	Cleanup       bool
 	WorkDir       string
 
+	// Replacement strings and the job's environment (#11 §2 template
+	// side and §3, the "tmpl" helper: runner/template*.go, runner/env.go).
+
+	// Replace renames replacement strings (-I, --extensionreplace, ...).
+	Replace Replacements
+	// Plus is --plus: GNU parallel's further replacement strings ({..},
+	// {+/}, {:-str}, {%re}, {/re/str}, {##}, ...).
+	Plus bool
+	// ContextReplace repeats the run of non-blank text around {} for
+	// every argument of a job (-X, and -N or -L without -m/--xargs);
+	// otherwise {} is all the arguments, separated by spaces.
+	ContextReplace bool
+	// Env holds KEY=value pairs every job gets on top of the PARALLEL_
+	// variables (see SelectEnv for --env); they travel with the job to
+	// cluster workers, where the worker's own environment is the base.
+	Env []string
+
 	// Drain, when closed, stops the start of new jobs and lets the
 	// running ones finish (crew run's SIGHUP). Run says so on Stderr and
 	// names the jobs it waits for; the jobs never started are not counted
@@ -296,18 +313,11 @@ func newRun(cfg Config) (*run, error) {
 		cfg.MaxArgs, cfg.MaxLines, cfg.ZeroArgs, cfg.ReplaceArgs = 0, 0, false, false
 		cfg.Multiple, cfg.Spread, cfg.Header = 0, false, nil
 	}
-	var tmpl *template
-	if len(cfg.Command) > 0 {
-		var err error
-		if tmpl, err = parseTemplate(cfg.Command, cfg.Quote); err != nil {
-			return nil, err
-		}
+	tmpl, tagT, err := cfg.templates()
+	if err != nil {
+		return nil, err
 	}
-	r := &run{cfg: cfg, tmpl: tmpl, pipe: pipe, exec: cfg.Executor, running: map[int64]string{}}
-	if cfg.TagString != "" {
-		r.tagT, _ = parseTemplate([]string{cfg.TagString}, false)
-	}
-	var err error
+	r := &run{cfg: cfg, tmpl: tmpl, tagT: tagT, pipe: pipe, exec: cfg.Executor, running: map[int64]string{}}
 	if r.ropts, err = cfg.readOpts(); err != nil {
 		return nil, err
 	}
@@ -364,6 +374,9 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	r.names = it.names
+	if err := r.useNames(it.names); err != nil {
+		return Summary{}, err
+	}
 	grp := r.cfg.newGrouper(it.Next, func(seq int64, args []string) string {
 		return r.command(seq, r.cfg.Jobs, args)
 	}, r.limit)
@@ -388,7 +401,7 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		next = feed.next
 	} else if retry != nil {
 		total = int64(len(retry.commands))
-	} else if r.cfg.Shuffle || r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) {
+	} else if r.cfg.Shuffle || r.cfg.Halt.Percent > 0 || r.cfg.Progress != nil && knownSize(r.cfg.Inputs) || r.tmpl != nil && r.tmpl.needTotal {
 		// Percentages need the number of jobs, so the input is read first.
 		all, err := collect(next)
 		if err != nil {
@@ -458,7 +471,7 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 	// hand-off through this loop, which only reads the input ahead.
 	var wg sync.WaitGroup
 	if !r.cfg.DryRun {
-		for slot := 1; slot <= r.cfg.Jobs; slot++ {
+		for range r.cfg.Jobs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -493,6 +506,7 @@ loop:
 			pj.finish()
 			continue
 		}
+		skip := r.tmpl != nil && r.tmpl.skip(args) // {uniq}, {choose_k}
 		if r.cfg.DryRun {
 			slot := int((seq-1)%int64(r.cfg.Jobs)) + 1
 			command := r.command(seq, slot, args)
@@ -502,6 +516,12 @@ loop:
 				break
 			}
 			fmt.Fprintln(r.cfg.Stdout, command)
+			pj.finish()
+			r.countSkipped(skip)
+			continue
+		}
+		if skip {
+			r.skipJob(seq, args)
 			pj.finish()
 			continue
 		}
@@ -676,7 +696,7 @@ func collect(next func() ([]string, error)) ([][]string, error) {
 // with no template the arguments themselves.
 func (r *run) command(seq int64, slot int, args []string) string {
 	if r.tmpl != nil {
-		return r.tmpl.Expand(seq, slot, args)
+		return r.tmpl.expand(r.jobInfo(seq, slot), args, true)
 	}
 	if !r.cfg.Quote {
 		return strings.Join(args, " ")
@@ -716,7 +736,7 @@ func (r *run) sayDraining() {
 
 // runJob runs one job with its retries and hands the outcome on.
 func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, command string, pj *pipeJob) {
-	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout, Args: args}
+	job := &Job{Seq: seq, Slot: slot, Command: command, Timeout: r.cfg.Timeout, Args: args, Env: jobEnv(r.cfg.Env, seq, slot)}
 	if argv, ok := simpleArgv(command); ok {
 		job.Argv = argv
 	}
@@ -807,7 +827,7 @@ func (r *run) runJob(ctx context.Context, seq int64, slot int, args []string, co
 func (r *run) tag(seq int64, slot int, args []string) string {
 	switch {
 	case r.tagT != nil:
-		return r.tagT.expand(seq, slot, args, false) + "\t"
+		return r.tagT.expand(r.jobInfo(seq, slot), args, false) + "\t"
 	case r.cfg.Tag && r.pipe != nil:
 		return "\t" // a block has no arguments to show (GNU parallel's too)
 	case r.cfg.Tag:

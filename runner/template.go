@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -13,225 +14,368 @@ import (
 // be used, such as an empty one.
 var ErrBadTemplate = errors.New("runner: bad command template")
 
-// A template is a parsed command: literal text and replacement strings.
-// Parse it once with parseTemplate and Expand it for every input. A
-// template is immutable and safe for concurrent use.
-type template struct {
-	// words holds each command word as a sequence of parts; GNU parallel
-	// joins the words with spaces into one shell command line.
-	words [][]part
-	quote bool // -q: quote each whole word after replacement
-	repl  bool // at least one replacement string; otherwise args are appended
+// Replacements renames GNU parallel's replacement strings (-I,
+// --extensionreplace, --basenamereplace, --dirnamereplace,
+// --basenameextensionreplace, --seqreplace, --slotreplace). An empty field
+// keeps the default. A new name takes the place of the old one, which is
+// then plain text; a new name equal to another replacement string replaces
+// that one (-I {.} makes {.} the whole input and leaves no way to write
+// {.}), as in GNU parallel. A name that starts with '{' also has a
+// positional form: with -I {x}, {2x} is the second argument.
+type Replacements struct {
+	Input     string // -I: instead of {}
+	NoExt     string // --extensionreplace: instead of {.}
+	Base      string // --basenamereplace: instead of {/}
+	Dir       string // --dirnamereplace: instead of {//}
+	BaseNoExt string // --basenameextensionreplace: instead of {/.}
+	Seq       string // --seqreplace: instead of {#}
+	Slot      string // --slotreplace: instead of {%}
 }
 
-type partKind uint8
+// templateOptions say how to read a template.
+type templateOptions struct {
+	quote   bool // -q: quote each whole word after replacement, values unquoted
+	plus    bool // --plus
+	context bool // -X: a word holding {} is repeated for each argument
+	rename  Replacements
+	// noAppend: a template without replacement strings stays as it is
+	// (--tagstring); a command gets {} appended, as GNU parallel does.
+	noAppend bool
+}
+
+// A template is a parsed command: literal text and replacement strings,
+// read the way GNU parallel reads them. Parse it once with parseTemplate
+// and expand it for every job. A template is immutable and safe for
+// concurrent use.
+//
+// The command words are joined with spaces into one shell command line.
+// Each word is cut into tokens: replacement strings, and literal text with
+// every blank a token of its own, because -X repeats the run of non-blank
+// text around a replacement string, which may be part of a word.
+type template struct {
+	words []string // as given, for withNames
+	opts  templateOptions
+	toks  []tok
+	// rawValues: the command starts with a replacement string, so the
+	// values are not quoted: the input is (part of) the command itself.
+	rawValues bool
+	repl      bool // at least one replacement string in the words
+	// needTotal: {##} or {0#} need the number of jobs in advance.
+	needTotal bool
+	// uniq and choose: {uniq} and {choose_k} skip jobs (see skip).
+	uniq, choose bool
+}
+
+type tokKind uint8
 
 const (
-	litPart  partKind = iota
-	argPart           // {}, {.}, {/}, {//}, {/.} and their {n...} forms
-	seqPart           // {#}
-	slotPart          // {%}
+	litTok   tokKind = iota
+	replTok          // a replacement string
+	spaceTok         // between two command words: never quoted, splits -X groups
+	emptyTok         // an empty command word
 )
 
-type part struct {
-	kind  partKind
-	lit   string
-	group int    // 0: all arguments; n > 0: the nth; n < 0: from the end
-	op    string // "", ".", "/", "//", "/."
+type tok struct {
+	kind tokKind
+	lit  string
+	p    *repl
 }
 
-// parseTemplate parses the command words of crew run. quote is -q: the
-// words are then quoted as a whole after replacement, so the shell sees
-// them as they were given. A '{' that does not start a known replacement
-// string stays literal, as in GNU parallel.
-func parseTemplate(words []string, quote bool) (*template, error) {
+// parseTemplate parses crew run's command words with GNU parallel's
+// replacement strings. quote is -q: the words are then quoted as a whole
+// after replacement, so the shell sees them as they were given. Text in
+// braces that is no replacement string stays literal, as in GNU parallel.
+func parseTemplate(words []string, o templateOptions) (*template, error) {
 	if len(words) == 0 {
 		return nil, badValue(ErrBadTemplate, "no command")
 	}
-	t := &template{quote: quote}
-	for _, w := range words {
-		ps := parseWord(w)
-		for _, p := range ps {
-			if p.kind != litPart {
-				t.repl = true
+	keys, err := o.keys()
+	if err != nil {
+		return nil, err
+	}
+	t := &template{words: words, opts: o}
+	var all []segment
+	for i, w := range words {
+		if i > 0 {
+			t.toks = append(t.toks, tok{kind: spaceTok})
+		}
+		if w == "" {
+			t.toks = append(t.toks, tok{kind: emptyTok})
+			continue
+		}
+		if open, close := strings.Index(w, "{="), strings.LastIndex(w, "=}"); open >= 0 && close > open {
+			return nil, badValue(ErrBadTemplate, "%q: perl expressions {= ... =} are not supported; use --plus replacement strings or a shell command", w)
+		}
+		segs, err := splitWord(w, keys)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, segs...)
+		for _, s := range segs {
+			if s.p != nil {
+				t.toks = append(t.toks, tok{kind: replTok, p: s.p})
+				continue
+			}
+			// Every blank is a token of its own: -X's groups end there.
+			for s.lit != "" {
+				i := strings.IndexAny(s.lit, wordBlanks)
+				switch {
+				case i < 0:
+					t.toks = append(t.toks, tok{kind: litTok, lit: s.lit})
+					s.lit = ""
+				case i > 0:
+					t.toks = append(t.toks, tok{kind: litTok, lit: s.lit[:i]})
+					s.lit = s.lit[i:]
+				default:
+					t.toks = append(t.toks, tok{kind: litTok, lit: s.lit[:1]})
+					s.lit = s.lit[1:]
+				}
 			}
 		}
-		t.words = append(t.words, ps)
+	}
+	for _, s := range all {
+		if s.p != nil {
+			t.repl = true
+			t.needTotal = t.needTotal || s.p.kind == totalRepl || s.p.kind == padSeqRepl
+			t.uniq = t.uniq || s.p.skip == skipUniq
+			t.choose = t.choose || s.p.skip == skipChoose
+		}
+	}
+	if !t.repl && !o.noAppend {
+		// No replacement string: the arguments are appended as one more
+		// word, {}.
+		t.toks = append(t.toks, tok{kind: spaceTok}, tok{kind: replTok, p: &repl{kind: argRepl}})
+	}
+	// GNU parallel leaves the values unquoted when the first word (up to
+	// a blank or '=') holds a replacement string: parallel {} runs each
+	// input as a command line; X={} echo does not.
+	for _, k := range t.toks {
+		if k.kind == replTok {
+			t.rawValues = !o.noAppend
+			break
+		}
+		if k.kind != litTok || strings.ContainsAny(k.lit, " \t\n=") {
+			break
+		}
 	}
 	return t, nil
 }
 
-func parseWord(w string) []part {
-	var ps []part
-	var lit strings.Builder
-	for i := 0; i < len(w); {
-		if w[i] == '{' {
-			if j := strings.IndexByte(w[i+1:], '}'); j >= 0 {
-				if p, ok := parseRepl(w[i+1 : i+1+j]); ok {
-					if lit.Len() > 0 {
-						ps = append(ps, part{kind: litPart, lit: lit.String()})
-						lit.Reset()
-					}
-					ps = append(ps, p)
-					i += j + 2
-					continue
-				}
-			}
-		}
-		lit.WriteByte(w[i])
-		i++
-	}
-	if lit.Len() > 0 {
-		ps = append(ps, part{kind: litPart, lit: lit.String()})
-	}
-	return ps
-}
+// wordBlanks are the characters that end an -X group inside a word. (GNU
+// parallel's \s; newline and the like end a group too only by splitting
+// it, which changes nothing.)
+const wordBlanks = " \t\n\r\f\v"
 
-// parseRepl recognises the inside of {...}.
-func parseRepl(s string) (part, bool) {
-	switch s {
-	case "#":
-		return part{kind: seqPart}, true
-	case "%":
-		return part{kind: slotPart}, true
-	}
-	digits := 0
-	if strings.HasPrefix(s, "-") {
-		digits = 1
-	}
-	for digits < len(s) && s[digits] >= '0' && s[digits] <= '9' {
-		digits++
-	}
-	group := 0
-	if digits > 0 {
-		n, err := strconv.Atoi(s[:digits])
-		if err != nil || n == 0 || n > 1<<20 || n < -(1<<20) {
-			return part{}, false
-		}
-		group = n
-	}
-	switch op := s[digits:]; op {
-	case "", ".", "/", "//", "/.":
-		return part{kind: argPart, group: group, op: op}, true
-	}
-	return part{}, false
+// jobInfo is what a command may refer to besides the job's arguments.
+type jobInfo struct {
+	seq   int64
+	slot  int
+	jobs  int   // job slots, for {0%}
+	total int64 // jobs in the run, for {##} and {0#}; -1 when unknown
 }
 
 // Expand returns the command line for one job: seq is {#}, slot is {%} and
 // args are the job's arguments ({1}, {2}, ...). Values are shell-quoted
 // unless the template was parsed with quote (-q), which quotes whole words.
 func (t *template) Expand(seq int64, slot int, args []string) string {
-	return t.expand(seq, slot, args, true)
+	return t.expand(jobInfo{seq: seq, slot: slot, jobs: slot, total: -1}, args, true)
 }
 
-// expand is Expand with the quoting of values optional (--tagstring).
-func (t *template) expand(seq int64, slot int, args []string, quoteValues bool) string {
+// out is one piece of an expanded command.
+type out struct {
+	s   string
+	sep bool // an unquoted space that ends a quoting group
+}
+
+// expand is Expand with the job's numbers and the quoting of values
+// optional (--tagstring quotes nothing).
+func (t *template) expand(j jobInfo, args []string, quoteValues bool) string {
+	if len(args) == 0 {
+		args = []string{""}
+	}
+	quoteValues = quoteValues && !t.opts.quote && !t.rawValues
+	var o []out
+	if t.opts.context {
+		o = t.expandContext(j, args, quoteValues)
+	} else {
+		o = t.expandPlain(j, args, quoteValues)
+	}
+	// Pieces between two separators make one word; with -q each such
+	// word is quoted whole.
 	var b strings.Builder
-	for i, w := range t.words {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if t.quote {
-			var raw strings.Builder
-			for _, p := range w {
-				t.writePart(&raw, p, seq, slot, args, false)
+	var word strings.Builder
+	n, pieces := 0, 0
+	flush := func() {
+		if t.opts.quote {
+			if pieces > 0 {
+				if n > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(quoteArg(word.String()))
+				n++
 			}
-			b.WriteString(quoteArg(raw.String()))
+		} else {
+			if n > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(word.String())
+			n++
+		}
+		word.Reset()
+		pieces = 0
+	}
+	for _, p := range o {
+		if p.sep {
+			flush()
 			continue
 		}
-		for _, p := range w {
-			t.writePart(&b, p, seq, slot, args, quoteValues)
-		}
+		word.WriteString(p.s)
+		pieces++
 	}
-	if !t.repl && quoteValues {
-		for _, a := range args {
-			b.WriteByte(' ')
-			b.WriteString(quoteArg(a))
-		}
-	}
+	flush()
 	return b.String()
 }
 
-func (t *template) writePart(b *strings.Builder, p part, seq int64, slot int, args []string, quote bool) {
-	switch p.kind {
-	case litPart:
-		b.WriteString(p.lit)
-	case seqPart:
-		b.WriteString(strconv.FormatInt(seq, 10))
-	case slotPart:
-		b.WriteString(strconv.Itoa(slot))
-	case argPart:
-		if p.group == 0 {
+// expandPlain replaces each replacement string by its value for every
+// argument, the values separated by spaces; a positional one ({2}) or
+// one that does not depend on the arguments ({#}) only once.
+func (t *template) expandPlain(j jobInfo, args []string, q bool) []out {
+	o := make([]out, 0, len(t.toks)+len(args))
+	for _, k := range t.toks {
+		switch k.kind {
+		case litTok:
+			o = append(o, out{s: k.lit})
+		case emptyTok:
+			o = append(o, out{})
+		case spaceTok:
+			o = append(o, out{sep: true})
+		case replTok:
 			for i, a := range args {
 				if i > 0 {
-					b.WriteByte(' ')
+					o = append(o, out{sep: true})
 				}
-				writeValue(b, transform(a, p.op), quote)
+				v, perArg := k.p.value(j, args, a, q)
+				o = append(o, out{s: v})
+				if !perArg {
+					break
+				}
 			}
+		}
+	}
+	return o
+}
+
+// expandContext is -X: the run of non-blank text holding a replacement
+// string is repeated for every argument. As in GNU parallel, a tab ends
+// a group but starts the next one, and a group whose replacement strings
+// are all positional (or need no argument) is written once.
+func (t *template) expandContext(j jobInfo, args []string, q bool) []out {
+	o := make([]out, 0, len(t.toks)*len(args))
+	var group []tok
+	flush := func() {
+		hasRepl := false
+		for _, k := range group {
+			hasRepl = hasRepl || k.kind == replTok
+		}
+		if !hasRepl {
+			for _, k := range group {
+				o = append(o, out{s: k.lit}) // litTok or emptyTok ("")
+			}
+			group = group[:0]
 			return
 		}
-		i := p.group - 1
-		if p.group < 0 {
-			i = len(args) + p.group
+		for i, a := range args {
+			if i > 0 {
+				o = append(o, out{sep: true})
+			}
+			perArg := false
+			for _, k := range group {
+				if k.kind != replTok {
+					o = append(o, out{s: k.lit})
+					continue
+				}
+				v, pa := k.p.value(j, args, a, q)
+				perArg = perArg || pa
+				o = append(o, out{s: v})
+			}
+			if !perArg {
+				break
+			}
 		}
-		v := ""
-		if i >= 0 && i < len(args) {
-			v = args[i]
-		}
-		writeValue(b, transform(v, p.op), quote)
+		group = group[:0]
 	}
+	for _, k := range t.toks {
+		sep := k.kind == spaceTok || k.kind == litTok && (k.lit == " " || k.lit == "\t")
+		if sep {
+			flush()
+		}
+		switch {
+		case k.kind == spaceTok:
+			o = append(o, out{sep: true})
+		case k.kind == litTok && k.lit == " ":
+			o = append(o, out{s: " "})
+		default:
+			group = append(group, k)
+		}
+	}
+	flush()
+	return o
 }
 
-func writeValue(b *strings.Builder, v string, quote bool) {
+// skip reports whether the job with these arguments is skipped: {uniq}
+// skips a job two of whose arguments are equal, {choose_k} one whose
+// arguments are not in strictly increasing order (so each set of k
+// values runs once).
+func (t *template) skip(args []string) bool {
+	if t.uniq {
+		seen := make(map[string]bool, len(args))
+		for _, a := range args {
+			if seen[a] {
+				return true
+			}
+			seen[a] = true
+		}
+	}
+	if t.choose {
+		for i := 1; i < len(args); i++ {
+			if args[i-1] >= args[i] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withNames returns the template with {name} (and {name.}, {name/},
+// {name//}, {name/.}) standing for the column that --header named name:
+// {1} for the first name. GNU parallel does the same by rewriting the
+// command before reading it.
+func (t *template) withNames(names []string) (*template, error) {
+	if len(names) == 0 {
+		return t, nil
+	}
+	words := make([]string, len(t.words))
+	copy(words, t.words)
+	for i, name := range names {
+		if name == "" {
+			continue
+		}
+		id := strconv.Itoa(i + 1)
+		for w := range words {
+			for _, op := range []string{"", "/", "//", ".", "/."} {
+				words[w] = strings.ReplaceAll(words[w], "{"+name+op+"}", "{"+id+op+"}")
+			}
+		}
+	}
+	return parseTemplate(words, t.opts)
+}
+
+// quoteIf quotes v for the shell when asked.
+func quoteIf(v string, quote bool) string {
 	if quote {
-		v = quoteArg(v)
-	}
-	b.WriteString(v)
-}
-
-// transform applies a replacement string's operation to a value.
-func transform(v, op string) string {
-	switch op {
-	case ".":
-		return noExt(v)
-	case "/":
-		return basename(v)
-	case "//":
-		return dirname(v)
-	case "/.":
-		return noExt(basename(v))
+		return quoteArg(v)
 	}
 	return v
-}
-
-// basename is GNU parallel's {/}: everything after the last slash.
-func basename(v string) string {
-	if i := strings.LastIndexByte(v, '/'); i >= 0 {
-		return v[i+1:]
-	}
-	return v
-}
-
-// dirname is GNU parallel's {//}: "." without a slash, "/" for a top-level name.
-func dirname(v string) string {
-	i := strings.LastIndexByte(v, '/')
-	switch {
-	case i < 0:
-		return "."
-	case i == 0:
-		return "/"
-	}
-	return v[:i]
-}
-
-// noExt is GNU parallel's {.}: the value without the extension of its last
-// path element.
-func noExt(v string) string {
-	i := strings.LastIndexByte(v, '.')
-	if i < 0 || strings.IndexByte(v[i:], '/') >= 0 {
-		return v
-	}
-	return v[:i]
 }
 
 // quoteArg quotes s for a POSIX shell so that the shell passes it on as
@@ -253,4 +397,14 @@ func validArg(v string) error {
 		return fmt.Errorf("contains a NUL byte at offset %d", i)
 	}
 	return nil
+}
+
+// compileUser compiles a pattern of the user's into a regexp, or says
+// which replacement string held it.
+func compileUser(pattern, in string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, badValue(ErrBadTemplate, "%s: %v", in, err)
+	}
+	return re, nil
 }

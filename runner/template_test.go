@@ -22,7 +22,7 @@ func TestExpand(t *testing.T) {
 		{[]string{"echo", "{/}", "{//}", "{/.}"}, false, []string{"/x/y.z"}, "echo y.z /x y"},
 		{[]string{"echo", "{2}", "{1}"}, false, []string{"a", "b"}, "echo b a"},
 		{[]string{"echo", "{-1}"}, false, []string{"a", "b"}, "echo b"},
-		{[]string{"echo", "{3}"}, false, []string{"a"}, "echo ''"},
+		{[]string{"echo", "{3}"}, false, []string{"a"}, "echo "},
 		{[]string{"echo", "{#}", "{%}"}, false, []string{"a"}, "echo 7 2"},
 		{[]string{"echo", "{", "{x}", "{1"}, false, []string{"a"}, "echo { {x} {1 a"},
 		{[]string{"echo", "{} x"}, true, []string{"a b"}, "echo 'a b x'"},

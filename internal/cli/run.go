@@ -57,6 +57,8 @@ type runOptions struct {
 	filesOptions
 	// pipe is --pipe and its family (run_pipe.go).
 	pipe pipeOptions
+	// tmplOptions: -I and its kin, --plus, --env (run_tmpl_flags.go).
+	tmplOptions
 }
 
 const runLong = `Run a command for each input, many at once, with GNU parallel's syntax.
@@ -133,6 +135,9 @@ func newRunCmd(s Streams, runF func(context.Context, *runOptions) error) *cobra.
 }
 
 func runRun(ctx context.Context, opts *runOptions) error {
+	if opts.recordEnv {
+		return recordEnv()
+	}
 	cfg := opts.config()
 	if err := opts.checkRequire(); err != nil {
 		return err
@@ -257,5 +262,6 @@ func (o *runOptions) config() runner.Config {
 	o.records.apply(&c)
 	o.filesOptions.apply(&c)
 	o.pipe.apply(&c)
+	o.applyTemplate(&c)
 	return c
 }

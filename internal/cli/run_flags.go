@@ -70,6 +70,7 @@ func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	defineServerFlags(f, o)
 	fl.filesFlags.define(f, &o.filesOptions)
 	fl.pipe.define(f, &o.pipe)
+	o.tmplOptions.define(f)
 }
 
 // parse completes o from the flags as given and the positional arguments;
@@ -139,6 +140,9 @@ func (fl *runFlags) parse(f *pflag.FlagSet, args []string, o *runOptions) error 
 		}
 	}
 	o.progress, o.eta, o.records.bar = fl.bar || fl.eta || fl.progress, fl.eta, fl.bar
+	if err := o.tmplOptions.parse(f); err != nil {
+		return err
+	}
 	if err := fl.input.parse(f, &o.inputOptions); err != nil {
 		return err
 	}
