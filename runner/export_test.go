@@ -84,3 +84,5 @@ var (
 	TableField = tableField
 	JSONString = jsonString
 )
+// QuoteArg is the shell quoting of values.
+var QuoteArg = quoteArg

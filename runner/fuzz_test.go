@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"strings"
 	"testing"
@@ -134,6 +135,50 @@ func FuzzInputGroups(f *testing.F) {
 		}
 		if got := strings.Count(out.String(), "\n"); got != want {
 			t.Errorf("groups %q gave %d commands, want %d", spec, got, want)
+		}
+	})
+}
+
+// FuzzPlusTemplate reads arbitrary templates with --plus, -X and a custom
+// -I, and expands them for odd values: reading never panics, an error is
+// a UsageError, expanding is a pure function of the job, and text with
+// no brace passes through unchanged with the values appended.
+func FuzzPlusTemplate(f *testing.F) {
+	f.Add("echo {+/} {+.} {..} {/...} {##} {0#} {0%}", "a/b.c.d", uint8(1))
+	f.Add("{:-x} {:2} {:1:3} {#a*} {##a*} {%b+} {%%b+}", "aabb", uint8(3))
+	f.Add("{/a/b} {//a/} {/#a/b} {/%a/b} {^a} {^^[a-c]} {,A} {,,A}", "bAnana", uint8(1))
+	f.Add("x{}y {1} {-2..} {2/a|b/c} {uniq} {choose_k} {slot} {host}", "", uint8(2))
+	f.Add("{(} {[} {/(/x} {#\\} {%*}", "((", uint8(1))
+	f.Add("@ {} @. {1@}", "v", uint8(4))
+	f.Fuzz(func(t *testing.T, tmpl, arg string, flags uint8) {
+		words := strings.Fields(tmpl)
+		if len(words) == 0 {
+			return
+		}
+		o := runner.TemplateOptions{Plus: flags&1 != 0, Context: flags&2 != 0, Quote: flags&8 != 0}
+		if flags&4 != 0 {
+			o.Rename.Input = "@"
+		}
+		tp, err := runner.ParseTemplateWith(words, o)
+		if err != nil {
+			var ue *runner.UsageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("%q: error %v is not a UsageError", tmpl, err)
+			}
+			return
+		}
+		args := []string{arg, arg + "/x.y"}
+		a := runner.ExpandJob(tp, 3, 2, 4, 10, args)
+		if b := runner.ExpandJob(tp, 3, 2, 4, 10, args); a != b {
+			t.Fatalf("%q: two expansions differ: %q, %q", tmpl, a, b)
+		}
+		runner.Skip(tp, args)
+		runner.ExpandJob(tp, 1, 1, 1, 1, nil)
+		if !strings.ContainsAny(tmpl, "{@") && !o.Quote && strings.IndexByte(arg, 0) < 0 {
+			want := strings.Join(words, " ") + " " + runner.QuoteArg(arg) + " " + runner.QuoteArg(arg+"/x.y")
+			if a != want {
+				t.Fatalf("%q with %q: got %q, want %q", tmpl, args, a, want)
+			}
 		}
 	})
 }

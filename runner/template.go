@@ -60,6 +60,7 @@ type template struct {
 	// values are not quoted: the input is (part of) the command itself.
 	rawValues bool
 	repl      bool // at least one replacement string in the words
+	appended  bool // {} was appended: the last two tokens
 	// needTotal: {##} or {0#} need the number of jobs in advance.
 	needTotal bool
 	// uniq and choose: {uniq} and {choose_k} skip jobs (see skip).
@@ -145,6 +146,7 @@ func parseTemplate(words []string, o templateOptions) (*template, error) {
 		// No replacement string: the arguments are appended as one more
 		// word, {}.
 		t.toks = append(t.toks, tok{kind: spaceTok}, tok{kind: replTok, p: &repl{kind: argRepl}})
+		t.appended = true
 	}
 	// GNU parallel leaves the values unquoted when the first word (up to
 	// a blank or '=') holds a replacement string: parallel {} runs each
@@ -181,145 +183,155 @@ func (t *template) Expand(seq int64, slot int, args []string) string {
 	return t.expand(jobInfo{seq: seq, slot: slot, jobs: slot, total: -1}, args, true)
 }
 
-// out is one piece of an expanded command.
-type out struct {
-	s   string
-	sep bool // an unquoted space that ends a quoting group
+// An emitter receives an expanded command piece by piece: text, or an
+// unquoted space that ends a word (and so a -q quoting group).
+type emitter interface {
+	text(s string)
+	sep()
+}
+
+// lineEmitter writes the pieces straight into the command line.
+type lineEmitter struct{ b strings.Builder }
+
+func (e *lineEmitter) text(s string) { e.b.WriteString(s) }
+func (e *lineEmitter) sep()          { e.b.WriteByte(' ') }
+
+// quoteEmitter is -q's: the pieces between two separators make one
+// word, quoted whole; an empty group makes no word, as in GNU parallel.
+type quoteEmitter struct {
+	b      strings.Builder
+	word   strings.Builder
+	pieces int
+}
+
+func (e *quoteEmitter) text(s string) { e.word.WriteString(s); e.pieces++ }
+
+func (e *quoteEmitter) sep() {
+	if e.pieces > 0 {
+		if e.b.Len() > 0 {
+			e.b.WriteByte(' ')
+		}
+		e.b.WriteString(quoteArg(e.word.String()))
+	}
+	e.word.Reset()
+	e.pieces = 0
 }
 
 // expand is Expand with the job's numbers and the quoting of values
 // optional (--tagstring quotes nothing).
 func (t *template) expand(j jobInfo, args []string, quoteValues bool) string {
-	if len(args) == 0 {
-		args = []string{""}
-	}
 	quoteValues = quoteValues && !t.opts.quote && !t.rawValues
-	var o []out
-	if t.opts.context {
-		o = t.expandContext(j, args, quoteValues)
+	toks := t.toks
+	if len(args) == 0 {
+		// A job with no arguments (-n 0): every replacement string is
+		// empty, unquoted, and the appended {} is not there at all.
+		args, quoteValues = []string{""}, false
+		if t.appended {
+			toks = toks[:len(toks)-2]
+		}
+	}
+	var e emitter
+	var line *lineEmitter
+	var quoted *quoteEmitter
+	if t.opts.quote {
+		quoted = &quoteEmitter{}
+		e = quoted
 	} else {
-		o = t.expandPlain(j, args, quoteValues)
+		line = &lineEmitter{}
+		e = line
 	}
-	// Pieces between two separators make one word; with -q each such
-	// word is quoted whole.
-	var b strings.Builder
-	var word strings.Builder
-	n, pieces := 0, 0
-	flush := func() {
-		if t.opts.quote {
-			if pieces > 0 {
-				if n > 0 {
-					b.WriteByte(' ')
-				}
-				b.WriteString(quoteArg(word.String()))
-				n++
-			}
-		} else {
-			if n > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(word.String())
-			n++
-		}
-		word.Reset()
-		pieces = 0
+	if t.opts.context {
+		t.expandContext(e, toks, j, args, quoteValues)
+	} else {
+		t.expandPlain(e, toks, j, args, quoteValues)
 	}
-	for _, p := range o {
-		if p.sep {
-			flush()
-			continue
-		}
-		word.WriteString(p.s)
-		pieces++
+	if quoted != nil {
+		quoted.sep()
+		return quoted.b.String()
 	}
-	flush()
-	return b.String()
+	return line.b.String()
 }
 
 // expandPlain replaces each replacement string by its value for every
 // argument, the values separated by spaces; a positional one ({2}) or
 // one that does not depend on the arguments ({#}) only once.
-func (t *template) expandPlain(j jobInfo, args []string, q bool) []out {
-	o := make([]out, 0, len(t.toks)+len(args))
-	for _, k := range t.toks {
+func (t *template) expandPlain(e emitter, toks []tok, j jobInfo, args []string, q bool) {
+	for _, k := range toks {
 		switch k.kind {
 		case litTok:
-			o = append(o, out{s: k.lit})
+			e.text(k.lit)
 		case emptyTok:
-			o = append(o, out{})
+			e.text("")
 		case spaceTok:
-			o = append(o, out{sep: true})
+			e.sep()
 		case replTok:
 			for i, a := range args {
 				if i > 0 {
-					o = append(o, out{sep: true})
+					e.sep()
 				}
 				v, perArg := k.p.value(j, args, a, q)
-				o = append(o, out{s: v})
+				e.text(v)
 				if !perArg {
 					break
 				}
 			}
 		}
 	}
-	return o
 }
 
 // expandContext is -X: the run of non-blank text holding a replacement
 // string is repeated for every argument. As in GNU parallel, a tab ends
 // a group but starts the next one, and a group whose replacement strings
 // are all positional (or need no argument) is written once.
-func (t *template) expandContext(j jobInfo, args []string, q bool) []out {
-	o := make([]out, 0, len(t.toks)*len(args))
-	var group []tok
-	flush := func() {
+func (t *template) expandContext(e emitter, toks []tok, j jobInfo, args []string, q bool) {
+	start := 0 // of the group in toks
+	flush := func(end int) {
+		group := toks[start:end]
 		hasRepl := false
 		for _, k := range group {
 			hasRepl = hasRepl || k.kind == replTok
 		}
 		if !hasRepl {
 			for _, k := range group {
-				o = append(o, out{s: k.lit}) // litTok or emptyTok ("")
+				e.text(k.lit) // litTok or emptyTok ("")
 			}
-			group = group[:0]
 			return
 		}
 		for i, a := range args {
 			if i > 0 {
-				o = append(o, out{sep: true})
+				e.sep()
 			}
 			perArg := false
 			for _, k := range group {
 				if k.kind != replTok {
-					o = append(o, out{s: k.lit})
+					e.text(k.lit)
 					continue
 				}
 				v, pa := k.p.value(j, args, a, q)
 				perArg = perArg || pa
-				o = append(o, out{s: v})
+				e.text(v)
 			}
 			if !perArg {
 				break
 			}
 		}
-		group = group[:0]
 	}
-	for _, k := range t.toks {
-		sep := k.kind == spaceTok || k.kind == litTok && (k.lit == " " || k.lit == "\t")
-		if sep {
-			flush()
-		}
+	for i, k := range toks {
 		switch {
 		case k.kind == spaceTok:
-			o = append(o, out{sep: true})
+			flush(i)
+			e.sep()
+			start = i + 1
 		case k.kind == litTok && k.lit == " ":
-			o = append(o, out{s: " "})
-		default:
-			group = append(group, k)
+			flush(i)
+			e.text(" ")
+			start = i + 1
+		case k.kind == litTok && k.lit == "\t":
+			flush(i)
+			start = i // the tab starts the next group
 		}
 	}
-	flush()
-	return o
+	flush(len(toks))
 }
 
 // skip reports whether the job with these arguments is skipped: {uniq}
