@@ -266,7 +266,7 @@ func (w *Worker) onCancel(m *nats.Msg) {
 // after the entry's last job, starts storing its result. The slot is free
 // again as soon as the job's process is over: Concurrency bounds running
 // jobs, not network round trips.
-func (w *Worker) handle(t task) {
+func (w *Worker) handle(t task, slot int) {
 	e := t.e
 	w.mu.Lock()
 	// A job of a cancelled run that has not started is dropped: its run
@@ -312,7 +312,7 @@ func (w *Worker) handle(t task) {
 	}
 	w.reg.jobStarted(e.jobs[t.i].Key)
 	w.metrics.jobStarted(e, t.i)
-	res := w.run(e.ctxs[t.i], e.jobs[t.i])
+	res := w.run(e.ctxs[t.i], e.jobs[t.i], slot)
 	w.metrics.jobEnded(res)
 	w.reg.jobEnded(e.jobs[t.i].Key)
 	if long != nil {
@@ -397,8 +397,16 @@ func (w *Worker) move(e *entry, i int) {
 	w.mu.Unlock()
 }
 
-func (w *Worker) run(ctx context.Context, m *jobMsg) *resultMsg {
+// run runs job m in the worker's job slot slot (1 to Concurrency), which
+// the job sees as PARALLEL_JOBSLOT, and this host's name as
+// PARALLEL_SSHHOST and PARALLEL_SSHLOGIN, as GNU parallel tells a job on
+// a remote host.
+func (w *Worker) run(ctx context.Context, m *jobMsg, slot int) *resultMsg {
 	job, ex := m.job(), w.executorFor(m)
+	job.Slot = slot
+	job.Env = runner.SetJobEnv(job.Env, runner.EnvJobSlot, strconv.Itoa(slot))
+	job.Env = runner.SetJobEnv(job.Env, runner.EnvSSHHost, w.cfg.Host)
+	job.Env = runner.SetJobEnv(job.Env, runner.EnvSSHLogin, w.cfg.Host)
 	var jd *jobDir
 	if m.Files != nil {
 		var err error

@@ -296,10 +296,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer deadSub.Unsubscribe()
 
 	var slots sync.WaitGroup
-	for range n {
+	for slot := range n {
 		slots.Go(func() {
 			for t := range w.ready {
-				w.handle(t)
+				w.handle(t, slot+1)
 			}
 		})
 	}

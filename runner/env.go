@@ -90,7 +90,7 @@ func SelectEnv(names, environ []string, ignoredFile string) ([]string, error) {
 			case name == "_":
 				all = true
 			case name == "" || strings.ContainsAny(name, "= \t\n"):
-				return nil, badValue(ErrBadEnv, "--env %q: not a variable name", n)
+				return nil, badValue(ErrBadEnv, "%q is not a variable name", n)
 			default:
 				want[name] = true
 				want["BASH_FUNC_"+name+"%%"] = true

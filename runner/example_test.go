@@ -52,3 +52,17 @@ func ExampleHalt() {
 	// 3
 	// exit status: 3
 }
+
+// ExampleSelectEnv picks the variables --env names from an environment,
+// to hand to Config.Env: they travel with every job, also to cluster
+// workers, whose own environment lacks them.
+func ExampleSelectEnv() {
+	environ := []string{"HOME=/home/me", "PGHOST=db1", "PGUSER=app", "TERM=xterm"}
+	env, err := runner.SelectEnv([]string{"PGHOST,PGUSER"}, environ, runner.IgnoredVarsFile())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(env)
+	// Output: [PGHOST=db1 PGUSER=app]
+}

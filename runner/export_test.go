@@ -84,5 +84,6 @@ var (
 	TableField = tableField
 	JSONString = jsonString
 )
+
 // QuoteArg is the shell quoting of values.
 var QuoteArg = quoteArg

@@ -2,8 +2,8 @@ package runner_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 

@@ -36,6 +36,9 @@ type remoteCase struct {
 	// chdir runs crew run in dir, for flags whose relative paths are
 	// relative to crew's directory (--transfer, --return).
 	chdir bool
+	// env holds KEY=value pairs set while each run runs, DIR in a value
+	// standing for the run's directory (--env, --record-env).
+	env []string
 }
 
 // TestRunFlagsWithServer: every flag of crew run either works the same
@@ -157,6 +160,25 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "onall", args: []string{"--onall", "touch", "DIR/ran", ":::", "x"}, refused: true},
 		// Only with --server: submit and exit (testdata/runs_*.txtar).
 		{flag: "detach"},
+		// Replacement strings are expanded by crew run itself; the job's
+		// environment travels with the job (testdata/cluster_env.txtar
+		// shows it with a worker whose environment lacks the variable).
+		{flag: "replace-string", out: "a\nb\n", args: []string{"-I", "@", "-k", "echo", "@", ":::", "a", "b"}},
+		{flag: "replace", out: "a\n", args: []string{"--replace=@", "-k", "echo", "@", ":::", "a"}},
+		{flag: "extensionreplace", out: "d/a\n", args: []string{"--extensionreplace", "E", "echo", "E", ":::", "d/a.x"}},
+		{flag: "er", out: "d/a\n", args: []string{"--er", "E", "echo", "E", ":::", "d/a.x"}},
+		{flag: "basenamereplace", out: "a.x\n", args: []string{"--basenamereplace", "B", "echo", "B", ":::", "d/a.x"}},
+		{flag: "bnr", out: "a.x\n", args: []string{"--bnr", "B", "echo", "B", ":::", "d/a.x"}},
+		{flag: "dirnamereplace", out: "d\n", args: []string{"--dirnamereplace", "D", "echo", "D", ":::", "d/a.x"}},
+		{flag: "dnr", out: "d\n", args: []string{"--dnr", "D", "echo", "D", ":::", "d/a.x"}},
+		{flag: "basenameextensionreplace", out: "a\n", args: []string{"--basenameextensionreplace", "BE", "echo", "BE", ":::", "d/a.x"}},
+		{flag: "bner", out: "a\n", args: []string{"--bner", "BE", "echo", "BE", ":::", "d/a.x"}},
+		{flag: "seqreplace", out: "1\n2\n", args: []string{"--seqreplace", "S", "-k", "echo", "S", ":::", "a", "b"}},
+		{flag: "slotreplace", out: "1\n", args: []string{"--slotreplace", "L", "-j1", "echo", "L", ":::", "a"}},
+		{flag: "plus", out: "d/a b.c d\n", args: []string{"--plus", "echo", "{..}", "{+..}", "{+/}", ":::", "d/a.b.c"}},
+		{flag: "env", out: "v1 1 a\nv1 2 b\n", env: []string{"CREW_REMOTE_TEST=v1"},
+			args: []string{"--env", "CREW_REMOTE_TEST", "-k", "echo $CREW_REMOTE_TEST $PARALLEL_SEQ", ":::", "a", "b"}},
+		{flag: "record-env", env: []string{"PARALLEL_HOME=DIR/ph"}, args: []string{"--record-env"}, files: []string{"ph"}},
 	}
 
 	// Every flag of crew run has its row.
@@ -211,10 +233,12 @@ func TestRunFlagsWithServer(t *testing.T) {
 			if c.chdir {
 				t.Chdir(local)
 			}
+			setEnv(t, c.env, local)
 			lc, lout, lerr := crewRun(t, local, c.stdin, c.args)
 			if c.chdir {
 				t.Chdir(remote)
 			}
+			setEnv(t, c.env, remote)
 			rc, rout, rerr := crewRun(t, remote, c.stdin, append([]string{"--server", url}, c.args...))
 			if lout != c.out {
 				t.Errorf("without --server: stdout %q, want %q (stderr %q)", lout, c.out, lerr)
@@ -229,6 +253,15 @@ func TestRunFlagsWithServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// setEnv sets env's KEY=value pairs for the rest of the test, DIR in a
+// value standing for dir.
+func setEnv(t *testing.T, env []string, dir string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, strings.ReplaceAll(v, "DIR", dir))
 	}
 }
 

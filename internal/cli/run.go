@@ -69,7 +69,16 @@ pairs a group with the previous one. Replacement strings in the command:
   {}  the input            {.}  without extension    {/}  basename
   {//} dirname             {/.} basename without extension
   {#} job number           {%}  job slot             {1} {2}.. input group/column
-With no replacement string the input is appended. Values are shell-quoted.
+  {1.} {-1/} ...  the same for one argument (from the end when negative)
+  {name}  the column --header : named "name"
+With no replacement string the input is appended. Values are shell-quoted,
+unless the command starts with one ({} alone runs each input as a command).
+With several inputs per job (-N, -m, -X) {} is all of them; with -X (and -N)
+the word around {} is repeated for each: -X mv f{} d ::: 1 2 runs mv f1 f2 d.
+--plus adds {..} {+.} {+/} {##} {:-default} {%suffix} {/old/new} and more
+(see --plus below); -I STR, --er, --bnr, ... rename {} {.} {/} ...
+Every job sees $PARALLEL_SEQ, $PARALLEL_JOBSLOT and $PARALLEL_PID; --env NAME
+also gives it crew's NAME on cluster workers.
 With no command at all, each input is itself a command line and runs
 through the shell. An empty ::: group counts as one empty value.
 A simple command with no shell syntax is executed directly (as fast as
@@ -109,6 +118,12 @@ const runExample = `  # compress every log, 4 at once
   crew run -S 4/me@host1,host2,: gzip {} ::: *.log
   # once on every host
   crew run -S host1,host2 --nonall uptime
+  # rename *.tar.gz to *.tgz (--plus: {..} drops two extensions)
+  crew run --plus mv {} {..}.tgz ::: *.tar.gz
+  # a custom replacement string, as with xargs -I
+  cat hosts | crew run -I HOST ssh HOST uptime
+  # one GPU per job slot
+  crew run -j4 'CUDA_VISIBLE_DEVICES=$((PARALLEL_JOBSLOT-1)) ./train {}' ::: cfg*
   # stop when 10% of the jobs have failed, letting running ones finish
   crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls`
 

@@ -74,7 +74,11 @@ func (o *tmplOptions) parse(f *pflag.FlagSet) error {
 	for _, rf := range renameFlags(o) {
 		for _, n := range rf.names {
 			if fl := f.Lookup(n); fl.Changed && fl.Value.String() == "" {
-				return errors.New("--" + n + " must not be empty (GNU parallel would loop forever)")
+				name := "--" + n
+				if fl.Shorthand != "" {
+					name = "-" + fl.Shorthand
+				}
+				return errors.New(name + " must not be empty (GNU parallel would loop forever)")
 			}
 		}
 	}
