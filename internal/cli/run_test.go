@@ -130,7 +130,7 @@ func TestRunFlags(t *testing.T) {
 			continue
 		}
 		if diff := cmp.Diff(want, *got,
-			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}, filesOptions{}, pipeOptions{}),
+			cmp.AllowUnexported(runOptions{}, runInput{}, inputOptions{}, recordFlags{}, sshOptions{}, filesOptions{}, pipeOptions{}, tmplOptions{}),
 			cmpopts.IgnoreFields(runOptions{}, "streams", "serverOptions"),
 			cmpopts.EquateEmpty(),
 			cmp.Comparer(func(a, b *regexp.Regexp) bool {
