@@ -186,6 +186,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -275,7 +276,7 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	jobs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	jobs, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:      JobsStream,
 		Subjects:  []string{JobsSubject + ".>"},
 		Retention: jetstream.WorkQueuePolicy,
@@ -286,7 +287,7 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: jobs stream: %w", err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:     DeadStream,
 		Subjects: []string{DeadSubject + ".>"},
 		Storage:  jetstream.FileStorage,
@@ -299,6 +300,20 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 		return nil, err
 	}
 	return sp, nil
+}
+
+// ensureStream binds to the stream cfg names, creating it if missing; it
+// never updates one, as the protocol says: an update on every start of
+// every side was needless work for the server (and raced, inside it,
+// with consumers being created).
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if st, err = js.CreateStream(ctx, cfg); errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			st, err = js.Stream(ctx, cfg.Name)
+		}
+	}
+	return st, err
 }
 
 // jobMsg is a job as it travels through the jobs stream (see the

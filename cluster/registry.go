@@ -63,43 +63,23 @@ func (r *registry) jobEnded(key string) {
 	r.mu.Unlock()
 }
 
-// register keeps the worker's registration, from registerEvery after the
-// start until done closes, then deletes it.
-func (w *Worker) register(done <-chan struct{}) {
+// registered writes the worker's first registration, before it pulls any
+// job: a write while its first jobs start was seen to slow their start (a
+// fork under -race) enough to upset the run time that sizes batches.
+func (w *Worker) registered() {
 	r := &w.reg
 	r.id, r.started = nuid.Next(), time.Now().UTC()
+	w.putRegistration()
+}
+
+// register keeps the worker's registration fresh until done closes, then
+// deletes it.
+func (w *Worker) register(done <-chan struct{}) {
+	r := &w.reg
 	t := time.NewTicker(registerEvery)
 	defer t.Stop()
-	var last time.Time
-	// The first write waits a tick: at start a worker is about to run its
-	// first jobs, and a write then was seen to slow their start (a fork
-	// under -race) enough to upset the run time that sizes batches.
-	select {
-	case <-t.C:
-	case <-done:
-		return
-	}
+	last := time.Now()
 	for {
-		r.mu.Lock()
-		due := r.changed || time.Since(last) >= heartbeatEvery
-		r.changed = false
-		rec := workerRecord{
-			ID: r.id, Host: w.cfg.Host, Slots: w.slots, Busy: len(r.running),
-			Tags: w.cfg.Tags, Version: w.cfg.Version, Started: r.started, Seen: time.Now().UTC(),
-		}
-		for _, k := range slices.Sorted(maps.Keys(r.running)) {
-			rec.Running = append(rec.Running, RunningJob{Key: k, Start: r.running[k]})
-		}
-		r.mu.Unlock()
-		if due {
-			if data, err := json.Marshal(&rec); err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-				if _, err := w.sp.workers.Put(ctx, r.id, data); err == nil {
-					last = time.Now()
-				}
-				cancel()
-			}
-		}
 		select {
 		case <-t.C:
 		case <-done:
@@ -108,7 +88,36 @@ func (w *Worker) register(done <-chan struct{}) {
 			cancel()
 			return
 		}
+		r.mu.Lock()
+		due := r.changed || time.Since(last) >= heartbeatEvery
+		r.changed = false
+		r.mu.Unlock()
+		if due && w.putRegistration() {
+			last = time.Now()
+		}
 	}
+}
+
+// putRegistration writes the worker's registration as it is now.
+func (w *Worker) putRegistration() bool {
+	r := &w.reg
+	r.mu.Lock()
+	rec := workerRecord{
+		ID: r.id, Host: w.cfg.Host, Slots: w.slots, Busy: len(r.running),
+		Tags: w.cfg.Tags, Version: w.cfg.Version, Started: r.started, Seen: time.Now().UTC(),
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.running)) {
+		rec.Running = append(rec.Running, RunningJob{Key: k, Start: r.running[k]})
+	}
+	r.mu.Unlock()
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	_, err = w.sp.workers.Put(ctx, r.id, data)
+	return err == nil
 }
 
 // cancelsRun reports whether a cancel message names a whole run (a run

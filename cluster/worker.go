@@ -306,6 +306,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	beatDone := make(chan struct{})
 	var beats sync.WaitGroup
 	beats.Go(func() { w.heartbeat(beatDone) })
+	w.registered()
 	beats.Go(func() { w.register(beatDone) })
 
 	if len(w.cfg.Tags) == 0 {
