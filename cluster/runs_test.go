@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"crew/cluster"
 	"crew/internal/natstest"
 	"crew/internal/wait"
@@ -136,6 +139,11 @@ func TestRunsCancel(t *testing.T) {
 	}
 	if before.Running != 2 || before.Queued != 4 {
 		t.Errorf("before cancel: %+v, want 2 running, 4 queued", before)
+	}
+	// The queue holds none of its jobs: a worker that comes later finds
+	// nothing of the run.
+	if n := queuedMsgs(t, s.URL, cluster.JobsSubject+"."+e.RunID()); n != 0 {
+		t.Errorf("%d messages of the cancelled run still queued", n)
 	}
 	start := time.Now()
 	for _, o := range <-done {
@@ -267,4 +275,27 @@ func TestAttach(t *testing.T) {
 			t.Errorf("attach %s: %v, want %v", c.run, err, c.want)
 		}
 	}
+}
+
+// queuedMsgs counts the messages on subject in the jobs stream.
+func queuedMsgs(t *testing.T, url, subject string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), cluster.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
 }
