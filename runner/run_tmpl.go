@@ -16,6 +16,10 @@ func (c *Config) templates() (cmd, tag *template, err error) {
 		if cmd, err = parseTemplate(c.Command, o); err != nil {
 			return nil, nil, err
 		}
+		if cmd.needTotal && c.Pipe != nil {
+			// GNU parallel refuses them too.
+			return nil, nil, badValue(ErrBadTemplate, "{##} and {0#} need the number of jobs, which --pipe does not know in advance")
+		}
 	}
 	if c.TagString != "" {
 		o.quote, o.context, o.noAppend = false, false, true
