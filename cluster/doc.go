@@ -105,6 +105,20 @@
 // the broker's dashboard, and Cancel, which deletes a run's queued jobs and
 // has the workers stop its running ones from any machine.
 //
+// # Tags and files
+//
+// A Worker with WorkerConfig.Tags (crew worker --tag) also runs the jobs
+// of an Executor whose ExecutorConfig.Require it has all of; such jobs
+// wait in a queue of their own per tag set, which no other worker pulls
+// from, and ExecutorConfig.OnServed hears within seconds when no
+// registered worker has the tags. ParseTags reads tags as users type
+// them. A runner.Job with Files travels with its files: the Executor
+// stores each input once by its content in OutputBucket, the worker runs
+// the job in a fresh directory (or the job's WorkDir) holding them, and
+// the files the job returns are written back on the submitter's machine
+// under the same path. Retries (runner's Retries and RetryDelay) are new
+// messages, so a retry may run on another worker.
+//
 // # Watching: metrics and the dashboard
 //
 // A Broker with BrokerConfig.MetricsAddr, and a Worker with

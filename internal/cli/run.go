@@ -125,7 +125,9 @@ const runExample = `  # compress every log, 4 at once
   # one GPU per job slot
   crew run -j4 'CUDA_VISIBLE_DEVICES=$((PARALLEL_JOBSLOT-1)) ./train {}' ::: cfg*
   # stop when 10% of the jobs have failed, letting running ones finish
-  crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls`
+  crew run --halt soon,fail=10% --retries 3 --timeout 60 fetch {} :::: urls
+  # on crew workers with a GPU: send each scene, bring the image back
+  crew run --server $URL --require gpu --trc {.}.png --retries 3 --retry-delay 2 'render {} > {.}.png' ::: *.blend`
 
 func newRunCmd(s Streams, runF func(context.Context, *runOptions) error) *cobra.Command {
 	opts := &runOptions{streams: s}
