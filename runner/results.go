@@ -43,12 +43,14 @@ type results struct {
 }
 
 // newResults opens what cfg's --results and --files need: the table
-// file, truncated as GNU parallel does, even if no job runs.
-func newResults(cfg *Config) (*results, error) {
+// file, truncated as GNU parallel does, even if no job runs. names are
+// the column names --header read, for {name} in a --results name and for
+// the tree's directories and the table's columns.
+func newResults(cfg *Config, names []string) (*results, error) {
 	if cfg.Results == "" && !cfg.Files {
 		return nil, nil
 	}
-	s := &results{name: cfg.Results, files: cfg.Files}
+	s := &results{name: cfg.Results, files: cfg.Files, names: names}
 	switch {
 	case cfg.Results == "":
 		return s, nil
@@ -60,6 +62,9 @@ func newResults(cfg *Config) (*results, error) {
 		s.kind = resultsJSON
 	default:
 		t, err := cfg.fileTemplate(cfg.Results)
+		if err == nil {
+			t, err = t.withNames(names)
+		}
 		if err == nil && t.repl {
 			s.kind, s.tmpl = resultsNamed, t
 		}

@@ -441,11 +441,8 @@ func (r *run) run(ctx context.Context) (Summary, error) {
 		r.done = retry.done
 	}
 	if !r.cfg.DryRun {
-		if r.res, err = newResults(&r.cfg); err != nil {
+		if r.res, err = newResults(&r.cfg, r.names); err != nil {
 			return Summary{}, err
-		}
-		if r.res != nil {
-			r.res.names = r.names
 		}
 		defer r.res.close()
 	}
