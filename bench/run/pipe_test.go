@@ -101,7 +101,8 @@ func BenchmarkPipe(b *testing.B) {
 }
 
 // BenchmarkPipeMemory passes a 2 GB file (PIPE_MEM_MB) through crew run
-// --pipe --block 10M -j2 and --pipepart, and reports each run's peak
+// --pipe --block 10M -j2 (through cat, spliced; with -N, through crew's
+// buffers; from the file) and --pipepart, and reports each run's peak
 // resident memory: it stays within jobs x block size plus crew's own
 // size, however big the input. /usr/bin/time measures it, since a child
 // of this test binary would inherit the binary's own high-water mark.
@@ -114,6 +115,8 @@ func BenchmarkPipeMemory(b *testing.B) {
 	report := filepath.Join(b.TempDir(), "rss")
 	cases := []tool{
 		{"pipe-cat", []string{"sh", "-c", `cat "$1" | "$0" run -j2 --pipe --block 10M wc -l`, bin, file}},
+		// -N counts records, so every block passes through crew's buffers.
+		{"pipe-cat-N", []string{"sh", "-c", `cat "$1" | "$0" run -j2 --pipe --block 10M -N 1000000 wc -l`, bin, file}},
 		{"pipe-file", []string{"sh", "-c", `"$0" run -j2 --pipe --block 10M wc -l < "$1"`, bin, file}},
 		{"pipepart", []string{bin, "run", "-j2", "--pipepart", "-a", file, "--block", "10M", "wc", "-l"}},
 		{"version", []string{bin, "version"}}, // crew's own size
