@@ -8,6 +8,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,7 +112,7 @@ func (o *filesOptions) apply(c *runner.Config) {
 
 // checkRequire refuses --require where no worker's tags decide where the
 // jobs run: on this machine alone, and with --onall/--nonall, which run
-// on every host.
+// on every host; and with -S when no host has the tags.
 func (o *runOptions) checkRequire() error {
 	switch {
 	case o.require == nil:
@@ -120,6 +121,16 @@ func (o *runOptions) checkRequire() error {
 		return &userError{msg: "--require cannot be used with --onall or --nonall: they run on every host"}
 	case o.server == "" && !o.ssh.active():
 		return &userError{msg: "--require needs --server or -S: only crew workers have tags"}
+	case o.ssh.active():
+		// The hosts are known: a run none of them can take is refused
+		// at once rather than left waiting.
+		for _, l := range o.ssh.logins {
+			if !slices.ContainsFunc(o.require, func(t string) bool { return !slices.Contains(l.Tags, t) }) {
+				return nil
+			}
+		}
+		tags := strings.Join(o.require, ",")
+		return &userError{msg: fmt.Sprintf("--require %s: no -S host has all these tags (give a host tags as @%s/host)", tags, strings.ReplaceAll(tags, ",", "+"))}
 	}
 	return nil
 }

@@ -190,7 +190,8 @@ func newSSHExecutor(ctx context.Context, opts *runOptions, run *runner.Config) (
 		return nil, nil, err
 	}
 	ecfg := cluster.ExecutorConfig{ConnConfig: c.ConnConfig(), TermSeq: opts.termSeq}
-	opts.route(&ecfg, errOut)
+	// checkRequire made sure that a host has the tags.
+	ecfg.Require = opts.require
 	e, err := cluster.NewExecutor(ctx, ecfg)
 	if err != nil {
 		c.Close()

@@ -47,6 +47,12 @@ func TestRunSSHFilesAndTags(t *testing.T) {
 		}
 	}
 
+	// A run that no host can take is refused at once.
+	code, _, errOut = crewRun(t, dir, "", []string{"--ssh", ssh, "-S", "1/host1,@gpu/1/host2", "--require", "gpu,big", "echo", ":::", "a"})
+	if code != exitError || !strings.Contains(errOut, "--require big,gpu: no -S host has all these tags") {
+		t.Errorf("exit %d, stderr %q; want %d and an error saying no host has the tags", code, errOut, exitError)
+	}
+
 	// A malformed tag in a host spec is a usage error naming the host.
 	code, _, errOut = crewRun(t, dir, "", []string{"--ssh", ssh, "-S", "@gpu+/host1", "echo", ":::", "a"})
 	if code != exitError || !strings.Contains(errOut, `bad sshlogin "@gpu+/host1": host group ""`) {
