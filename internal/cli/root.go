@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ func MainArgs(args []string, s Streams) int {
 	// SIGHUP on to its command).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	s.Err = serialized(s.Err)
 	root := newRootCmd(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -88,4 +90,27 @@ processes, or across many machines on NATS JetStream.
 		newWorkersCmd(s, nil),
 	)
 	return root
+}
+
+// serialized makes w safe for the concurrent writes crew's own parts make
+// to standard error (the runner's job output, progress lines, a cluster's
+// notices). An *os.File is left as it is: each write is one system call,
+// and commands look at it to tell a terminal. Anything else, a buffer in
+// a test or a caller's writer, gets one lock around each Write.
+func serialized(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
