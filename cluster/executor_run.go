@@ -208,14 +208,7 @@ func (e *Executor) Finish(ctx context.Context, exit int) error {
 		if err != nil {
 			return err
 		}
-		rec.Done, rec.Failed = 0, 0
-		for _, r := range results {
-			if r.failed() {
-				rec.Failed++
-			} else {
-				rec.Done++
-			}
-		}
+		rec.Done, rec.Failed = tally(results)
 		if rec.State == RunActive {
 			rec.State = RunDone
 		}

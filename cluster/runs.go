@@ -522,14 +522,7 @@ func (c *Client) info(ctx context.Context, rec runRecord, rev uint64, running ma
 		if err != nil {
 			return RunInfo{}, err
 		}
-		info.Done, info.Failed = 0, 0
-		for _, r := range results {
-			if r.failed() {
-				info.Failed++
-			} else {
-				info.Done++
-			}
-		}
+		info.Done, info.Failed = tally(results)
 		for _, rj := range running[rec.ID] {
 			if seq, try, ok := parseJobKey(rec.ID, rj.Key); ok {
 				if r, ok := results[seq]; !ok || r.try < try {
@@ -702,6 +695,18 @@ type jobResult struct {
 
 func (r jobResult) failed() bool {
 	return r.res.Exit != 0 || r.res.Signal != 0 || r.res.Err != "" || r.res.Dead
+}
+
+// tally counts the jobs of results that ended well and those that failed.
+func tally(results map[int64]jobResult) (done, failed int64) {
+	for _, r := range results {
+		if r.failed() {
+			failed++
+		} else {
+			done++
+		}
+	}
+	return done, failed
 }
 
 // runResults reads the results of run id, the latest try of each job.
