@@ -56,16 +56,28 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 
 // The page is plain HTML with inline CSS so it opens from disk, offline,
 // in any browser, and prints cleanly.
-const pageHTML = `<!DOCTYPE html>
+// docHead and baseCSS begin both of the package's pages, the lab's and
+// crew run's: the same type, tables and figures.
+const docHead = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>crew lab report</title>
-<style>
-body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
+`
+
+const baseCSS = `body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
+th { background: #f4f4f4; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.2rem 0; }
+figcaption { color: #555; font-size: .88rem; }
+.problem { color: #a00; }
+`
+
+const pageHTML = docHead + `<title>crew lab report</title>
+<style>
+` + baseCSS + `h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 .machine { color: #555; }
 .claim { font-style: italic; margin: .5rem 0; }
 .verdict { padding: .4rem .7rem; border-radius: 4px; }
@@ -76,15 +88,9 @@ h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; padd
 .differs .badge { color: #b36200; }
 .verdict.not-shown { background: #eceff1; border-left: 4px solid #607d8b; }
 .not-shown .badge { color: #455a64; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e4e4e4; text-align: left; }
-th { background: #f4f4f4; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
 .params, .elapsed, .note { color: #555; font-size: .92rem; }
-figure { margin: 1.2rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: .88rem; }
-.problem { color: #a00; }
 ul.summary { padding-left: 1.2rem; }
 </style>
 </head>

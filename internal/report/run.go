@@ -340,29 +340,16 @@ var runTemplate = template.Must(template.New("run").Funcs(template.FuncMap{
 
 // Like the lab's page: plain HTML with inline CSS, so it opens from disk,
 // offline, in any browser, and prints cleanly.
-const runHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>crew run report</title>
+const runHTML = docHead + `<title>crew run report</title>
 <style>
-body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+` + baseCSS + `h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 .command { font-family: "Liberation Mono", monospace; background: #f4f4f4; padding: .3rem .6rem; border-radius: 4px; overflow-wrap: anywhere; }
 .started { color: #555; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.cmd { font-family: "Liberation Mono", monospace; font-size: .85rem; overflow-wrap: anywhere; }
 .bad { color: #b71c1c; font-weight: bold; }
-figure { margin: 1.2rem 0; }
 figure img { width: 100%; height: auto; border: 1px solid #eee; }
 figure.narrow img { width: auto; max-width: 100%; }
-figcaption { color: #555; font-size: .88rem; }
-.problem { color: #a00; }
 .key { display: inline-block; width: .8rem; height: .8rem; vertical-align: -.1rem; margin: 0 .2rem; }
 </style>
 </head>
