@@ -212,7 +212,7 @@ func (s *valueSource) next() ([]string, error) {
 			s.i = len(s.vals)
 			break
 		}
-		cols, ok, err := s.opts.record(v, ":::", int64(s.i))
+		cols, ok, err := s.opts.record(v, "::: values", int64(s.i))
 		if err != nil {
 			return nil, err
 		}
