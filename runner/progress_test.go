@@ -112,6 +112,26 @@ func TestProgressOnTerminal(t *testing.T) {
 			}
 		})
 	}
+	// A run that stops early (here --halt after the second job fails)
+	// leaves the bar where it stood: it must not claim 100%.
+	t.Run("bar halted", func(t *testing.T) {
+		master, slave := openPTY(t)
+		defer master.Close()
+		cmd := crewCmd(nil, "run", "--bar", "-j1", "--halt", "now,fail=1", "exit {}", ":::", "0", "1", "0", "0", "0", "0", "0", "0", "0", "0")
+		cmd.Stderr = slave
+		if err := cmd.Start(); err != nil {
+			slave.Close()
+			t.Fatal(err)
+		}
+		slave.Close()
+		drawn, _ := readAll(master)
+		if err := cmd.Wait(); err == nil {
+			t.Fatal("a halted run exited 0")
+		}
+		if final := lastDrawing(string(drawn)); strings.Contains(final, "100%") || strings.Contains(final, "(10/10)") {
+			t.Errorf("the halted run's bar ended at %q; terminal got %q", final, drawn)
+		}
+	})
 	t.Run("not a terminal", func(t *testing.T) {
 		f, err := os.Create(t.TempDir() + "/stderr")
 		if err != nil {

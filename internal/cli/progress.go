@@ -51,10 +51,17 @@ func (b *barProgress) Finished(*runner.Job, runner.Result) {
 	b.mu.Unlock()
 }
 
+// finish leaves the bar on screen: full when every job ran, else (an
+// interrupted or halted run) drawn once more where it stands.
 func (b *barProgress) finish() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.bar.State(); st.Max > 0 && st.CurrentNum < st.Max {
+		_ = b.bar.RenderBlank() // the last count, past the throttle
+		_ = b.bar.Exit()
+		return
+	}
 	_ = b.bar.Finish()
-	b.mu.Unlock()
 }
 
 func isTerminal(w io.Writer) bool {
