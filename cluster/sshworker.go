@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"crew/internal/wait"
 	"crew/runner"
 )
 
@@ -116,10 +117,7 @@ func (a *abortable) run(ctx context.Context, l runner.Local, job *runner.Job, st
 
 // wait waits until no job runs, or d has passed.
 func (a *abortable) wait(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for a.running.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.Until(d, func() bool { return a.running.Load() == 0 })
 }
 
 // withTermSeq returns an Executor that runs jobs as a does, stopping them

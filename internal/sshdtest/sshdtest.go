@@ -21,12 +21,14 @@
 package sshdtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +36,7 @@ import (
 	"testing"
 	"time"
 
+	"crew/internal/child"
 	"crew/internal/wait"
 )
 
@@ -205,16 +208,28 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		cmd := exec.Command(SSHD, "-D", "-e", "-f", conf)
 		cmd.Stdout, cmd.Stderr = logf, logf
-		// Its own group, so Stop takes its session children with it; and
-		// it dies with the test binary.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			logf.Close()
+		// Started through internal/child: its own group, so Stop takes
+		// its session children with it, and it dies with the test binary.
+		// The parent-death signal follows the starting thread, so a
+		// goroutine holds its thread from the start until sshd is reaped.
+		started := make(chan error, 1)
+		exited := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			ch, err := child.Start(context.Background(), cmd, nil)
+			started <- err
+			if err != nil {
+				return
+			}
+			_, _ = ch.Wait()
+			close(exited)
+		}()
+		err = <-started
+		logf.Close()
+		if err != nil {
 			t.Skipf("sshdtest: cannot start sshd: %v", err)
 		}
-		logf.Close()
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
 		up := wait.Until(10*time.Second, func() bool {
 			select {
 			case <-exited:
@@ -235,7 +250,7 @@ func Start(t testing.TB, opts Options) *Server {
 		default:
 		}
 		if !up {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = child.KillGroup(cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 			t.Fatalf("sshdtest: sshd not listening on port %d after 10s", s.Port)
 		}
@@ -259,7 +274,7 @@ func (s *Server) Stop() {
 		for _, pid := range descendants(s.cmd.Process.Pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		_ = child.KillGroup(s.cmd.Process.Pid, syscall.SIGKILL)
 	})
 }
 
