@@ -6,22 +6,35 @@
 //	cfg := sshdtest.ClientConfig(t, map[string]*sshdtest.Server{"host1": srv})
 //	// ssh -F cfg host1 true   now logs in as the current user
 //
+//	stock := sshdtest.Start(t, sshdtest.Options{User: "crewtest"})
+//	// a host that logs in crewtest, a stock account made from /etc/skel
+//
 // Each Server has its own directory with its own host key, sshd_config and
 // authorized_keys, listens on a free port of 127.0.0.1 and stops when the
 // test ends. One client key per test binary (Key) is authorized on every
 // Server unless Options.RefuseKey. ClientConfig writes an ssh_config that
-// names the servers as hosts (with the port, the key and a known_hosts
-// file holding their host keys), so `ssh -F FILE NAME` needs no flags.
+// names the servers as hosts (with the port, the login, the key and a
+// known_hosts file holding their host keys), so `ssh -F FILE NAME` needs
+// no flags, and one file can name hosts that log in different users.
+//
+// Options.User logs in another local account than the current user,
+// creating it as Debian makes one when it is missing (see EnsureUser).
+// It is there to measure what users see: sshd runs every command through
+// the account's login shell, and bash sources ~/.bashrc for each, so an
+// account whose rc files do work (root's here runs `pyenv init`, 0.13 s)
+// adds that to every SSH command, while a stock account's .bashrc from
+// /etc/skel returns at once for a non-interactive shell.
 //
 // sshd needs /usr/sbin/sshd (Debian's openssh-server) and ssh-keygen;
 // without them Start skips the test, saying which is missing. Run as root,
 // sshd wants its privilege separation directory /run/sshd, which Start
 // creates when missing; run as another user, sshd runs unprivileged and
-// can log in only that user, which is all the tests need.
+// can log in only that user, so Options.User naming anyone else skips.
 package sshdtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -30,6 +43,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +68,12 @@ type Options struct {
 	// SetEnv is given to sshd's SetEnv: variables every session gets,
 	// e.g. PATH=/some/dir:/usr/bin:/bin to put fake tools first.
 	SetEnv []string
+	// User is the local account to log in as instead of the current
+	// user. Start makes sure it can (EnsureUser: it may create the
+	// account, which needs root, and skips the test when it cannot),
+	// makes authorized_keys readable and the cache directory writable
+	// by it, and allows only it.
+	User string
 }
 
 // A Server is a running sshd.
@@ -68,6 +88,9 @@ type Server struct {
 	// Cache is its sessions' XDG_CACHE_HOME (unless Options.SetEnv sets
 	// one): a host of its own has a cache of its own.
 	Cache string
+	// User is the account it logs in (Options.User, or the current
+	// user); ClientConfig names it as the host's User.
+	User string
 
 	cmd  *exec.Cmd
 	once sync.Once
@@ -128,11 +151,34 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Skipf("sshdtest: sshd as root needs /run/sshd: %v", err)
 		}
 	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.User != "" {
+		u, err = EnsureUser(opts.User)
+		if errors.Is(err, ErrNoUser) {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	dir := t.TempDir()
-	s := &Server{Dir: dir}
+	s := &Server{Dir: dir, User: u.Username}
+	if opts.User != "" {
+		// sshd reads authorized_keys with the user's privileges, and the
+		// user's sessions reach the cache through dir.
+		if err := traversable(dir); err != nil {
+			t.Fatalf("sshdtest: %s must reach %s: %v", u.Username, dir, err)
+		}
+	}
 	if !slices.ContainsFunc(opts.SetEnv, func(kv string) bool { return strings.HasPrefix(kv, "XDG_CACHE_HOME=") }) {
 		s.Cache = filepath.Join(dir, "cache")
 		if err := os.Mkdir(s.Cache, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := chown(s.Cache, u); err != nil {
 			t.Fatal(err)
 		}
 		opts.SetEnv = append(opts.SetEnv, "XDG_CACHE_HOME="+s.Cache)
@@ -156,11 +202,8 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		authText = string(b)
 	}
-	if err := os.WriteFile(auth, []byte(authText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	u, err := user.Current()
-	if err != nil {
+	// Public key only: readable by whichever user sshd reads it as.
+	if err := os.WriteFile(auth, []byte(authText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	forwarding := "yes"
@@ -313,6 +356,46 @@ func descendants(pid int) []int {
 	return out
 }
 
+// traversable lets other users through dir and those of its parents
+// that the testing package made for this test (below os.TempDir, mode
+// 0700), and fails on a parent above that they cannot pass.
+func traversable(dir string) error {
+	tmp := filepath.Clean(os.TempDir())
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if m := st.Mode().Perm(); m&0o001 == 0 {
+			if !strings.HasPrefix(d, tmp+string(filepath.Separator)) {
+				return fmt.Errorf("%s (mode %v) lets no other user through", d, m)
+			}
+			if err := os.Chmod(d, m|0o011); err != nil {
+				return err
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// chown gives path to u.
+func chown(path string, u *user.User) error {
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return fmt.Errorf("sshdtest: uid %q of %s: %v", u.Uid, u.Username, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return fmt.Errorf("sshdtest: gid %q of %s: %v", u.Gid, u.Username, err)
+	}
+	if uid == os.Geteuid() && gid == os.Getegid() {
+		return nil
+	}
+	return os.Chown(path, uid, gid)
+}
+
 func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,7 +406,7 @@ func freePort(t testing.TB) int {
 }
 
 // ClientConfig writes an ssh_config naming each server under its key in
-// hosts, logging in as the current user with Key and checking host keys
+// hosts, logging in as its User with Key and checking host keys
 // against a known_hosts file of their own, and returns its path: give it
 // to ssh as -F. Connection sharing is off unless the caller's ssh options
 // turn it on.
@@ -331,19 +414,16 @@ func ClientConfig(t testing.TB, hosts map[string]*Server) string {
 	t.Helper()
 	key := Key(t)
 	dir := t.TempDir()
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
 	known := filepath.Join(dir, "known_hosts")
 	var kh, cfg strings.Builder
 	for name, s := range hosts {
 		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s\n", s.Port, s.HostKey)
-		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  HostKeyAlias [127.0.0.1]:%d\n", name, s.Port, s.Port)
+		fmt.Fprintf(&cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  HostKeyAlias [127.0.0.1]:%d\n  User %s\n",
+			name, s.Port, s.Port, s.User)
 	}
-	fmt.Fprintf(&cfg, "Host *\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n"+
+	fmt.Fprintf(&cfg, "Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n"+
 		"  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n"+
-		"  ConnectTimeout 5\n", u.Username, key, known)
+		"  ConnectTimeout 5\n", key, known)
 	if err := os.WriteFile(known, []byte(kh.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
