@@ -21,6 +21,44 @@ func sshHosts(b *testing.B) (ssh string, srvs map[string]*sshdtest.Server) {
 	return "ssh -F " + sshdtest.ClientConfig(b, srvs), srvs
 }
 
+// stockUser is the account of the stock hosts: made by useradd -m from
+// /etc/skel, so its .bashrc returns at once for a non-interactive shell.
+const stockUser = "crewtest"
+
+// stockHosts starts two loopback sshd hosts, stock1 and stock2, that log
+// in stockUser, and returns the --ssh value that reaches them; err says
+// why there are none (the account cannot be had here), where
+// sshdtest.Start would skip the whole benchmark.
+func stockHosts(b *testing.B) (ssh string, srvs map[string]*sshdtest.Server, err error) {
+	b.Helper()
+	if _, err := sshdtest.EnsureUser(stockUser); err != nil {
+		return "", nil, err
+	}
+	opts := sshdtest.Options{User: stockUser}
+	srvs = map[string]*sshdtest.Server{"stock1": sshdtest.Start(b, opts), "stock2": sshdtest.Start(b, opts)}
+	return "ssh -F " + sshdtest.ClientConfig(b, srvs), srvs, nil
+}
+
+// warm runs one job on hosts until every server's cache holds crew: a
+// run of one job may end before the second host's copy does, and a copy
+// left to the first timed run would be timed with it.
+func warm(b *testing.B, crewBin, ssh, hosts string, srvs map[string]*sshdtest.Server) {
+	b.Helper()
+	for range 5 {
+		timed(b, crewBin, "run", "--ssh", ssh, "-S", hosts, "true", ":::", "warm-up")
+		cold := 0
+		for _, srv := range srvs {
+			if m, _ := filepath.Glob(filepath.Join(srv.Cache, "crew", "*", "crew")); len(m) == 0 {
+				cold++
+			}
+		}
+		if cold == 0 {
+			return
+		}
+	}
+	b.Fatalf("crew run -S %s: crew still not in every host's cache after 5 runs", hosts)
+}
+
 // numbers writes 1..n, one a line, to a file and returns its name.
 func numbers(b *testing.B, n int) string {
 	b.Helper()
@@ -54,29 +92,52 @@ func timed(b *testing.B, name string, args ...string) time.Duration {
 // jobs, scaled to 1,000: it opens an SSH session per job), in the same
 // iteration. Targets: ssh/local <= 1.5, gnu/ssh >= 20.
 //
+// Two kinds of account are measured, because sshd runs every command
+// through the account's login shell and bash sources ~/.bashrc for each:
+// host1 and host2 log in the current user (root here, whose .bashrc runs
+// `pyenv init`, about 0.13 s a command), stock1 and stock2 log in
+// crewtest, a stock Debian account made by useradd -m from /etc/skel,
+// whose .bashrc returns at once for a non-interactive shell: what a user
+// with a plain account sees (stock-s, stock/local). The stock hosts need
+// root (sshdtest creates the account when missing); without them the
+// benchmark logs why and reports the rest. GNU parallel runs on host1
+// and host2.
+//
 // The hosts' caches already hold crew (a first run copied it), as they
 // do on every run after a host's first; BenchmarkSSHStart measures the
 // first job's latency and the copy.
 func BenchmarkSSH(b *testing.B) {
 	const n, nGNU = 1000, 300
-	ssh, _ := sshHosts(b)
+	ssh, srvs := sshHosts(b)
+	stockSSH, stockSrvs, stockErr := stockHosts(b)
 	crewBin := crew(b)
 	in, inGNU := numbers(b, n), numbers(b, nGNU)
-	hosts := "1/host1,1/host2"
-	timed(b, crewBin, "run", "--ssh", ssh, "-S", hosts, "true", ":::", "warm-up")
+	hosts, stocks := "1/host1,1/host2", "1/stock1,1/stock2"
+	warm(b, crewBin, ssh, hosts, srvs)
+	if stockErr == nil {
+		warm(b, crewBin, stockSSH, stocks, stockSrvs)
+	}
 	_, gnuErr := exec.LookPath("parallel")
 	if os.Getenv("CREW_BENCH_NO_GNU") != "" {
 		gnuErr = fmt.Errorf("CREW_BENCH_NO_GNU is set")
 	}
-	var local, viaSSH, gnu time.Duration
+	var local, viaSSH, stock, gnu time.Duration
 	for b.Loop() {
 		local += timed(b, crewBin, "run", "-j2", "true", "::::", in)
 		viaSSH += timed(b, crewBin, "run", "--ssh", ssh, "-S", hosts, "true", "::::", in)
+		if stockErr == nil {
+			stock += timed(b, crewBin, "run", "--ssh", stockSSH, "-S", stocks, "true", "::::", in)
+		}
 		if gnuErr == nil {
 			gnu += timed(b, "parallel", "--ssh", ssh, "-S", hosts, "true", "::::", inGNU) * n / nGNU
 		}
 	}
 	report(b, "local", local, "ssh", viaSSH)
+	if stockErr == nil {
+		report(b, "local", local, "stock", stock)
+	} else {
+		b.Logf("no stock-s: %v", stockErr)
+	}
 	if gnuErr == nil {
 		b.ReportMetric(gnu.Seconds()/float64(b.N), "gnu-s")
 		b.ReportMetric(gnu.Seconds()/viaSSH.Seconds(), "gnu/ssh")
