@@ -330,6 +330,13 @@ func (b *Broker) ListensEverywhere() bool { return b.unspecified }
 // flushes its store first. Close is idempotent.
 func (b *Broker) Close() {
 	b.closeOnce.Do(b.closeHTTP)
+	// JetStream is stopped before the server: the server's own shutdown
+	// would first answer every open pull request with a 409 and then
+	// sleep 50 ms for the answers to reach other servers of a cluster,
+	// which this broker never has. Its clients learn of the shutdown when
+	// their connection closes, as they would anyway, and the store is
+	// flushed all the same. Every SSH run (crew run -S) ends with a Close.
+	_ = b.srv.DisableJetStream()
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
 	b.removeTemp()

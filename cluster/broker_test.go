@@ -1,7 +1,16 @@
 package cluster_test
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"crew/runner"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,4 +67,79 @@ func TestBrokerEverywhere(t *testing.T) {
 	}
 	e := newExecutorCreds(t, b.URL(), cluster.Credentials{Token: "t"})
 	_ = e.Close()
+}
+
+// TestBrokerCloseRestart: a broker closed while a worker's pull request
+// is open and a job waits in its queue keeps the job in its store; the
+// broker started again on that store gives it to the same worker, which
+// reconnected, and the submitter, which waited, gets its result.
+func TestBrokerCloseRestart(t *testing.T) {
+	store := t.TempDir()
+	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	b, err := cluster.StartBroker(cluster.BrokerConfig{Listen: listen, StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { b.Close() }()
+	w := startWorker(t, b.URL(), 1)
+	e, err := cluster.NewExecutor(context.Background(), cluster.ExecutorConfig{
+		ConnConfig: cluster.ConnConfig{URL: b.URL()}, ReconnectWindow: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	// The worker is up and pulling once a first job has run.
+	if r := e.Exec(ctx, &runner.Job{Seq: 1, Command: "echo one"}, &out, io.Discard); r.Err != nil || out.String() != "one\n" {
+		t.Fatalf("first job: %+v %q\n%s", r, out.String(), w.Stderr())
+	}
+	w.signal(syscall.SIGSTOP) // it keeps its pull open and takes no job
+	res := make(chan runner.Result, 1)
+	var out2 bytes.Buffer
+	go func() { res <- e.Exec(ctx, &runner.Job{Seq: 2, Command: "echo two"}, &out2, io.Discard) }()
+	waitQueued(t, b.URL(), 1)
+	b.Close()
+	if b, err = cluster.StartBroker(cluster.BrokerConfig{Listen: listen, StoreDir: store}); err != nil {
+		t.Fatal(err)
+	}
+	w.signal(syscall.SIGCONT)
+	select {
+	case r := <-res:
+		if r.Err != nil || r.Exit != 0 || out2.String() != "two\n" {
+			t.Errorf("job queued across the restart: %+v %q\n%s", r, out2.String(), w.Stderr())
+		}
+	case <-ctx.Done():
+		t.Fatalf("no result after the restart\n%s", w.Stderr())
+	}
+}
+
+// BenchmarkBrokerClose measures Close of a broker whose workers have pull
+// requests open, as every SSH run's broker has at its end.
+func BenchmarkBrokerClose(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		br, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := cluster.NewWorker(cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: br.URL()}, Executor: runner.Local{}, Concurrency: 1, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		for cluster.OpenPulls(br) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		b.StartTimer()
+		br.Close()
+		b.StopTimer()
+		cancel()
+		<-done
+		b.StartTimer()
+	}
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Decoders reached by the fuzz tests.
@@ -77,4 +80,26 @@ func AddFinishedRuns(ctx context.Context, c *Client, n, jobs int) error {
 func DashboardDetail(jobs []JobInfo) (rows []JobInfo, count int, bars []JobInfo) {
 	d := detail(&RunInfo{}, jobs)
 	return d.Jobs, d.JobCount, d.Timeline
+}
+
+// OpenPulls is how many pull requests wait on b's shared consumer.
+func OpenPulls(b *Broker) int {
+	nc, err := nats.Connect(b.URL())
+	if err != nil {
+		return 0
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0
+	}
+	c, err := js.Consumer(context.Background(), JobsStream, WorkersConsumer)
+	if err != nil {
+		return 0
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		return 0
+	}
+	return info.NumWaiting
 }
