@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,4 +103,12 @@ func OpenPulls(b *Broker) int {
 		return 0
 	}
 	return info.NumWaiting
+}
+
+// SetDrainTimeout sets how long SSHCluster.Close waits for a host's
+// worker to exit, until the test ends. Not for parallel tests.
+func SetDrainTimeout(t testing.TB, d time.Duration) {
+	old := drainTimeout
+	drainTimeout = d
+	t.Cleanup(func() { drainTimeout = old })
 }

@@ -147,7 +147,11 @@
 // JSON, {"url": "nats://127.0.0.1:<forwarded port>", "token": "<hex>",
 // "slots": 4, "host": "<the login as written>", "tags": ["gpu"],
 // "ack_wait": 5000000000}, and the end of the input (the session closed)
-// tells it to stop its jobs and exit. Everything else is as above.
+// tells it to stop its jobs and exit. Once it has read that line and
+// watches its input, it writes "crew: worker ready" and a newline to its
+// standard output: until then crew run treats the session as still
+// logging in, which it may end at once rather than wait for the worker to
+// stop. Everything else is as above.
 //
 // Runs. A submitter first stores its run in RunsBucket under the run id,
 // as a create:

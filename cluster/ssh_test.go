@@ -27,7 +27,7 @@ import (
 // sshWorkerMain is the far side of the SSH tests: the test binary, copied
 // to the host's cache by StartSSH, serving as crew worker --ssh does.
 func sshWorkerMain() int {
-	err := cluster.ServeSSHWorker(context.Background(), os.Stdin, slog.New(slog.NewTextHandler(os.Stderr, nil)), runner.Local{})
+	err := cluster.ServeSSHWorker(context.Background(), os.Stdin, os.Stdout, slog.New(slog.NewTextHandler(os.Stderr, nil)), runner.Local{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sshworker:", err)
 		return 3
@@ -534,4 +534,45 @@ func submitMain(args []string) int {
 	res := e.Exec(context.Background(), &runner.Job{Seq: 1, Command: "true"}, io.Discard, io.Discard)
 	fmt.Println("submitted:", res.Exit)
 	return 0
+}
+
+// TestSSHCloseWhileLoggingIn closes a run while one host is still logging
+// in (its ssh command takes a minute to connect, as a host with heavy rc
+// files or a slow network might): Close ends that session at once rather
+// than wait for a worker that holds no jobs, and leaves nothing behind.
+// Not parallel: it sets how long Close would wait for a worker.
+func TestSSHCloseWhileLoggingIn(t *testing.T) {
+	cluster.SetDrainTimeout(t, time.Minute)
+	hosts := map[string]sshHost{"host1": startSSHHost(t, sshdtest.Options{}, false)}
+	cfg := sshConfig(t, hosts, "1/host1")
+	slow := filepath.Join(t.TempDir(), "slowssh")
+	if err := os.WriteFile(slow, []byte("#!/bin/sh\nsleep 60\nexec ssh \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	more, err := cluster.ParseLogins("1/" + strings.Join(append([]string{slow}, cfg.SSH[1:]...), " ") + " host1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logins = append(cfg.Logins, more...)
+	c, e := startSSH(t, cfg)
+	var out strings.Builder
+	if res := e.Exec(context.Background(), &runner.Job{Seq: 1, Command: "echo hi"}, &out, io.Discard); res.Exit != 0 || out.String() != "hi\n" {
+		t.Fatalf("job: %+v, stdout %q", res, out.String())
+	}
+	if len(processesWith(slow)) == 0 {
+		t.Fatal("the slow host's ssh command is not running")
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close still waits after 20s for a host that never logged in")
+	}
+	if left := processesWith(slow); len(left) > 0 {
+		t.Errorf("left after Close: %v", left)
+	}
+	if left := remoteWorkers(hosts["host1"]); len(left) > 0 {
+		t.Errorf("workers left after Close: %v", left)
+	}
 }

@@ -32,14 +32,15 @@ const (
 	// masterTimeout bounds the control master's connection (key exchange
 	// and login), and with it each session's start.
 	masterTimeout = 30 * time.Second
-	// drainTimeout is how long Close waits for a host's worker to stop
-	// its jobs and exit once its input has ended, before it kills the
-	// session's ssh process (abortGrace, and then some).
-	drainTimeout = 4 * time.Second
 	// forwardTries is how many remote ports are tried for the reverse
 	// forward before the host counts as failed.
 	forwardTries = 5
 )
+
+// drainTimeout is how long Close waits for a host's worker to stop its
+// jobs and exit once its input has ended, before it kills the session's
+// ssh process (abortGrace, and then some). A variable for the tests.
+var drainTimeout = 4 * time.Second
 
 // sshHost is one host of an SSHCluster and the ssh processes that serve
 // it: a control master (when the ssh command is OpenSSH's), the worker's
@@ -270,8 +271,9 @@ func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 	if err != nil {
 		return sessionEnd{}, err
 	}
-	var errBuf, outBuf tailBuffer
-	cmd.Stderr, cmd.Stdout = &errBuf, &outBuf
+	var errBuf tailBuffer
+	outBuf := &readyBuffer{ready: make(chan struct{})}
+	cmd.Stderr, cmd.Stdout = &errBuf, outBuf
 	sctx, kill := context.WithCancel(context.Background())
 	defer kill()
 	ch, err := child.Start(sctx, cmd, nil)
@@ -293,9 +295,17 @@ func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 			return
 		case <-ctx.Done():
 		}
-		// The run is over, or crew is going: the end of its input tells
-		// the worker to stop its jobs (it has none left after a run) and
-		// exit, which ends the session; if it does not, kill ssh.
+		// The run is over, or crew is going. A session still logging in
+		// (a slow host's rc files) holds no jobs: end it now. Otherwise
+		// the end of its input tells the worker to stop its jobs (it has
+		// none left after a run) and exit, which ends the session; if it
+		// does not, kill ssh.
+		select {
+		case <-outBuf.ready:
+		default:
+			kill()
+			return
+		}
 		stdin.Close()
 		select {
 		case <-ended:
@@ -474,6 +484,30 @@ func fileHash(path string) (string, error) {
 		hashes.Store(key, h)
 	}
 	return h, nil
+}
+
+// readyMark is the line the worker's session writes once the worker
+// watches its input (ServeSSHWorker).
+const readyMark = "crew: worker ready"
+
+// readyBuffer is a worker session's standard output: a tailBuffer whose
+// ready is closed once readyMark has been written to it.
+type readyBuffer struct {
+	tailBuffer
+	ready chan struct{}
+	once  sync.Once
+}
+
+func (b *readyBuffer) Write(p []byte) (int, error) {
+	n, err := b.tailBuffer.Write(p)
+	select {
+	case <-b.ready:
+	default:
+		if strings.Contains(b.String(), readyMark+"\n") {
+			b.once.Do(func() { close(b.ready) })
+		}
+	}
+	return n, err
 }
 
 // tailBuffer keeps the last 4 KiB written to it: enough for ssh's last

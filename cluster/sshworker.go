@@ -26,7 +26,8 @@ const abortGrace = 2 * time.Second
 // session's standard input, one JSON line (the broker's forwarded address
 // on this host's loopback, the run's token, the slots, the host's name and
 // tags), and runs a Worker with ex on it. The token so never appears on a
-// command line or in the environment.
+// command line or in the environment. It answers on out, the session's
+// standard output, with one line once it watches in (see protocol.go).
 //
 // It then watches in. Its end is the end of the session: crew closed it
 // because the run is over (the worker holds no jobs then), or crew was
@@ -36,7 +37,7 @@ const abortGrace = 2 * time.Second
 // seconds at most, whatever they do). The caller should exit then,
 // without waiting for anything else: that is how no worker, and no job,
 // outlives its session.
-func ServeSSHWorker(ctx context.Context, in io.Reader, log *slog.Logger, ex runner.Local) error {
+func ServeSSHWorker(ctx context.Context, in io.Reader, out io.Writer, log *slog.Logger, ex runner.Local) error {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -79,6 +80,8 @@ func ServeSSHWorker(ctx context.Context, in io.Reader, log *slog.Logger, ex runn
 		stop()
 		close(closed)
 	}()
+	// A failed write means the session is gone, which in says too.
+	_, _ = io.WriteString(out, readyMark+"\n")
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
 	select {

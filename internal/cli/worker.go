@@ -169,7 +169,7 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 func runSSHWorker(ctx context.Context, opts *workerOptions) error {
 	scrubJobEnv()
 	log := slog.New(slog.NewTextHandler(opts.streams.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := cluster.ServeSSHWorker(ctx, opts.streams.In, log, runner.Local{}); err != nil {
+	if err := cluster.ServeSSHWorker(ctx, opts.streams.In, opts.streams.Out, log, runner.Local{}); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	return nil
