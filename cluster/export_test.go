@@ -112,3 +112,11 @@ func SetDrainTimeout(t testing.TB, d time.Duration) {
 	drainTimeout = d
 	t.Cleanup(func() { drainTimeout = old })
 }
+
+// SetPullWait sets how long a worker's pull request waits for jobs, until
+// the test ends. Not for parallel tests.
+func SetPullWait(t testing.TB, d time.Duration) {
+	old := pullWait
+	pullWait = d
+	t.Cleanup(func() { pullWait = old })
+}

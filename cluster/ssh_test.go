@@ -576,3 +576,27 @@ func TestSSHCloseWhileLoggingIn(t *testing.T) {
 		t.Errorf("workers left after Close: %v", left)
 	}
 }
+
+// TestSSHLocalCloses closes a run whose only host is this machine (":")
+// right after its job: the worker in this process leaves its open pull
+// request at once (the broker ends with the run) instead of waiting for
+// it to expire. Not parallel: it makes pull requests wait a minute.
+func TestSSHLocalCloses(t *testing.T) {
+	cluster.SetPullWait(t, time.Minute)
+	ls, err := cluster.ParseLogins(":")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, e := startSSH(t, cluster.SSHConfig{Logins: ls})
+	var out strings.Builder
+	if res := e.Exec(context.Background(), &runner.Job{Seq: 1, Command: "echo hi"}, &out, io.Discard); res.Exit != 0 || out.String() != "hi\n" {
+		t.Fatalf("job: %+v, stdout %q", res, out.String())
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close still waits after 20s for the local worker's pull request")
+	}
+}

@@ -344,6 +344,7 @@ func (h *sshHost) runLocal(ctx context.Context) error {
 		Tags:        h.login.Tags,
 		AckWait:     h.c.cfg.AckWait,
 		Logger:      slog.New(slog.DiscardHandler),
+		ephemeral:   true,
 	})
 	if err != nil {
 		return err

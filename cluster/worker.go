@@ -68,6 +68,14 @@ type WorkerConfig struct {
 	// jobs a dying worker held without starting them come back with no
 	// run counted. Default DefaultMaxRuns; negative is an error.
 	MaxRuns int
+
+	// ephemeral says the broker ends with the worker's run (the worker of
+	// ":" in an SSH run): when Run's context ends, the worker leaves its
+	// open pull request at once instead of waiting up to pullWait for
+	// it to expire. A job the server then delivers to the abandoned
+	// request would wait out AckWait on a lasting broker; on this one it
+	// has no one to wait for.
+	ephemeral bool
 }
 
 // Defaults of WorkerConfig's settings of the shared consumer.
@@ -102,11 +110,13 @@ const PrefetchBelow = time.Second
 // longer than a short job runs.
 const DefaultPrefetch = 4
 
+// pullWait is how long one pull request waits for jobs before the
+// worker sends another (and looks at its room again). A variable for the
+// tests.
+var pullWait = time.Second
+
 // Timings of a worker's talks with the server.
 const (
-	// pullWait is how long one pull request waits for jobs before the
-	// worker sends another (and looks at its room again).
-	pullWait = time.Second
 	// setupTimeout bounds one attempt to set up the streams, buckets and
 	// the shared consumer.
 	setupTimeout = 10 * time.Second
@@ -361,13 +371,7 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int, c
 		if c == nil {
 			c = w.cons
 		}
-		batch, err := c.Fetch(max(1, want/int(max(w.lastBatch.Load(), 1))), jetstream.FetchMaxWait(pullWait))
-		if err == nil {
-			for msg := range batch.Messages() {
-				w.accept(ctx, msg)
-			}
-			err = batch.Error()
-		}
+		err := w.pull(ctx, c, max(1, want/int(max(w.lastBatch.Load(), 1))))
 		w.reserved.Add(-int64(want))
 		if w.pulls.Load() > 1 {
 			w.kick() // the room this loop held may be another's now
@@ -388,6 +392,31 @@ func (w *Worker) pullLoop(ctx context.Context, nc *nats.Conn, n, prefetch int, c
 		}
 		retry.Reset()
 	}
+}
+
+// pull asks c for up to n messages and accepts their jobs as they arrive,
+// until the pull request expires or is filled. An ephemeral worker's pull
+// also ends with ctx.
+func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, n int) error {
+	wait := jetstream.FetchMaxWait(pullWait)
+	if w.cfg.ephemeral {
+		// The request expires a little before the context, which the
+		// library's own goroutine for it watches.
+		fctx, cancel := context.WithTimeout(ctx, pullWait)
+		defer cancel()
+		wait = jetstream.FetchContext(fctx)
+	}
+	batch, err := c.Fetch(n, wait)
+	if err != nil {
+		return err
+	}
+	for msg := range batch.Messages() {
+		w.accept(ctx, msg)
+	}
+	if err := batch.Error(); err != nil && !(w.cfg.ephemeral && ctx.Err() != nil) {
+		return err
+	}
+	return nil
 }
 
 // dial connects, retrying with back-off until ctx is done.
