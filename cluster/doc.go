@@ -88,7 +88,11 @@
 // crew even on kill -9, the session then closes, and a worker whose
 // standard input ends stops its jobs and exits. Close does the same on
 // purpose once the run is over: it ends the workers' input, waits for
-// their sessions to close, and stops the broker.
+// their sessions to close, and stops the broker. A session whose worker
+// has not yet said it is ready (a host still logging in) holds no jobs
+// and is ended at once, and the worker of ":" leaves its open pull
+// request rather than wait for it to expire, so a short run ends as soon
+// as its last result is in.
 //
 // # Runs live in the server
 //
