@@ -58,6 +58,11 @@ type Result struct {
 	Send, Receive int64
 	// Err is set when the job could not be run at all (not when it failed).
 	Err error
+	// Stopped reports that the run stopped the job (an interrupt, or
+	// --halt now) before it ended on its own: Run sets it, on the Result
+	// it gives Progress.Finished. A stopped job is neither recorded nor
+	// counted as done.
+	Stopped bool
 }
 
 // An Executor runs jobs somewhere: on this machine (Local) or on a cluster

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"crew/internal/wait"
 )
 
 // openPTY opens a pseudo-terminal pair: the master, which the test reads,
@@ -130,6 +132,35 @@ func TestProgressOnTerminal(t *testing.T) {
 		}
 		if final := lastDrawing(string(drawn)); strings.Contains(final, "100%") || strings.Contains(final, "(10/10)") {
 			t.Errorf("the halted run's bar ended at %q; terminal got %q", final, drawn)
+		}
+	})
+	// An interrupted run whose jobs all started (as a cluster run's all
+	// do: they wait in its queue) leaves the bar at the jobs that ended:
+	// the stopped ones are not done.
+	t.Run("bar interrupted", func(t *testing.T) {
+		marks := t.TempDir()
+		master, slave := openPTY(t)
+		defer master.Close()
+		cmd := crewCmd(nil, "run", "--bar", "-j8", "touch "+marks+"/{}; sleep 30", ":::", "1", "2", "3", "4", "5", "6", "7", "8")
+		cmd.Stderr = slave
+		if err := cmd.Start(); err != nil {
+			slave.Close()
+			t.Fatal(err)
+		}
+		slave.Close()
+		drawing := make(chan []byte, 1)
+		go func() { b, _ := readAll(master); drawing <- b }()
+		wait.For(t, "8 jobs running", func() bool { e, _ := os.ReadDir(marks); return len(e) == 8 })
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err == nil {
+			t.Fatal("an interrupted run exited 0")
+		}
+		drawn := <-drawing
+		// The bar's last drawing, before the line saying the run was
+		// interrupted.
+		bar, _, _ := strings.Cut(string(drawn), "crew: interrupted")
+		if final := lastDrawing(bar); !strings.Contains(final, "(0/8)") {
+			t.Errorf("the interrupted run's bar ended at %q, want (0/8); terminal got %q", final, drawn)
 		}
 	})
 	t.Run("not a terminal", func(t *testing.T) {

@@ -219,6 +219,9 @@ type Progress interface {
 	// Total reports the number of jobs when it is known in advance.
 	Total(n int64)
 	Started(job *Job)
+	// Finished reports a started job's end; r.Stopped says the run
+	// stopped it, so it did not run to its end (with a cluster, it may
+	// not have started at all).
 	Finished(job *Job, r Result)
 }
 
@@ -839,10 +842,11 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 	delete(r.running, job.Seq)
 	r.mu.Unlock()
 	if stopped {
+		r.order.done(job.Seq, r.pendingOf(out, errb, tag), r)
 		if r.cfg.Progress != nil {
+			res.Stopped = true
 			r.cfg.Progress.Finished(job, res)
 		}
-		r.order.done(job.Seq, r.pendingOf(out, errb, tag), r)
 		return
 	}
 	if res.Err != nil {
@@ -895,14 +899,15 @@ func (r *run) finish(job *Job, args []string, res Result, tag string, out, errb 
 			r.warnf("starting no more jobs; waiting for %d running jobs to finish", waiting)
 		}
 	}
-	if r.cfg.Progress != nil {
-		r.cfg.Progress.Finished(job, res)
-	}
 	p := r.pendingOf(out, errb, tag)
 	if p != nil && r.res != nil {
 		p.rec = &record{job: job, res: res, args: args}
 	}
 	r.order.done(job.Seq, p, r)
+	// After the output: a bar drawn full goes below the last job's.
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.Finished(job, res)
+	}
 }
 
 func (r *run) pendingOf(out, errb *spillBuffer, tag string) *pending {

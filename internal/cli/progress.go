@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,20 +21,37 @@ import (
 // job ran.
 type barProgress struct {
 	mu  sync.Mutex
+	w   *gatedWriter
 	bar *progressbar.ProgressBar
+}
+
+// gatedWriter passes writes on to w until it is shut, then drops them:
+// the bar's spinner goroutine (started while the number of jobs is not
+// known) goes on drawing after Exit, over what crew writes next.
+type gatedWriter struct {
+	w    io.Writer
+	shut atomic.Bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	if g.shut.Load() {
+		return len(p), nil
+	}
+	return g.w.Write(p)
 }
 
 var _ runner.Progress = (*barProgress)(nil)
 
 func newBarProgress(w io.Writer, eta bool) *barProgress {
-	return &barProgress{bar: progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
+	g := &gatedWriter{w: w}
+	return &barProgress{w: g, bar: progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(g),
 		progressbar.OptionSetDescription("crew run"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(eta),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(g) }),
 	)}
 }
 
@@ -45,7 +63,10 @@ func (b *barProgress) Total(n int64) {
 
 func (b *barProgress) Started(*runner.Job) {}
 
-func (b *barProgress) Finished(*runner.Job, runner.Result) {
+func (b *barProgress) Finished(_ *runner.Job, r runner.Result) {
+	if r.Stopped {
+		return // not done: the bar stays where the run stopped
+	}
 	b.mu.Lock()
 	_ = b.bar.Add(1)
 	b.mu.Unlock()
@@ -56,6 +77,8 @@ func (b *barProgress) Finished(*runner.Job, runner.Result) {
 func (b *barProgress) finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Both end the line (OptionOnCompletion); nothing is drawn after.
+	defer b.w.shut.Store(true)
 	if st := b.bar.State(); st.Max > 0 && st.CurrentNum < st.Max {
 		_ = b.bar.RenderBlank() // the last count, past the throttle
 		_ = b.bar.Exit()
@@ -114,6 +137,9 @@ func (p *lineProgress) Finished(_ *runner.Job, r runner.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running--
+	if r.Stopped {
+		return
+	}
 	p.done++
 	if r.Err != nil || r.Exit != 0 || r.Signal != 0 {
 		p.failed++

@@ -40,6 +40,9 @@ func (r *runReport) Total(int64)         {}
 func (r *runReport) Started(*runner.Job) {}
 
 func (r *runReport) Finished(j *runner.Job, res runner.Result) {
+	if res.Stopped && res.Runtime == 0 {
+		return // stopped before it ran (a cluster job still queued)
+	}
 	lane := strconv.Itoa(j.Slot)
 	if res.Host != "" && res.Host != ":" {
 		// A cluster or ssh worker: its name says more than crew run's
