@@ -151,11 +151,15 @@ func recordCases(t *testing.T, cases []*compatCase, glob string) {
 		t.Fatalf("-record %q matches no file in %s", glob, casesDir)
 	}
 	for _, f := range order {
-		b, err := json.MarshalIndent(byFile[f], "", " ")
-		if err != nil {
+		// Shell text reads better with its < > & as they are.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", " ")
+		if err := enc.Encode(byFile[f]); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(f, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -31,10 +31,27 @@ type runFlags struct {
 
 // define binds crew run's flags: the typed ones straight into o, the
 // others into fl.
+// runFlagAliases are GNU parallel's other spellings of crew run's flags,
+// which --help names with the flag.
+var runFlagAliases = map[string]string{
+	"block-size": "block",
+	"pipe-part":  "pipepart",
+	"round":      "round-robin",
+}
+
+// runFlagAlias is the flag set's NormalizeFunc: an alias is its flag.
+func runFlagAlias(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if to, ok := runFlagAliases[name]; ok {
+		name = to
+	}
+	return pflag.NormalizedName(name)
+}
+
 func (fl *runFlags) define(f *pflag.FlagSet, o *runOptions) {
 	// ::: and its values must reach us untouched, so flags end at the
 	// first positional argument (the command).
 	f.SetInterspersed(false)
+	f.SetNormalizeFunc(runFlagAlias)
 	f.StringVarP(&fl.jobs, "jobs", "j", "", "job slots: N, 0 (as many as possible), N% of CPUs, +N, -N (default: one per CPU; with --server, jobs in flight across the cluster, default 256)")
 	f.BoolVarP(&o.null, "null", "0", false, "input records are separated by NUL, not newline")
 	f.StringVar(&fl.colsep, "colsep", "", "split input lines into columns {1} {2}... at this regular expression")

@@ -40,12 +40,12 @@ func (fl *pipeFlags) define(f *pflag.FlagSet, o *pipeOptions) {
 	o.pipe = p // kept only if parse finds --pipe on
 	f.BoolVar(&fl.pipe, "pipe", false, "cut standard input into blocks, one per job, fed to the job's standard input")
 	f.BoolVar(&fl.spread, "spreadstdin", false, "the same as --pipe")
-	f.BoolVar(&fl.pipePart, "pipepart", false, "like --pipe, but the blocks are read in parallel straight from the file given with -a (a seekable file)")
-	f.StringVar(&fl.block, "block", "", "block size: a number with K, M, G (x1024) or k, m, g (x1000); default 1M (with --pipepart a negative -N: N blocks per job slot)")
+	f.BoolVar(&fl.pipePart, "pipepart", false, "like --pipe, but the blocks are read in parallel straight from the file given with -a (a seekable file); also --pipe-part")
+	f.StringVar(&fl.block, "block", "", "block size: a number with K, M, G (x1024) or k, m, g (x1000); default 1M (with --pipepart a negative -N: N blocks per job slot); also --block-size")
 	f.StringVar(&fl.recEnd, "recend", "", `a record ends with this string (default "\n"; "" with --recstart alone); blocks end only between records`)
 	f.StringVar(&p.RecStart, "recstart", "", "a record starts with this string; blocks end only before it")
 	f.BoolVar(&p.Regexp, "regexp", false, "--recstart and --recend are regular expressions")
-	f.BoolVar(&p.RoundRobin, "round-robin", false, "start only -j jobs and deal the blocks to them in turn (implies --pipe)")
+	f.BoolVar(&p.RoundRobin, "round-robin", false, "start only -j jobs and deal the blocks to them in turn (implies --pipe); also --round")
 	f.BoolVar(&p.Cat, "cat", false, "write each block to a temporary file named {} instead of the job's standard input (implies --pipe)")
 	f.BoolVar(&p.Fifo, "fifo", false, "write each block into a named pipe named {} instead of the job's standard input (implies --pipe)")
 }
