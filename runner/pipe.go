@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +51,12 @@ type Pipe struct {
 	RecStart string
 	// Regexp reads RecEnd and RecStart as regular expressions (--regexp).
 	Regexp bool
+	// RemoveRecSep removes the record separators from each block before
+	// its job reads it (--rrs): every RecEnd followed by RecStart inside
+	// it, the RecStart it begins with and the RecEnd it ends with (before
+	// a last newline, as GNU parallel's Perl $ reads it). The header, if
+	// any, is left alone.
+	RemoveRecSep bool
 
 	// RoundRobin starts at most Jobs jobs and deals the blocks out to them
 	// in turn, each job reading many blocks (--round-robin).
@@ -120,6 +128,7 @@ type pipeSpec struct {
 	perSlot        int64 // --pipepart's blocks per job slot (negative --block)
 	sp             *splitter
 	headerRe       *regexp.Regexp
+	rrs            *recSepRemover // --rrs
 }
 
 func (p *Pipe) spec(cfg *Config) (*pipeSpec, error) {
@@ -176,6 +185,11 @@ func (p *Pipe) spec(cfg *Config) (*pipeSpec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.RemoveRecSep {
+		if s.rrs, err = newRecSepRemover(end, start, p.Regexp); err != nil {
+			return nil, bad("--rrs: %v", err)
+		}
+	}
 	if s.records > 0 {
 		sp.records = s.records * max(s.lines, 1)
 	} else {
@@ -226,4 +240,78 @@ func headerError(header string, got int) error {
 		Msg: fmt.Sprintf("%s: --header %q: the input ends after %d bytes, before its header does", strings.TrimPrefix(ErrHeader.Error(), "runner: "), header, got),
 		Err: ErrHeader,
 	}
+}
+
+// recSepRemover takes the record separators out of a block (--rrs), in
+// GNU parallel's three steps: every end followed by a start, then a start
+// at the block's beginning, then an end at its end. Literal separators
+// are matched as bytes (they need not be UTF-8), --regexp ones with
+// regexp.
+type recSepRemover struct {
+	end, start           []byte // literal
+	between, first, last *regexp.Regexp
+}
+
+func newRecSepRemover(end, start string, isRegexp bool) (*recSepRemover, error) {
+	if !isRegexp {
+		return &recSepRemover{end: []byte(end), start: []byte(start)}, nil
+	}
+	var r recSepRemover
+	var err error
+	// Perl's s///m for the first step (^ and $ in the user's patterns
+	// match at lines), s///s for the others (. matches a newline), and
+	// Perl's $, which matches at the end or before a last newline.
+	if r.between, err = regexp.Compile(`(?m)(?:` + end + `)(?:` + start + `)`); err != nil {
+		return nil, err
+	}
+	if r.first, err = regexp.Compile(`(?s)\A(?:` + start + `)`); err != nil {
+		return nil, err
+	}
+	if r.last, err = regexp.Compile(`(?s)(?:` + end + `)(\n?)\z`); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (r *recSepRemover) remove(b []byte) []byte {
+	if r.between != nil {
+		b = r.between.ReplaceAll(b, nil)
+		b = r.first.ReplaceAll(b, nil)
+		return r.last.ReplaceAll(b, []byte("$1"))
+	}
+	if sep := append(r.end[:len(r.end):len(r.end)], r.start...); len(sep) > 0 {
+		b = bytes.ReplaceAll(b, sep, nil)
+	}
+	b = bytes.TrimPrefix(b, r.start)
+	switch {
+	case bytes.HasSuffix(b, r.end):
+		b = b[:len(b)-len(r.end)]
+	case len(b) > len(r.end) && b[len(b)-1] == '\n' && bytes.HasSuffix(b[:len(b)-1], r.end):
+		b = append(b[:len(b)-1-len(r.end)], '\n')
+	}
+	return b
+}
+
+// rrsSource hands out src's blocks with their record separators removed.
+type rrsSource struct {
+	src blockSource
+	rrs *recSepRemover
+}
+
+func (s *rrsSource) next(ctx context.Context) (*pipeIn, error) {
+	in, err := s.src.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	header := in.header
+	in.header = nil
+	b, err := in.bytes()
+	if err != nil {
+		in.release()
+		return nil, err
+	}
+	// A copy: b may be the source's buffer, which release gives back.
+	out := &pipeIn{header: header, data: s.rrs.remove(bytes.Clone(b))}
+	in.release()
+	return out, nil
 }

@@ -64,3 +64,12 @@ func (r *onlyReader) Read(p []byte) (int, error) {
 	r.b = r.b[n:]
 	return n, nil
 }
+
+// RemoveRecSep is what --rrs makes of one block (without a header).
+func RemoveRecSep(block []byte, end, start string, isRegexp bool) ([]byte, error) {
+	r, err := newRecSepRemover(end, start, isRegexp)
+	if err != nil {
+		return nil, err
+	}
+	return r.remove(block), nil
+}

@@ -2,7 +2,10 @@ package runner_test
 
 import (
 	"bytes"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"crew/runner"
 )
@@ -121,4 +124,36 @@ func unescape(s string) string {
 		b = append(b, s[i])
 	}
 	return string(b)
+}
+
+// FuzzRemoveRecSep checks --rrs with literal separators, matched as
+// bytes, against the same separators quoted for --regexp, matched by
+// package regexp: two readings of GNU parallel's three substitutions. A
+// --regexp pattern either compiles or is refused, never a panic.
+func FuzzRemoveRecSep(f *testing.F) {
+	f.Add([]byte(">a\nx\n>b\ny\n"), "", ">", false)
+	f.Add([]byte("a;b;c;\n"), ";", "", false)
+	f.Add([]byte("a\nb\n"), "\n", "", false)
+	f.Add([]byte("x1y2x3y"), "y", "x", true)
+	f.Add([]byte("abc"), "(", "", true)
+	f.Fuzz(func(t *testing.T, block []byte, end, start string, isRegexp bool) {
+		got, err := runner.RemoveRecSep(bytes.Clone(block), end, start, isRegexp)
+		if isRegexp {
+			return // compiled or refused, without a panic
+		}
+		if err != nil {
+			t.Fatalf("literal %q %q: %v", end, start, err)
+		}
+		// Package regexp reads UTF-8: compare where both can.
+		if !utf8.ValidString(end) || !utf8.ValidString(start) || strings.ContainsRune(end+start, utf8.RuneError) || !utf8.Valid(block) {
+			return
+		}
+		want, err := runner.RemoveRecSep(bytes.Clone(block), regexp.QuoteMeta(end), regexp.QuoteMeta(start), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("--rrs of %q with --recend %q --recstart %q: %q as bytes, %q as a regexp", block, end, start, got, want)
+		}
+	})
 }

@@ -58,7 +58,7 @@ type pipeJob struct {
 func (r *run) openPipe(ctx context.Context, quit <-chan struct{}) (*pipeFeed, error) {
 	s := r.pipe
 	p := &pipeFeed{spec: s, jobs: r.cfg.Jobs, local: takesStdinFile(r.exec), quit: quit, ctx: ctx, warn: func(l string) { r.warnf("%s", l) }}
-	p.pump = p.local && r.cfg.Retries <= 1 && !s.Cat && !s.Fifo && !s.RoundRobin && os.Getenv("CREW_PIPE_NOPUMP") == ""
+	p.pump = p.local && r.cfg.Retries <= 1 && !s.Cat && !s.Fifo && !s.RoundRobin && s.rrs == nil && os.Getenv("CREW_PIPE_NOPUMP") == ""
 	if (s.Cat || s.Fifo) && !p.local {
 		return nil, badValue(ErrBadPipe, "--cat and --fifo need jobs on this machine")
 	}
@@ -83,6 +83,9 @@ func (r *run) openPipe(ctx context.Context, quit <-chan struct{}) (*pipeFeed, er
 	if err != nil {
 		p.close()
 		return nil, err
+	}
+	if s.rrs != nil {
+		p.src = &rrsSource{src: p.src, rrs: s.rrs}
 	}
 	return p, nil
 }

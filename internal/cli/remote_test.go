@@ -141,6 +141,7 @@ func TestRunFlagsWithServer(t *testing.T) {
 		{flag: "recend", out: "a;b;\nc;\n", args: []string{"--pipe", "--recend", ";", "-N2", "-k", "cat; echo"}, stdin: "a;b;c;"},
 		{flag: "recstart", out: ">a,x,\n>b,\n", args: []string{"--pipe", "--recstart", ">", "-N1", "-k", `tr "\n" ,; echo`}, stdin: ">a\nx\n>b\n"},
 		{flag: "regexp", out: "x1,\nA,y2,\n", args: []string{"--pipe", "--regexp", "--recend", "[0-9]\n", "-N1", "-k", `tr "\n" ,; echo`}, stdin: "x1\nA\ny2\n"},
+		{flag: "rrs", out: "a,x,\nb,\n", args: []string{"--pipe", "--recstart", ">", "--rrs", "-N1", "-k", `tr "\n" ,; echo`}, stdin: ">a\nx\n>b\n"},
 		{flag: "pipepart", out: "4\n2\n", prepare: []string{"seq 6 > DIR/in # {}", ":::", "x"},
 			args: []string{"--pipepart", "-a", "DIR/in", "--block", "7", "-k", "wc", "-l"}},
 		{flag: "round-robin", args: []string{"--round-robin", "touch", "DIR/ran"}, stdin: "a\n", refused: true},

@@ -34,9 +34,11 @@ type runFlags struct {
 // runFlagAliases are GNU parallel's other spellings of crew run's flags,
 // which --help names with the flag.
 var runFlagAliases = map[string]string{
-	"block-size": "block",
-	"pipe-part":  "pipepart",
-	"round":      "round-robin",
+	"block-size":     "block",
+	"pipe-part":      "pipepart",
+	"round":          "round-robin",
+	"remove-rec-sep": "rrs",
+	"removerecsep":   "rrs",
 }
 
 // runFlagAlias is the flag set's NormalizeFunc: an alias is its flag.

@@ -45,6 +45,7 @@ func (fl *pipeFlags) define(f *pflag.FlagSet, o *pipeOptions) {
 	f.StringVar(&fl.recEnd, "recend", "", `a record ends with this string (default "\n"; "" with --recstart alone); blocks end only between records`)
 	f.StringVar(&p.RecStart, "recstart", "", "a record starts with this string; blocks end only before it")
 	f.BoolVar(&p.Regexp, "regexp", false, "--recstart and --recend are regular expressions")
+	f.BoolVar(&p.RemoveRecSep, "rrs", false, "remove the record separators from each block: --recend followed by --recstart, the block's first --recstart and its last --recend; also --remove-rec-sep")
 	f.BoolVar(&p.RoundRobin, "round-robin", false, "start only -j jobs and deal the blocks to them in turn (implies --pipe); also --round")
 	f.BoolVar(&p.Cat, "cat", false, "write each block to a temporary file named {} instead of the job's standard input (implies --pipe)")
 	f.BoolVar(&p.Fifo, "fifo", false, "write each block into a named pipe named {} instead of the job's standard input (implies --pipe)")
@@ -56,7 +57,7 @@ func (fl *pipeFlags) parse(f *pflag.FlagSet, o *runOptions) error {
 	on := fl.pipe || fl.spread || fl.pipePart || p.RoundRobin || p.Cat || p.Fifo
 	if !on {
 		o.pipe.pipe = nil
-		for _, name := range []string{"block", "recend", "recstart", "regexp"} {
+		for _, name := range []string{"block", "recend", "recstart", "regexp", "rrs"} {
 			if f.Changed(name) {
 				return fmt.Errorf("--%s needs --pipe or --pipepart", name)
 			}
