@@ -65,7 +65,10 @@
 // this crew build, that session says so with the host's uname -sm instead;
 // crew then copies its binary there, in a session of its own, and starts
 // the worker again, or refuses a host of another OS or architecture
-// (ErrArch) rather than send it a binary it cannot run. The copy lands in
+// (ErrArch) rather than send it a binary it cannot run. A host whose
+// system cannot load the binary (a cgo build on an older glibc, or on
+// musl) fails with ErrCannotRun, which says to build crew with
+// CGO_ENABLED=0. The copy lands in
 // ${XDG_CACHE_HOME:-~/.cache}/crew/<build>/crew, mode 0700, named by the
 // binary's Go build ID (hashed) and renamed into place only once the
 // host's sha256sum of it agrees with crew's, so a host keeps one binary per

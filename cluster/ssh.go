@@ -64,6 +64,14 @@ var ErrNoHosts = errors.New("cluster: no host of the -S run is left to run jobs"
 // cannot copy there.
 var ErrArch = errors.New("cluster: the host's architecture differs from this crew's")
 
+// ErrCannotRun is matched (errors.Is) by the failure of a host that has
+// this crew build in its cache but cannot run it: a crew built with cgo
+// (go build's default) is linked against this machine's C library, and
+// a host with an older glibc, or another C library, refuses it. A crew
+// built with CGO_ENABLED=0 is static and runs on any Linux host of its
+// architecture.
+var ErrCannotRun = errors.New("cluster: the host cannot run this crew binary (built with cgo for another C library; a crew built with CGO_ENABLED=0 runs there)")
+
 // An SSHCluster is a run's own cluster over SSH (crew run -S): an
 // embedded broker on this machine's loopback with a fresh random token,
 // and a worker on every host, reached through one SSH connection per host

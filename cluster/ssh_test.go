@@ -82,6 +82,27 @@ func seedCache(t *testing.T, cache string) {
 	}
 }
 
+// fakeCrew puts a file of the given text where StartSSH looks for this
+// build of crew in cache (see seedCache).
+func fakeCrew(t *testing.T, cache, text string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := cluster.BinaryID(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cache, "crew", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "crew"), []byte(text), 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sshConfig returns an SSHConfig reaching hosts by their names in an
 // ssh_config of their own, which runs this test binary as the workers.
 func sshConfig(t *testing.T, hosts map[string]sshHost, logins string) cluster.SSHConfig {
@@ -303,17 +324,26 @@ func TestSSHBadHosts(t *testing.T) {
 		"refuse": startSSHHost(t, sshdtest.Options{RefuseKey: true}, false),
 		"arm":    startSSHHost(t, sshdtest.Options{SetEnv: []string{"PATH=" + fake + ":/usr/bin:/bin"}}, true),
 		"nofwd":  startSSHHost(t, sshdtest.Options{NoForwarding: true}, false),
+		// Hosts whose cached crew the system cannot run: what the loader
+		// says of a cgo build on an older glibc, and a missing loader (a
+		// musl host), which sh reports as the binary not found.
+		"oldlibc": startSSHHost(t, sshdtest.Options{}, true),
+		"musl":    startSSHHost(t, sshdtest.Options{}, true),
 	}
+	fakeCrew(t, hosts["oldlibc"].cache, "#!/bin/sh\necho \"$0: /lib/x86_64-linux-gnu/libc.so.6: version \\`GLIBC_2.99' not found (required by $0)\" >&2\nexit 1\n")
+	fakeCrew(t, hosts["musl"].cache, "#!/lib/ld-musl-x86_64.so.1\n")
 	tests := []struct {
 		name, logins string
 		bad          map[string]string // login → text its error has
 		want         int               // exit status of the jobs
 	}{
-		{"carry on", "1/good,refuse,nosuch.invalid,arm,nofwd", map[string]string{
+		{"carry on", "1/good,refuse,nosuch.invalid,arm,nofwd,oldlibc,musl", map[string]string{
 			"refuse":         "Permission denied",
 			"nosuch.invalid": "Could not resolve hostname",
 			"arm":            "it is linux/arm64 and this crew is linux/amd64",
 			"nofwd":          "refused the reverse port forward to the broker 5 times: does its sshd allow them (AllowTcpForwarding)?",
+			"oldlibc":        "CGO_ENABLED=0 runs there): /",
+			"musl":           "not found",
 		}, 0},
 		{"none left", "refuse,nosuch.invalid", map[string]string{"refuse": "Permission denied"}, -1},
 	}
@@ -340,6 +370,11 @@ func TestSSHBadHosts(t *testing.T) {
 			}
 			if err := news.err("arm"); err != nil && !errors.Is(err, cluster.ErrArch) {
 				t.Errorf("arm: %v is not ErrArch", err)
+			}
+			for _, h := range []string{"oldlibc", "musl"} {
+				if err := news.err(h); err != nil && !errors.Is(err, cluster.ErrCannotRun) {
+					t.Errorf("%s: %v is not ErrCannotRun", h, err)
+				}
 			}
 		})
 	}

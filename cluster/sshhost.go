@@ -327,7 +327,23 @@ func (h *sshHost) serve(ctx context.Context, id string) (sessionEnd, error) {
 	if strings.Contains(msg, "remote port forwarding failed") {
 		return sessionEnd{portTaken: true}, fmt.Errorf("%w (port %d)", errForward, rport)
 	}
+	select {
+	case <-outBuf.ready:
+	default:
+		if loaderFailed(msg) {
+			return sessionEnd{}, fmt.Errorf("%w: %w", ErrCannotRun, sshError(werr, msg))
+		}
+	}
 	return sessionEnd{}, fmt.Errorf("went away: %w", sshError(werr, msg))
+}
+
+// loaderFailed reports whether a worker's session, which found crew in
+// the cache, says the system could not run it: glibc too old for it, or
+// no loader for a dynamically linked binary at all (the host's C library
+// is another, musl say), which sh reports as the binary "not found".
+func loaderFailed(stderr string) bool {
+	return strings.Contains(stderr, "GLIBC_") ||
+		strings.Contains(stderr, "/crew/") && strings.Contains(stderr, "not found")
 }
 
 // runLocal serves ":" with a worker in this process.

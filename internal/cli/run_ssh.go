@@ -180,7 +180,7 @@ func newSSHExecutor(ctx context.Context, opts *runOptions, run *runner.Config) (
 		OnHost: func(l cluster.Login, msg string, err error) {
 			switch {
 			case err != nil:
-				fmt.Fprintf(errOut, "crew: host %s: %v\n", l.Spec, err)
+				fmt.Fprintf(errOut, "crew: host %s: %s\n", l.Spec, strings.TrimPrefix(err.Error(), "cluster: "))
 			case strings.HasPrefix(msg, "copied"):
 				fmt.Fprintf(errOut, "crew: host %s: %s\n", l.Spec, msg)
 			}
