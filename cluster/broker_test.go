@@ -117,15 +117,26 @@ func TestBrokerCloseRestart(t *testing.T) {
 }
 
 // BenchmarkBrokerClose measures Close of a broker whose workers have pull
-// requests open, as every SSH run's broker has at its end.
+// requests open, as every SSH run's broker has at its end: a lasting
+// broker's workers, and an SSH run's (ephemeral: the consumer's state in
+// memory).
 func BenchmarkBrokerClose(b *testing.B) {
+	b.Run("lasting", func(b *testing.B) { benchBrokerClose(b, false) })
+	b.Run("ephemeral", func(b *testing.B) { benchBrokerClose(b, true) })
+}
+
+func benchBrokerClose(b *testing.B, ephemeral bool) {
 	for b.Loop() {
 		b.StopTimer()
 		br, err := cluster.StartBroker(cluster.BrokerConfig{Listen: "127.0.0.1:0"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := cluster.NewWorker(cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: br.URL()}, Executor: runner.Local{}, Concurrency: 1, Logger: slog.New(slog.DiscardHandler)})
+		cfg := cluster.WorkerConfig{ConnConfig: cluster.ConnConfig{URL: br.URL()}, Executor: runner.Local{}, Concurrency: 1, Logger: slog.New(slog.DiscardHandler)}
+		if ephemeral {
+			cluster.MakeEphemeral(&cfg)
+		}
+		w, err := cluster.NewWorker(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -120,3 +120,7 @@ func SetPullWait(t testing.TB, d time.Duration) {
 	pullWait = d
 	t.Cleanup(func() { pullWait = old })
 }
+
+// MakeEphemeral marks cfg as a worker of a broker that ends with its run,
+// as an SSH run's workers are.
+func MakeEphemeral(cfg *WorkerConfig) { cfg.ephemeral = true }

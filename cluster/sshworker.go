@@ -69,6 +69,7 @@ func ServeSSHWorker(ctx context.Context, in io.Reader, out io.Writer, log *slog.
 		Tags:        hello.Tags,
 		AckWait:     hello.AckWait,
 		Logger:      log,
+		ephemeral:   true, // the run's own broker, which ends with it
 	})
 	if err != nil {
 		return err

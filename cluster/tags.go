@@ -176,6 +176,7 @@ func ensureTagConsumer(ctx context.Context, nc *nats.Conn, sp *space, tags []str
 		if sc.AckWait > 0 {
 			cfg.AckWait = sc.AckWait
 		}
+		cfg.MemoryStorage = sc.MemoryStorage // an SSH run's (see WorkerConfig.ephemeral)
 		if v := sc.Metadata[maxRunsMeta]; v != "" {
 			cfg.Metadata[maxRunsMeta] = v
 		} else if sc.MaxDeliver > 0 {

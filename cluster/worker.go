@@ -69,12 +69,15 @@ type WorkerConfig struct {
 	// run counted. Default DefaultMaxRuns; negative is an error.
 	MaxRuns int
 
-	// ephemeral says the broker ends with the worker's run (the worker of
-	// ":" in an SSH run): when Run's context ends, the worker leaves its
-	// open pull request at once instead of waiting up to pullWait for
-	// it to expire. A job the server then delivers to the abandoned
-	// request would wait out AckWait on a lasting broker; on this one it
-	// has no one to wait for.
+	// ephemeral says the broker ends with the worker's run (the workers
+	// of an SSH run, on the hosts and for ":"). When Run's context ends,
+	// the worker leaves its open pull request at once instead of waiting
+	// up to pullWait for it to expire: a job the server then delivers to
+	// the abandoned request would wait out AckWait on a lasting broker,
+	// and on this one has no one to wait for. And the shared consumer,
+	// if this worker creates it, keeps its state in memory, which nobody
+	// reads after the run: the broker's Close then need not wait for its
+	// store's flusher.
 	ephemeral bool
 }
 
@@ -488,6 +491,8 @@ func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstr
 			MaxDeliver:    -1,
 			Metadata:      map[string]string{maxRunsMeta: strconv.Itoa(w.cfg.maxRuns())},
 			MaxAckPending: -1,
+			// A broker that ends with the run keeps nothing for later.
+			MemoryStorage: w.cfg.ephemeral,
 		})
 		if errors.Is(err, jetstream.ErrConsumerExists) {
 			// Another worker created it first, with other settings.
