@@ -197,6 +197,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"crew/runner"
 )
@@ -280,27 +281,49 @@ func setup(ctx context.Context, nc *nats.Conn) (*space, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	jobs, err := ensureStream(ctx, js, jetstream.StreamConfig{
-		Name:      JobsStream,
-		Subjects:  []string{JobsSubject + ".>"},
-		Retention: jetstream.WorkQueuePolicy,
-		// A full queue refuses new jobs rather than dropping old ones.
-		Discard: jetstream.DiscardNew,
-		Storage: jetstream.FileStorage,
+	return setupWith(ctx, js, nil)
+}
+
+// setupWith is setup on js; more, if not nil, runs in the group too, so
+// that a caller's own round trip (a worker's look for its consumer)
+// overlaps the others.
+func setupWith(ctx context.Context, js jetstream.JetStream, more func(context.Context) error) (*space, error) {
+	sp := &space{js: js}
+	// Each is a round trip or two, and none waits for another: over a
+	// slow link (a worker far from its broker, an SSH forward) they
+	// cost one round trip's time together instead of six.
+	g, gctx := errgroup.WithContext(ctx)
+	if more != nil {
+		g.Go(func() error { return more(gctx) })
+	}
+	g.Go(func() error {
+		var err error
+		sp.jobs, err = ensureStream(gctx, js, jetstream.StreamConfig{
+			Name:      JobsStream,
+			Subjects:  []string{JobsSubject + ".>"},
+			Retention: jetstream.WorkQueuePolicy,
+			// A full queue refuses new jobs rather than dropping old ones.
+			Discard: jetstream.DiscardNew,
+			Storage: jetstream.FileStorage,
+		})
+		if err != nil {
+			return fmt.Errorf("cluster: jobs stream: %w", err)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: jobs stream: %w", err)
-	}
-	if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
-		Name:     DeadStream,
-		Subjects: []string{DeadSubject + ".>"},
-		Storage:  jetstream.FileStorage,
-		MaxAge:   deadLetterTTL,
-	}); err != nil {
-		return nil, fmt.Errorf("cluster: dead-letter stream: %w", err)
-	}
-	sp := &space{js: js, jobs: jobs}
-	if err := sp.buckets(ctx, 0); err != nil {
+	g.Go(func() error {
+		if _, err := ensureStream(gctx, js, jetstream.StreamConfig{
+			Name:     DeadStream,
+			Subjects: []string{DeadSubject + ".>"},
+			Storage:  jetstream.FileStorage,
+			MaxAge:   deadLetterTTL,
+		}); err != nil {
+			return fmt.Errorf("cluster: dead-letter stream: %w", err)
+		}
+		return nil
+	})
+	sp.bindBuckets(gctx, g, 0)
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return sp, nil

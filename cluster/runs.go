@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 )
 
 // Names of the server objects that keep runs and workers (see the protocol
@@ -206,6 +207,14 @@ func jobsObject(run string) string { return "run." + run + ".jobs" }
 // broker's setting: it creates or updates them with that TTL, which a
 // later bind leaves alone.
 func (sp *space) buckets(ctx context.Context, retention time.Duration) error {
+	g, gctx := errgroup.WithContext(ctx)
+	sp.bindBuckets(gctx, g, retention)
+	return g.Wait()
+}
+
+// bindBuckets does buckets' work in g, one bucket a goroutine; each sets
+// its own field of sp.
+func (sp *space) bindBuckets(ctx context.Context, g *errgroup.Group, retention time.Duration) {
 	kv := func(name string, ttl time.Duration) (jetstream.KeyValue, error) {
 		cfg := jetstream.KeyValueConfig{Bucket: name, TTL: ttl, Storage: jetstream.FileStorage}
 		if retention > 0 {
@@ -223,28 +232,34 @@ func (sp *space) buckets(ctx context.Context, retention time.Duration) error {
 	if ttl <= 0 {
 		ttl = DefaultRetention
 	}
-	var err error
-	if sp.results, err = kv(ResultsBucket, ttl); err != nil {
-		return fmt.Errorf("cluster: results bucket: %w", err)
+	bind := func(field *jetstream.KeyValue, name string, ttl time.Duration, what string) {
+		g.Go(func() error {
+			b, err := kv(name, ttl)
+			if err != nil {
+				return fmt.Errorf("cluster: %s bucket: %w", what, err)
+			}
+			*field = b
+			return nil
+		})
 	}
-	if sp.runs, err = kv(RunsBucket, ttl); err != nil {
-		return fmt.Errorf("cluster: runs bucket: %w", err)
-	}
-	if sp.workers, err = kv(WorkersBucket, workersTTL); err != nil {
-		return fmt.Errorf("cluster: workers bucket: %w", err)
-	}
-	ocfg := jetstream.ObjectStoreConfig{Bucket: OutputBucket, TTL: ttl, Storage: jetstream.FileStorage}
-	if retention > 0 {
-		sp.output, err = sp.js.CreateOrUpdateObjectStore(ctx, ocfg)
-	} else if sp.output, err = sp.js.ObjectStore(ctx, OutputBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
-		if sp.output, err = sp.js.CreateObjectStore(ctx, ocfg); errors.Is(err, jetstream.ErrBucketExists) {
-			sp.output, err = sp.js.ObjectStore(ctx, OutputBucket)
+	bind(&sp.results, ResultsBucket, ttl, "results")
+	bind(&sp.runs, RunsBucket, ttl, "runs")
+	bind(&sp.workers, WorkersBucket, workersTTL, "workers")
+	g.Go(func() error {
+		ocfg := jetstream.ObjectStoreConfig{Bucket: OutputBucket, TTL: ttl, Storage: jetstream.FileStorage}
+		var err error
+		if retention > 0 {
+			sp.output, err = sp.js.CreateOrUpdateObjectStore(ctx, ocfg)
+		} else if sp.output, err = sp.js.ObjectStore(ctx, OutputBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+			if sp.output, err = sp.js.CreateObjectStore(ctx, ocfg); errors.Is(err, jetstream.ErrBucketExists) {
+				sp.output, err = sp.js.ObjectStore(ctx, OutputBucket)
+			}
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("cluster: output bucket: %w", err)
-	}
-	return nil
+		if err != nil {
+			return fmt.Errorf("cluster: output bucket: %w", err)
+		}
+		return nil
+	})
 }
 
 // A Client reads and steers the runs and workers a server keeps: what

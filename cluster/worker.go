@@ -468,14 +468,28 @@ func (w *Worker) prepare(ctx context.Context, nc *nats.Conn) (*space, jetstream.
 func (w *Worker) prepareOnce(ctx context.Context, nc *nats.Conn) (*space, jetstream.Consumer, error) {
 	sctx, stop := context.WithTimeout(ctx, setupTimeout)
 	defer stop()
-	sp, err := setup(sctx, nc)
+	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
 	// Never an update of its settings: see Run. (Its filter, which
 	// leaves the jobs of runs with tags to their own consumers, is set on
-	// a consumer of an older broker that has none.)
-	cons, err := sp.js.Consumer(sctx, JobsStream, WorkersConsumer)
+	// a consumer of an older broker that has none.) Looked for while the
+	// streams are bound: on a prepared server it is there.
+	var cons jetstream.Consumer
+	var consErr error
+	sp, err := setupWith(sctx, js, func(ctx context.Context) error {
+		cons, consErr = js.Consumer(ctx, JobsStream, WorkersConsumer)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if errors.Is(consErr, jetstream.ErrStreamNotFound) {
+		// A new server: the stream did not exist when we looked.
+		cons, consErr = js.Consumer(sctx, JobsStream, WorkersConsumer)
+	}
+	err = consErr
 	if err == nil {
 		cons, err = filterShared(sctx, sp, cons)
 	}
